@@ -1,0 +1,32 @@
+# datalab — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+export GOTOOLCHAIN := local
+# The offline mirror of the data sets, used as a pull source before the origin
+# URLs. CI and tests have it beside the repository.
+DATALAB_MIRROR ?= $(abspath $(wildcard ../shared/data))
+export DATALAB_MIRROR
+GO ?= go
+BIN := .bin
+
+.PHONY: build run test test-short bench fuzz clean
+
+build:
+	$(GO) build -o $(BIN)/datalab ./cmd/datalab
+
+# The main job on embedded defaults: pull data, ingest, train, evaluate, report.
+run: build
+	$(BIN)/datalab run
+
+# The whole test suite, as CI runs it (see .ci/run).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./pipeline/...
+
+clean:
+	rm -rf $(BIN) build runs
