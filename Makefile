@@ -8,7 +8,7 @@ export DATALAB_MIRROR
 GO ?= go
 BIN := .bin
 
-.PHONY: build run test test-short bench fuzz clean
+.PHONY: build run test setup test-short bench clean
 
 build:
 	$(GO) build -o $(BIN)/datalab ./cmd/datalab
@@ -17,8 +17,13 @@ build:
 run: build
 	$(BIN)/datalab run
 
+# Installs and starts what the tests need (Debian packages, database servers,
+# pinned Go tools); idempotent, so `make test` can always call it.
+setup:
+	bash .ci/setup
+
 # The whole test suite, as CI runs it (see .ci/run).
-test:
+test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
