@@ -151,6 +151,13 @@ func (m *Model) Validate() error {
 // class counts normalised to sum 1, and the sum over trees is normalised.
 // Tree weights are ignored, as in Spark's RandomForestClassificationModel.
 func (m *Model) PredictProba(x []float64, out []float64) {
+	m.rawVotes(x, out)
+	normalize(out)
+}
+
+// rawVotes writes Spark's rawPrediction: the sum over trees of each leaf's
+// normalised class counts (an empty leaf adds nothing).
+func (m *Model) rawVotes(x []float64, out []float64) {
 	clear(out)
 	for ti := range m.Trees {
 		leaf := m.Trees[ti].Leaf(x)
@@ -165,6 +172,9 @@ func (m *Model) PredictProba(x []float64, out []float64) {
 			out[c] += s / total
 		}
 	}
+}
+
+func normalize(out []float64) {
 	sum := 0.0
 	for _, v := range out {
 		sum += v
@@ -176,12 +186,15 @@ func (m *Model) PredictProba(x []float64, out []float64) {
 	}
 }
 
-// Predict returns the predicted class (argmax of the probabilities, first
-// index on ties as in Spark) and the probabilities.
+// Predict returns the predicted class and the probabilities. The class is
+// the argmax of the raw votes (first index on ties), as Spark's
+// raw2prediction computes it.
 func (m *Model) Predict(x []float64) (int, []float64) {
 	p := make([]float64, m.NumClasses)
-	m.PredictProba(x, p)
-	return Argmax(p), p
+	m.rawVotes(x, p)
+	best := Argmax(p)
+	normalize(p)
+	return best, p
 }
 
 // Argmax returns the index of the largest value, the first on ties; NaN is
