@@ -1,0 +1,12 @@
+//go:build !unix
+
+package stagerun
+
+import "os/exec"
+
+// killGroupOnCancel kills the shell on cancellation; process groups are a
+// unix notion, so children of the shell may outlive it here.
+func killGroupOnCancel(cmd *exec.Cmd) {}
+
+// lockRoot does not guard against concurrent runs outside unix.
+func lockRoot(root string) (release func(), err error) { return func() {}, nil }

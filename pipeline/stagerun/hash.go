@@ -1,0 +1,158 @@
+package stagerun
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Digest is the content hash of a file or directory.
+type Digest struct {
+	// SHA256 is the hex sha256 of a file's content. For a git-LFS pointer
+	// file it is the pointer's oid, which is the sha256 of the real content,
+	// so a pointer and its materialised file hash the same. For a directory
+	// it is the sha256 of its sorted listing of "path sha256" lines.
+	SHA256 string
+	// Size is the content size in bytes (a directory's total).
+	Size int64
+}
+
+// hasher hashes paths under root, remembering results until forget is
+// called (after a stage runs, its outputs may have changed).
+type hasher struct {
+	root  string
+	cache map[string]Digest
+}
+
+func newHasher(root string) *hasher { return &hasher{root: root, cache: map[string]Digest{}} }
+
+func (h *hasher) forget() { clear(h.cache) }
+
+// hash returns the digest of rel (slash-separated, relative to root). A
+// missing path is an error satisfying errors.Is(err, fs.ErrNotExist).
+func (h *hasher) hash(rel string) (Digest, error) {
+	if d, ok := h.cache[rel]; ok {
+		return d, nil
+	}
+	abs := filepath.Join(h.root, filepath.FromSlash(rel))
+	info, err := os.Stat(abs)
+	if err != nil {
+		return Digest{}, err
+	}
+	var d Digest
+	if info.IsDir() {
+		d, err = hashDir(abs)
+	} else {
+		d, err = hashFile(abs)
+	}
+	if err != nil {
+		return Digest{}, fmt.Errorf("hash %s: %w", rel, err)
+	}
+	h.cache[rel] = d
+	return d, nil
+}
+
+func hashDir(dir string) (Digest, error) {
+	sum := sha256.New()
+	var total int64
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if e.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := os.Stat(p) // follows symlinks to files
+		if err != nil || !info.Mode().IsRegular() {
+			return err
+		}
+		d, err := hashFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(sum, "%s %s\n", filepath.ToSlash(rel), d.SHA256)
+		total += d.Size
+		return nil
+	})
+	if err != nil {
+		return Digest{}, err
+	}
+	return Digest{SHA256: hex.EncodeToString(sum.Sum(nil)), Size: total}, nil
+}
+
+// lfsPointerMax bounds the size of a file checked for being an LFS pointer;
+// git-lfs itself never writes pointers larger than this.
+const lfsPointerMax = 1024
+
+func hashFile(p string) (Digest, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return Digest{}, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return Digest{}, err
+	}
+	if info.Size() < lfsPointerMax {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			return Digest{}, err
+		}
+		if oid, size, ok := ParseLFSPointer(data); ok {
+			return Digest{SHA256: oid, Size: size}, nil
+		}
+		s := sha256.Sum256(data)
+		return Digest{SHA256: hex.EncodeToString(s[:]), Size: int64(len(data))}, nil
+	}
+	sum := sha256.New()
+	n, err := io.Copy(sum, f)
+	if err != nil {
+		return Digest{}, err
+	}
+	return Digest{SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}, nil
+}
+
+// ParseLFSPointer recognises a git-LFS pointer file
+// ("version https://git-lfs.github.com/spec/v1", "oid sha256:…", "size …")
+// and returns its oid and size.
+func ParseLFSPointer(data []byte) (oid string, size int64, ok bool) {
+	if !bytes.HasPrefix(data, []byte("version https://git-lfs.github.com/spec/")) {
+		return "", 0, false
+	}
+	size = -1
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), " ")
+		switch k {
+		case "oid":
+			hexOid, found := strings.CutPrefix(v, "sha256:")
+			if _, err := hex.DecodeString(hexOid); !found || err != nil || len(hexOid) != 64 {
+				return "", 0, false
+			}
+			oid = hexOid
+		case "size":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return "", 0, false
+			}
+			size = n
+		}
+	}
+	if oid == "" || size < 0 {
+		return "", 0, false
+	}
+	return oid, size, true
+}

@@ -1,0 +1,199 @@
+package stagerun
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
+
+	"github.com/datalabhq/datalab/pipeline/atomicfile"
+)
+
+// Stage outcomes in a run record.
+const (
+	StatusRan     = "ran"     // ran to success (possibly after retries)
+	StatusSkipped = "skipped" // up to date
+	StatusFailed  = "failed"  // every attempt failed, or it could not start
+	StatusNotRun  = "not-run" // an earlier stage failed or the run was cancelled
+)
+
+// RunRecord is runs/<run-id>/run.json: everything needed to say what a run
+// did and to reproduce it.
+type RunRecord struct {
+	ID             string    `json:"id"`
+	Pipeline       string    `json:"pipeline"`
+	Targets        []string  `json:"targets,omitempty"`
+	Force          bool      `json:"force,omitempty"`
+	Status         string    `json:"status"` // ok, failed or cancelled
+	Error          string    `json:"error,omitempty"`
+	Start          time.Time `json:"start"`
+	End            time.Time `json:"end"`
+	DurationSec    float64   `json:"duration_sec"`
+	Git            GitState  `json:"git"`
+	GoVersion      string    `json:"go_version"`
+	DatalabVersion string    `json:"datalab_version"`
+	// Datasets maps every dependency under data/ to its sha256 (the git-LFS
+	// oid for LFS-tracked files).
+	Datasets map[string]string `json:"datasets"`
+	// Params are all pipeline parameters by dotted key.
+	Params map[string]any `json:"params"`
+	Stages []StageRecord  `json:"stages"`
+}
+
+// GitState is the commit the run started from.
+type GitState struct {
+	Commit string `json:"commit,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	// Dirty is true when tracked files differ from the commit (untracked
+	// files do not count, as with `git describe --dirty`).
+	Dirty bool `json:"dirty"`
+	// Error says why the commit is unknown (e.g. not a git repository).
+	Error string `json:"error,omitempty"`
+}
+
+// StageRecord is one stage's outcome in a run.
+type StageRecord struct {
+	Name        string     `json:"name"`
+	Status      string     `json:"status"`
+	Reasons     []string   `json:"reasons,omitempty"`
+	Key         string     `json:"key,omitempty"`
+	Attempts    []Attempt  `json:"attempts,omitempty"`
+	Errors      []string   `json:"errors,omitempty"`
+	Outs        []LockPath `json:"outs,omitempty"`
+	Log         string     `json:"log,omitempty"`
+	Start       time.Time  `json:"start"`
+	End         time.Time  `json:"end"`
+	DurationSec float64    `json:"duration_sec"`
+}
+
+// Attempt is one execution of a stage's command.
+type Attempt struct {
+	N           int       `json:"n"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	DurationSec float64   `json:"duration_sec"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// Stage returns the record of the named stage, or nil.
+func (r *RunRecord) Stage(name string) *StageRecord {
+	for i := range r.Stages {
+		if r.Stages[i].Name == name {
+			return &r.Stages[i]
+		}
+	}
+	return nil
+}
+
+// Ran lists the stages that ran in this run.
+func (r *RunRecord) Ran() []string {
+	var names []string
+	for _, s := range r.Stages {
+		if s.Status == StatusRan {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+// write stores the record as indented JSON, atomically.
+func (r *RunRecord) write(path string) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	})
+}
+
+// NewRunID returns an id that sorts by start time: 20261123T121400Z-1a2b3c.
+func NewRunID(now time.Time) string {
+	var b [3]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// lfsMaterialised reports whether a file go-git sees as modified is a git-LFS
+// file whose committed pointer names exactly the worktree content: go-git
+// does not run the LFS clean filter, so without this check every checked-out
+// data set would make the tree look dirty.
+func lfsMaterialised(repo *git.Repository, idx *index.Index, root, name string) bool {
+	e, err := idx.Entry(name)
+	if err != nil || e.Size >= lfsPointerMax {
+		return false
+	}
+	blob, err := repo.BlobObject(e.Hash)
+	if err != nil {
+		return false
+	}
+	r, err := blob.Reader()
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, lfsPointerMax))
+	if err != nil {
+		return false
+	}
+	oid, _, ok := ParseLFSPointer(data)
+	if !ok {
+		return false
+	}
+	d, err := hashFile(filepath.Join(root, filepath.FromSlash(name)))
+	return err == nil && d.SHA256 == oid
+}
+
+// gitState describes the repository containing dir; a directory outside any
+// repository gives a state with Error set rather than failing the run.
+func gitState(dir string) GitState {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return GitState{Error: "not a git repository"}
+	}
+	if err != nil {
+		return GitState{Error: fmt.Sprintf("open git repository: %v", err)}
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return GitState{Error: fmt.Sprintf("read HEAD: %v (no commit yet?)", err)}
+	}
+	gs := GitState{Commit: head.Hash().String()}
+	if head.Name().IsBranch() {
+		gs.Branch = head.Name().Short()
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		gs.Error = fmt.Sprintf("open worktree: %v", err)
+		return gs
+	}
+	status, err := wt.Status()
+	if err != nil {
+		gs.Error = fmt.Sprintf("git status: %v", err)
+		return gs
+	}
+	idx, err := repo.Storer.Index()
+	if err != nil {
+		gs.Error = fmt.Sprintf("read git index: %v", err)
+		return gs
+	}
+	root := wt.Filesystem.Root()
+	for name, fs := range status {
+		if fs.Worktree == git.Untracked || (fs.Worktree == git.Unmodified && fs.Staging == git.Unmodified) {
+			continue
+		}
+		if fs.Staging == git.Unmodified && fs.Worktree == git.Modified && lfsMaterialised(repo, idx, root, name) {
+			continue
+		}
+		gs.Dirty = true
+		break
+	}
+	return gs
+}

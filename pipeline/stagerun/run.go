@@ -1,0 +1,419 @@
+package stagerun
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults of the run-wide retry policy, the seed DAG's "3 retries, 5 min
+// delay".
+const (
+	DefaultRetries    = 3
+	DefaultRetryDelay = 5 * time.Minute
+)
+
+// Options tune Plan and Run. The zero value runs without retries and
+// discards stage output; DefaultOptions gives the CLI's defaults.
+type Options struct {
+	// Force runs every selected stage (the targets and their upstream
+	// stages) even when up to date.
+	Force bool
+	// Retries is how many times a failed stage is retried, RetryDelay the
+	// fixed wait between attempts. A stage's own retries / retry_delay in
+	// the pipeline file override them.
+	Retries    int
+	RetryDelay time.Duration
+	// Stdout and Stderr receive the stages' output, each line prefixed with
+	// "[stage] ". Nil discards. Output also goes to runs/<id>/<stage>.log.
+	Stdout, Stderr io.Writer
+	// RunsDir holds the run records; default <root>/runs.
+	RunsDir string
+	// Executable is the datalab binary whose directory is put first on the
+	// stages' PATH (and in DATALAB_BIN); default os.Executable().
+	Executable string
+	// Version is the datalab version written into the run record.
+	Version string
+	// Logger receives progress lines; nil uses slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the retry policy of the CLI (3 retries, 5 minutes
+// apart) with stage output on os.Stdout / os.Stderr.
+func DefaultOptions() Options {
+	return Options{Retries: DefaultRetries, RetryDelay: DefaultRetryDelay, Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// ErrStageFailed is wrapped by Run's error when a stage failed.
+var ErrStageFailed = errors.New("stage failed")
+
+// Run brings the stages needed for targets (all stages when empty) up to
+// date, in dependency order, skipping stages whose key and outputs match the
+// lock file. Each stage's decision is made just before it would run, so a
+// stage whose upstream re-ran but produced identical outputs is skipped.
+//
+// The run stops at the first stage that still fails after its retries. The
+// lock file is rewritten after every successful stage; the run record is
+// written at the end, also when the run failed or was cancelled, and is
+// returned with the error.
+func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*RunRecord, error) {
+	sel, err := p.selection(targets)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	release, err := lockRoot(p.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	lock, err := ReadLock(p.LockPath())
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	rec := &RunRecord{
+		ID:             NewRunID(start),
+		Pipeline:       p.Path,
+		Targets:        targets,
+		Force:          opts.Force,
+		Start:          start,
+		Git:            gitState(p.Root),
+		GoVersion:      runtime.Version(),
+		DatalabVersion: opts.Version,
+		Datasets:       map[string]string{},
+		Params:         p.FlatParams(),
+	}
+	runsDir := opts.RunsDir
+	if runsDir == "" {
+		runsDir = filepath.Join(p.Root, "runs")
+	}
+	runDir := filepath.Join(runsDir, rec.ID)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	r := &runner{p: p, opts: opts, log: log.With("run", rec.ID), rec: rec, lock: lock, runDir: runDir, h: newHasher(p.Root)}
+	runErr := r.runAll(ctx, sel)
+
+	rec.End = time.Now()
+	rec.DurationSec = rec.End.Sub(rec.Start).Seconds()
+	switch {
+	case runErr == nil:
+		rec.Status = "ok"
+	case ctx.Err() != nil:
+		rec.Status = "cancelled"
+		rec.Error = runErr.Error()
+	default:
+		rec.Status = "failed"
+		rec.Error = runErr.Error()
+	}
+	if err := rec.write(filepath.Join(runDir, "run.json")); err != nil {
+		return rec, errors.Join(runErr, fmt.Errorf("write run record: %w", err))
+	}
+	return rec, runErr
+}
+
+// runner carries the state of one Run.
+type runner struct {
+	p      *Pipeline
+	opts   Options
+	log    *slog.Logger
+	rec    *RunRecord
+	lock   *Lock
+	runDir string
+	h      *hasher
+}
+
+func (r *runner) runAll(ctx context.Context, sel []*Stage) error {
+	for i, s := range sel {
+		sr, err := r.stage(ctx, s)
+		r.rec.Stages = append(r.rec.Stages, sr)
+		if err != nil {
+			for _, rest := range sel[i+1:] {
+				r.rec.Stages = append(r.rec.Stages, StageRecord{Name: rest.Name, Status: StatusNotRun})
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// stage decides whether s must run and runs it with retries.
+func (r *runner) stage(ctx context.Context, s *Stage) (StageRecord, error) {
+	sr := StageRecord{Name: s.Name, Start: time.Now()}
+	finish := func(status string) {
+		sr.Status = status
+		sr.End = time.Now()
+		sr.DurationSec = sr.End.Sub(sr.Start).Seconds()
+	}
+	if err := ctx.Err(); err != nil {
+		finish(StatusNotRun)
+		return sr, err
+	}
+	st, err := r.p.state(s, r.h)
+	if err != nil {
+		if errors.Is(err, errMissingDep) {
+			err = fmt.Errorf("%w (add the stage producing it, or create the file)", err)
+		}
+		sr.Errors = []string{err.Error()}
+		finish(StatusFailed)
+		return sr, fmt.Errorf("%w: %w", ErrStageFailed, err)
+	}
+	sr.Key = st.key
+	for _, d := range st.deps {
+		if d.Path == "data" || strings.HasPrefix(d.Path, "data/") {
+			r.rec.Datasets[d.Path] = d.SHA256
+		}
+	}
+	prev := r.lock.Stages[s.Name]
+	if r.opts.Force {
+		sr.Reasons = []string{"forced"}
+	} else {
+		sr.Reasons = r.p.reasons(s, st, prev, r.h)
+	}
+	if len(sr.Reasons) == 0 {
+		sr.Outs = prev.Outs
+		finish(StatusSkipped)
+		r.log.Info("stage up to date", "stage", s.Name)
+		return sr, nil
+	}
+	r.log.Info("running stage", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "))
+
+	retries, delay := r.opts.Retries, r.opts.RetryDelay
+	if s.Retries != nil {
+		retries = *s.Retries
+	}
+	if s.RetryDelay != nil {
+		delay = *s.RetryDelay
+	}
+	logPath := filepath.Join(r.runDir, s.Name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		finish(StatusFailed)
+		return sr, fmt.Errorf("%w: %s: create log: %w", ErrStageFailed, s.Name, err)
+	}
+	defer logFile.Close()
+	sr.Log, _ = filepath.Rel(r.p.Root, logPath)
+
+	var runErr error
+	for n := 1; ; n++ {
+		a := Attempt{N: n, Start: time.Now()}
+		runErr = r.exec(ctx, s, st.cmd, n, logFile)
+		// A stage that exits 0 without its outputs has a bug; retrying the
+		// same command will not fix it, so that is not retried.
+		var outs []LockPath
+		outsOK := true
+		if runErr == nil {
+			r.h.forget()
+			outs, runErr = r.hashOuts(s)
+			outsOK = runErr == nil
+		}
+		a.End = time.Now()
+		a.DurationSec = a.End.Sub(a.Start).Seconds()
+		if runErr == nil {
+			sr.Attempts = append(sr.Attempts, a)
+			sr.Outs = outs
+			break
+		}
+		a.Error = runErr.Error()
+		sr.Attempts = append(sr.Attempts, a)
+		sr.Errors = append(sr.Errors, fmt.Sprintf("attempt %d: %s", n, a.Error))
+		fmt.Fprintf(logFile, "### attempt %d failed: %s\n", n, a.Error)
+		if ctx.Err() != nil || !outsOK || n > retries {
+			break
+		}
+		r.log.Warn("stage attempt failed; will retry", "stage", s.Name, "attempt", n, "of", retries+1, "err", runErr, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	r.h.forget()
+	if runErr != nil {
+		finish(StatusFailed)
+		r.log.Error("stage failed", "stage", s.Name, "attempts", len(sr.Attempts), "err", runErr, "log", sr.Log)
+		if ctx.Err() != nil {
+			return sr, fmt.Errorf("stage %s: %w", s.Name, ctx.Err())
+		}
+		return sr, fmt.Errorf("%w: %s after %d attempt(s): %w (log: %s)", ErrStageFailed, s.Name, len(sr.Attempts), runErr, sr.Log)
+	}
+	finish(StatusRan)
+	r.log.Info("stage done", "stage", s.Name, "attempts", len(sr.Attempts), "duration", time.Duration(sr.DurationSec*float64(time.Second)).Round(time.Millisecond))
+	r.lock.Stages[s.Name] = &LockStage{
+		Key: st.key, Cmd: st.cmd, Deps: st.deps, Code: st.code, Params: st.params, Outs: sr.Outs,
+		Run: r.rec.ID, Attempts: len(sr.Attempts), Errors: sr.Errors,
+	}
+	r.pruneLock()
+	if err := r.lock.Write(r.p.LockPath()); err != nil {
+		return sr, fmt.Errorf("stage %s ran but the lock file could not be written: %w", s.Name, err)
+	}
+	return sr, nil
+}
+
+// pruneLock drops entries of stages no longer in the pipeline.
+func (r *runner) pruneLock() {
+	for name := range r.lock.Stages {
+		if r.p.Stage(name) == nil {
+			delete(r.lock.Stages, name)
+		}
+	}
+}
+
+func (r *runner) hashOuts(s *Stage) ([]LockPath, error) {
+	var outs []LockPath
+	for _, o := range s.Outs {
+		d, err := r.h.hash(o)
+		if err != nil {
+			return nil, fmt.Errorf("command succeeded but did not produce out %s: %w", o, err)
+		}
+		outs = append(outs, LockPath{Path: o, SHA256: d.SHA256, Size: d.Size})
+	}
+	return outs, nil
+}
+
+// exec runs one attempt of the command with /bin/sh -c in the root.
+func (r *runner) exec(ctx context.Context, s *Stage, command string, attempt int, logFile io.Writer) error {
+	fmt.Fprintf(logFile, "### attempt %d at %s: %s\n", attempt, time.Now().UTC().Format(time.RFC3339), command)
+	logW := &lockedWriter{w: logFile}
+	term := &sync.Mutex{} // Stdout and Stderr may be the same writer
+	stdout := newPrefixWriter(r.opts.Stdout, s.Name, term)
+	stderr := newPrefixWriter(r.opts.Stderr, s.Name, term)
+	tail := &tailBuffer{max: 512}
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd.Dir = r.p.Root
+	cmd.Env = r.env(s, attempt)
+	cmd.Stdout = io.MultiWriter(stdout, logW)
+	cmd.Stderr = io.MultiWriter(stderr, logW, tail)
+	killGroupOnCancel(cmd)
+	err := cmd.Run()
+	stdout.Flush()
+	stderr.Flush()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("cancelled: %w", ctx.Err())
+	}
+	if last := tail.lastLine(); last != "" {
+		return fmt.Errorf("%w: %s", err, last)
+	}
+	return err
+}
+
+// env is the process environment plus datalab on PATH and DATALAB_* facts
+// about the run, so stages call the same binary that runs them.
+func (r *runner) env(s *Stage, attempt int) []string {
+	exe := r.opts.Executable
+	if exe == "" {
+		exe, _ = os.Executable()
+	}
+	var env []string
+	path := os.Getenv("PATH")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PATH=") {
+			env = append(env, kv)
+		}
+	}
+	if exe != "" {
+		path = filepath.Dir(exe) + string(os.PathListSeparator) + path
+		env = append(env, "DATALAB_BIN="+exe)
+	}
+	return append(env, "PATH="+path,
+		"DATALAB_RUN_ID="+r.rec.ID,
+		"DATALAB_STAGE="+s.Name,
+		"DATALAB_ATTEMPT="+strconv.Itoa(attempt))
+}
+
+// lockedWriter serialises the stdout and stderr copies into one log file.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// prefixWriter writes whole lines to w, each prefixed with "[stage] ".
+type prefixWriter struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	prefix []byte
+	buf    []byte
+}
+
+func newPrefixWriter(w io.Writer, stage string, mu *sync.Mutex) *prefixWriter {
+	if w == nil {
+		w = io.Discard
+	}
+	return &prefixWriter{mu: mu, w: w, prefix: []byte("[" + stage + "] ")}
+}
+
+// Write never fails: the terminal going away must not fail the stage.
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		p.emit(p.buf[:i+1])
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+func (p *prefixWriter) emit(line []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.w.Write(append(append([]byte{}, p.prefix...), line...))
+}
+
+// Flush writes an unterminated last line.
+func (p *prefixWriter) Flush() {
+	if len(p.buf) > 0 {
+		p.emit(append(p.buf, '\n'))
+		p.buf = nil
+	}
+}
+
+// tailBuffer keeps the last max bytes written, to quote a failing
+// command's last error line.
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) lastLine() string {
+	lines := strings.Split(strings.TrimSpace(string(t.b)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}

@@ -1,0 +1,2 @@
+#!/bin/sh
+# stands in for the ingest stage code
