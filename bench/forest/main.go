@@ -283,6 +283,10 @@ type result struct {
 	Config            string    `json:"config"`
 	FeatureImportance []float64 `json:"feature_importances,omitempty"`
 	PeakRSSKiB        int64     `json:"peak_rss_kib,omitempty"`
+	// Per-seed measurements; the fields above are the median fit and predict
+	// time and the mean accuracy over the seeds.
+	FitAll      []float64 `json:"fit_s_all"`
+	AccuracyAll []float64 `json:"accuracy_all"`
 }
 
 func runFit(args []string) error {
@@ -293,6 +297,7 @@ func runFit(args []string) error {
 	depth := fs.Int("depth", 5, "maxDepth")
 	bins := fs.Int("bins", 32, "maxBins")
 	subset := fs.String("subset", "sqrt", "featureSubsetStrategy")
+	seeds := fs.Int("seeds", 5, "number of seeds to fit (Spark's default seed, +1, +2, …)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -311,13 +316,6 @@ func runFit(args []string) error {
 		return err
 	}
 
-	start := time.Now()
-	m, err := forest.Fit(context.Background(), cols, labels, p, forest.WithNumClasses(4))
-	if err != nil {
-		return err
-	}
-	fitS := time.Since(start).Seconds()
-
 	// Row-major test matrix (building it is not part of the timing).
 	nf, rows := len(testCols), len(testLabels)
 	x := make([]float64, rows*nf)
@@ -327,30 +325,66 @@ func runFit(args []string) error {
 		}
 	}
 	pred := make([]int32, rows)
-	proba := make([]float64, rows*m.NumClasses)
-	start = time.Now()
-	s, err := m.Compile()
-	if err != nil {
-		return err
-	}
-	if err := s.PredictBatch(x, pred, proba); err != nil {
-		return err
-	}
-	predS := time.Since(start).Seconds()
-	correct := 0
-	for r, y := range testLabels {
-		if float64(pred[r]) == y {
-			correct++
+	proba := make([]float64, rows*4)
+	var fits, preds, accs []float64
+	var importances []float64
+	for i := 0; i < *seeds; i++ {
+		p.Seed = forest.SparkDefaultSeed + int64(i)
+		runtime.GC() // start each fit from the same heap state
+		start := time.Now()
+		m, err := forest.Fit(context.Background(), cols, labels, p, forest.WithNumClasses(4))
+		if err != nil {
+			return err
+		}
+		fits = append(fits, time.Since(start).Seconds())
+		start = time.Now()
+		s, err := m.Compile()
+		if err != nil {
+			return err
+		}
+		if err := s.PredictBatch(x, pred, proba); err != nil {
+			return err
+		}
+		preds = append(preds, time.Since(start).Seconds())
+		correct := 0
+		for r, y := range testLabels {
+			if float64(pred[r]) == y {
+				correct++
+			}
+		}
+		accs = append(accs, float64(correct)/float64(rows))
+		if i == 0 {
+			importances = m.FeatureImportances()
 		}
 	}
 	res := result{
-		System: "datalab", FitSeconds: fitS, PredictSeconds: predS,
-		PredictRowsPerS: float64(rows) / predS, Accuracy: float64(correct) / float64(rows),
+		System: "datalab", FitSeconds: median(fits), PredictSeconds: median(preds),
+		PredictRowsPerS: float64(rows) / median(preds), Accuracy: mean(accs),
 		TrainRows: len(labels), TestRows: rows, Threads: runtime.GOMAXPROCS(0),
-		Config:            fmt.Sprintf("forest.Fit numTrees=%d maxDepth=%d maxBins=%d featureSubsetStrategy=%s (%d of %d features/node) bootstrap Poisson(1) gini", p.NumTrees, p.MaxDepth, p.MaxBins, p.FeatureSubsetStrategy, k, len(cols)),
-		FeatureImportance: m.FeatureImportances(),
+		Config: fmt.Sprintf("forest.Fit numTrees=%d maxDepth=%d maxBins=%d featureSubsetStrategy=%s (%d of %d features/node), bootstrap Poisson(1), gini; seeds %d..%d",
+			p.NumTrees, p.MaxDepth, p.MaxBins, *subset, k, len(cols), forest.SparkDefaultSeed, forest.SparkDefaultSeed+int64(*seeds-1)),
+		FeatureImportance: importances,
+		FitAll:            fits,
+		AccuracyAll:       accs,
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func mean(v []float64) float64 {
+	t := 0.0
+	for _, x := range v {
+		t += x
+	}
+	return t / float64(len(v))
 }
 
 // maxRSS reads "Maximum resident set size (kbytes)" from /usr/bin/time -v.
@@ -393,8 +427,8 @@ func runReport(args []string) error {
 		return errors.New("report needs datalab first, then the peers")
 	}
 	d := rs[0]
-	fmt.Printf("| system | fit s | predict rows/s | accuracy | peak RSS MiB | peer fit ÷ datalab fit | datalab predict ÷ peer predict | accuracy − datalab (pp) |\n")
-	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Printf("| system | fit s (median) | predict rows/s (median) | accuracy (mean) | accuracy min–max | peak RSS MiB | peer fit ÷ datalab fit | datalab predict ÷ peer predict | accuracy − datalab (pp) |\n")
+	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
 		ratioFit, ratioPred, dAcc := "—", "—", "—"
 		if r.System != "datalab" {
@@ -402,10 +436,19 @@ func runReport(args []string) error {
 			ratioPred = fmt.Sprintf("%.1f×", d.PredictRowsPerS/r.PredictRowsPerS)
 			dAcc = fmt.Sprintf("%+.2f", 100*(r.Accuracy-d.Accuracy))
 		}
-		fmt.Printf("| %s | %.2f | %s | %.4f | %d | %s | %s | %s |\n", r.System, r.FitSeconds,
-			groupThousands(r.PredictRowsPerS), r.Accuracy, r.PeakRSSKiB/1024, ratioFit, ratioPred, dAcc)
+		fmt.Printf("| %s | %.2f | %s | %.4f | %.4f–%.4f | %d | %s | %s | %s |\n", r.System, r.FitSeconds,
+			groupThousands(r.PredictRowsPerS), r.Accuracy, slices.Min(r.AccuracyAll), slices.Max(r.AccuracyAll),
+			r.PeakRSSKiB/1024, ratioFit, ratioPred, dAcc)
 	}
-	fmt.Printf("\nTrain rows %d, test rows %d.\n\n", d.TrainRows, d.TestRows)
+	fmt.Printf("\nTrain rows %d, test rows %d, %d seeds per system; per-seed fit seconds:", d.TrainRows, d.TestRows, len(d.FitAll))
+	for _, r := range rs {
+		fmt.Printf(" %s %s;", r.System, formatList(r.FitAll, "%.2f"))
+	}
+	fmt.Printf(" per-seed accuracy:")
+	for _, r := range rs {
+		fmt.Printf(" %s %s;", r.System, formatList(r.AccuracyAll, "%.4f"))
+	}
+	fmt.Printf("\n\n")
 	for _, r := range rs {
 		fmt.Printf("- %s: %s\n", r.System, r.Config)
 	}
@@ -417,6 +460,14 @@ func runReport(args []string) error {
 		fmt.Println()
 	}
 	return nil
+}
+
+func formatList(v []float64, f string) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf(f, x)
+	}
+	return strings.Join(parts, " ")
 }
 
 func groupThousands(v float64) string {
