@@ -73,7 +73,7 @@ var datasets = []Dataset{
 	},
 	{
 		Name:        "flights-jsonl",
-		Description: "the seed's JSON Lines flight format (simple_flight_delay_features, optionally .bz2) → FlightRow; needs --input",
+		Description: "the seed's JSON Lines flight format (simple_flight_delay_features, optionally .bz2) → FlightRow",
 		Flights:     true,
 		run:         runFlightsJSONL,
 	},
