@@ -563,9 +563,10 @@ func longer(a, b string) string {
 	return b
 }
 
-// selection returns the stages needed for targets (all when empty): the
-// targets and everything upstream of them, in execution order.
-func (p *Pipeline) selection(targets []string) ([]*Stage, error) {
+// Select returns the stages needed for targets (all when empty): the
+// targets and everything upstream of them, in execution order. An unknown
+// name is an error listing the known ones.
+func (p *Pipeline) Select(targets []string) ([]*Stage, error) {
 	if len(targets) == 0 {
 		return p.Stages, nil
 	}

@@ -169,7 +169,7 @@ func FuzzParse(f *testing.F) {
 			}
 			_ = p.Command(s)
 		}
-		if _, err := p.selection(p.Names()); err != nil {
+		if _, err := p.Select(p.Names()); err != nil {
 			t.Fatal(err)
 		}
 	})

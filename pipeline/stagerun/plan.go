@@ -198,7 +198,7 @@ func (pl *Plan) String() string {
 // one that would run is listed as running; at run time it is skipped if the
 // upstream stage reproduces identical outputs.
 func (p *Pipeline) Plan(ctx context.Context, targets []string, opts Options) (*Plan, error) {
-	sel, err := p.selection(targets)
+	sel, err := p.Select(targets)
 	if err != nil {
 		return nil, err
 	}

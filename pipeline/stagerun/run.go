@@ -68,7 +68,7 @@ var ErrStageFailed = errors.New("stage failed")
 // written at the end, also when the run failed or was cancelled, and is
 // returned with the error.
 func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*RunRecord, error) {
-	sel, err := p.selection(targets)
+	sel, err := p.Select(targets)
 	if err != nil {
 		return nil, err
 	}
