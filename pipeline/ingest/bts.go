@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // FlightsSchema names the layout of every flight Parquet file (FlightRow).
@@ -157,7 +156,7 @@ func (l *btsLayout) parse(f [][]byte) (FlightRow, *rowError) {
 		}
 		if dow != row.DayOfWeek {
 			return row, rejectf(ReasonInconsistent, "column %s is %d but %s is a %s (%d)",
-				l.name(l.dow), dow, row.FlightDate.Format(time.DateOnly), row.FlightDate.Weekday(), row.DayOfWeek)
+				l.name(l.dow), dow, row.FlightDate, row.FlightDate.Time().Weekday(), row.DayOfWeek)
 		}
 	}
 	row.Carrier = optionalText(field(f, l.carrier))

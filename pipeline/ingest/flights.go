@@ -26,7 +26,7 @@ import (
 // Rows always have an ArrDelay (the label of the model): flights without one
 // (cancelled, diverted) are quarantined with their reason.
 type FlightRow struct {
-	FlightDate time.Time  `parquet:"FlightDate,date"`
+	FlightDate Date       `parquet:"FlightDate,date"`
 	Carrier    *string    `parquet:"Carrier"`
 	FlightNum  *string    `parquet:"FlightNum"`
 	Origin     string     `parquet:"Origin"`
@@ -53,15 +53,17 @@ func isoWeekday(t time.Time) int32 {
 
 // setCalendar fills the DayOf* columns from FlightDate.
 func (r *FlightRow) setCalendar() {
-	r.DayOfMonth = int32(r.FlightDate.Day())
-	r.DayOfWeek = isoWeekday(r.FlightDate)
-	r.DayOfYear = int32(r.FlightDate.YearDay())
+	t := r.FlightDate.Time()
+	r.DayOfMonth = int32(t.Day())
+	r.DayOfWeek = isoWeekday(t)
+	r.DayOfYear = int32(t.YearDay())
 }
 
 // scheduleTimes turns the scheduled hhmm clocks (minutes after midnight) of
 // a flight on date into timestamps, moving an arrival clock earlier than the
 // departure clock to the next day.
-func scheduleTimes(date time.Time, depMin, arrMin int) (dep, arr time.Time) {
+func scheduleTimes(day Date, depMin, arrMin int) (dep, arr time.Time) {
+	date := day.Time()
 	dep = date.Add(time.Duration(depMin) * time.Minute)
 	arr = date.Add(time.Duration(arrMin) * time.Minute)
 	if arr.Before(dep) {
@@ -124,9 +126,4 @@ func (t *DistanceTable) Lookup(origin, dest string) (float64, bool) {
 	}
 	d, ok := t.miles[[2]string{dest, origin}]
 	return d, ok
-}
-
-// dayUTC is the calendar date of t (in t's own zone) as midnight UTC.
-func dayUTC(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }

@@ -74,7 +74,7 @@ func (v *vegaFlight) toFlight() (FlightRow, *rowError) {
 		return row, rejectf(ReasonMissingValue, "column date is null")
 	}
 	dep := time.UnixMicro(*v.Date).UTC()
-	row.FlightDate = dayUTC(dep)
+	row.FlightDate = DateOf(dep)
 	row.CRSDepTime = &dep
 	row.setCalendar()
 	if v.Origin == nil || *v.Origin == "" {

@@ -37,18 +37,18 @@ type seedFlight struct {
 // ("2014-12-31T16:00:00.000-08:00" is 2015-01-01), so a timestamp that is
 // midnight in UTC gives its UTC date; any other timestamp gives the date as
 // written; a plain YYYY-MM-DD is taken as is.
-func parseSeedDate(s string) (time.Time, *rowError) {
+func parseSeedDate(s string) (Date, *rowError) {
 	if len(s) == len(time.DateOnly) {
 		return parseDate("FlightDate", []byte(s))
 	}
 	t, err := parseISOTime(s)
 	if err != nil {
-		return time.Time{}, rejectf(ReasonBadDate, "column FlightDate: %q is neither YYYY-MM-DD nor an ISO-8601 timestamp", s)
+		return 0, rejectf(ReasonBadDate, "column FlightDate: %q is neither YYYY-MM-DD nor an ISO-8601 timestamp", s)
 	}
 	if u := t.UTC(); u.Hour() == 0 && u.Minute() == 0 && u.Second() == 0 && u.Nanosecond() == 0 {
-		return dayUTC(u), nil
+		return DateOf(u), nil
 	}
-	return dayUTC(t), nil
+	return DateOf(t), nil
 }
 
 // parseSeedClock reads CRSDepTime/CRSArrTime and keeps the wall clock as
@@ -129,7 +129,7 @@ func parseSeedLine(line []byte) (FlightRow, *rowError) {
 		want int32
 	}{{"DayOfMonth", in.DayOfMonth, row.DayOfMonth}, {"DayOfWeek", in.DayOfWeek, row.DayOfWeek}, {"DayOfYear", in.DayOfYear, row.DayOfYear}} {
 		if c.got != nil && *c.got != c.want {
-			return row, rejectf(ReasonInconsistent, "%s is %d but FlightDate %s gives %d", c.name, *c.got, row.FlightDate.Format(time.DateOnly), c.want)
+			return row, rejectf(ReasonInconsistent, "%s is %d but FlightDate %s gives %d", c.name, *c.got, row.FlightDate, c.want)
 		}
 	}
 	if in.Carrier != nil && *in.Carrier != "" {

@@ -1,9 +1,6 @@
 package ingest
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // MatchRow is one international match of the Kaggle FIFA World Cup 2022 data
 // set (international_matches.csv), the training data of the match-winner
@@ -11,31 +8,31 @@ import (
 // recent matches: they are null (never 0) where the source cell is empty.
 // FIFA points are kept as published: 0 before the points system (~2011).
 type MatchRow struct {
-	Date                      time.Time `parquet:"date,date"`
-	HomeTeam                  string    `parquet:"home_team"`
-	AwayTeam                  string    `parquet:"away_team"`
-	HomeTeamContinent         string    `parquet:"home_team_continent"`
-	AwayTeamContinent         string    `parquet:"away_team_continent"`
-	HomeTeamFIFARank          int32     `parquet:"home_team_fifa_rank"`
-	AwayTeamFIFARank          int32     `parquet:"away_team_fifa_rank"`
-	HomeTeamTotalFIFAPoints   int32     `parquet:"home_team_total_fifa_points"`
-	AwayTeamTotalFIFAPoints   int32     `parquet:"away_team_total_fifa_points"`
-	HomeTeamScore             int32     `parquet:"home_team_score"`
-	AwayTeamScore             int32     `parquet:"away_team_score"`
-	Tournament                string    `parquet:"tournament"`
-	City                      string    `parquet:"city"`
-	Country                   string    `parquet:"country"`
-	NeutralLocation           bool      `parquet:"neutral_location"`
-	ShootOut                  bool      `parquet:"shoot_out"`
-	HomeTeamResult            string    `parquet:"home_team_result"` // Win, Lose or Draw
-	HomeTeamGoalkeeperScore   *float64  `parquet:"home_team_goalkeeper_score"`
-	AwayTeamGoalkeeperScore   *float64  `parquet:"away_team_goalkeeper_score"`
-	HomeTeamMeanDefenseScore  *float64  `parquet:"home_team_mean_defense_score"`
-	HomeTeamMeanOffenseScore  *float64  `parquet:"home_team_mean_offense_score"`
-	HomeTeamMeanMidfieldScore *float64  `parquet:"home_team_mean_midfield_score"`
-	AwayTeamMeanDefenseScore  *float64  `parquet:"away_team_mean_defense_score"`
-	AwayTeamMeanOffenseScore  *float64  `parquet:"away_team_mean_offense_score"`
-	AwayTeamMeanMidfieldScore *float64  `parquet:"away_team_mean_midfield_score"`
+	Date                      Date     `parquet:"date,date"`
+	HomeTeam                  string   `parquet:"home_team"`
+	AwayTeam                  string   `parquet:"away_team"`
+	HomeTeamContinent         string   `parquet:"home_team_continent"`
+	AwayTeamContinent         string   `parquet:"away_team_continent"`
+	HomeTeamFIFARank          int32    `parquet:"home_team_fifa_rank"`
+	AwayTeamFIFARank          int32    `parquet:"away_team_fifa_rank"`
+	HomeTeamTotalFIFAPoints   int32    `parquet:"home_team_total_fifa_points"`
+	AwayTeamTotalFIFAPoints   int32    `parquet:"away_team_total_fifa_points"`
+	HomeTeamScore             int32    `parquet:"home_team_score"`
+	AwayTeamScore             int32    `parquet:"away_team_score"`
+	Tournament                string   `parquet:"tournament"`
+	City                      string   `parquet:"city"`
+	Country                   string   `parquet:"country"`
+	NeutralLocation           bool     `parquet:"neutral_location"`
+	ShootOut                  bool     `parquet:"shoot_out"`
+	HomeTeamResult            string   `parquet:"home_team_result"` // Win, Lose or Draw
+	HomeTeamGoalkeeperScore   *float64 `parquet:"home_team_goalkeeper_score"`
+	AwayTeamGoalkeeperScore   *float64 `parquet:"away_team_goalkeeper_score"`
+	HomeTeamMeanDefenseScore  *float64 `parquet:"home_team_mean_defense_score"`
+	HomeTeamMeanOffenseScore  *float64 `parquet:"home_team_mean_offense_score"`
+	HomeTeamMeanMidfieldScore *float64 `parquet:"home_team_mean_midfield_score"`
+	AwayTeamMeanDefenseScore  *float64 `parquet:"away_team_mean_defense_score"`
+	AwayTeamMeanOffenseScore  *float64 `parquet:"away_team_mean_offense_score"`
+	AwayTeamMeanMidfieldScore *float64 `parquet:"away_team_mean_midfield_score"`
 }
 
 // MatchesSchema names the layout of the matches Parquet file (key

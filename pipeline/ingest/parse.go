@@ -101,25 +101,25 @@ func parseBool(col string, b []byte) (bool, *rowError) {
 
 // parseDate parses YYYY-MM-DD into midnight UTC of that day; impossible dates
 // (2008-02-30) are rejected.
-func parseDate(col string, b []byte) (time.Time, *rowError) {
+func parseDate(col string, b []byte) (Date, *rowError) {
 	if isNull(b) {
-		return time.Time{}, rejectf(ReasonMissingValue, "column %s is empty", col)
+		return 0, rejectf(ReasonMissingValue, "column %s is empty", col)
 	}
 	t, err := time.Parse(time.DateOnly, string(b))
 	if err != nil {
-		return time.Time{}, rejectf(ReasonBadDate, "column %s: %q is not a YYYY-MM-DD date", col, b)
+		return 0, rejectf(ReasonBadDate, "column %s: %q is not a YYYY-MM-DD date", col, b)
 	}
-	return t, nil
+	return DateOf(t), nil
 }
 
 // dateOf builds the date y-m-d, rejecting impossible ones instead of letting
 // time.Date normalise them (June 31 must not become July 1).
-func dateOf(col string, y, m, d int32) (time.Time, *rowError) {
+func dateOf(col string, y, m, d int32) (Date, *rowError) {
 	t := time.Date(int(y), time.Month(m), int(d), 0, 0, 0, 0, time.UTC)
-	if m < 1 || m > 12 || d < 1 || t.Day() != int(d) || t.Month() != time.Month(m) || t.Year() != int(y) {
-		return time.Time{}, rejectf(ReasonBadDate, "%s: %d-%d-%d is not a date", col, y, m, d)
+	if y < 1 || y > 9999 || m < 1 || m > 12 || d < 1 || t.Day() != int(d) || t.Month() != time.Month(m) || t.Year() != int(y) {
+		return 0, rejectf(ReasonBadDate, "%s: %d-%d-%d is not a date", col, y, m, d)
 	}
-	return t, nil
+	return DateOf(t), nil
 }
 
 // parseHHMM parses a BTS clock time (hhmm without leading zeros, 0…2400) into

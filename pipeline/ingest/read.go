@@ -14,9 +14,6 @@ import (
 func ReadMatches(path string) ([]MatchRow, error) {
 	var rows []MatchRow
 	err := scan(context.Background(), path, MatchesSchema, func(batch []MatchRow) error {
-		for i := range batch {
-			batch[i].Date = batch[i].Date.UTC()
-		}
 		rows = append(rows, batch...)
 		return nil
 	})
@@ -27,9 +24,6 @@ func ReadMatches(path string) ([]MatchRow, error) {
 func ReadResults(path string) ([]ResultRow, error) {
 	var rows []ResultRow
 	err := scan(context.Background(), path, ResultsSchema, func(batch []ResultRow) error {
-		for i := range batch {
-			batch[i].Date = batch[i].Date.UTC()
-		}
 		rows = append(rows, batch...)
 		return nil
 	})
@@ -56,7 +50,6 @@ func ScanFlights(ctx context.Context, path string, fn func([]FlightRow) error) e
 	return scan(ctx, path, FlightsSchema, func(batch []FlightRow) error {
 		for i := range batch {
 			r := &batch[i]
-			r.FlightDate = r.FlightDate.UTC()
 			if r.CRSDepTime != nil {
 				t := r.CRSDepTime.UTC()
 				r.CRSDepTime = &t

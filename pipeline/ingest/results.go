@@ -1,23 +1,20 @@
 package ingest
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // ResultRow is one match of the martj42 international results data set
 // (results.csv, 1872 onwards, CC0). Scores are null for fixtures not yet
 // played (the source writes NA).
 type ResultRow struct {
-	Date       time.Time `parquet:"date,date"`
-	HomeTeam   string    `parquet:"home_team"`
-	AwayTeam   string    `parquet:"away_team"`
-	HomeScore  *int32    `parquet:"home_score"`
-	AwayScore  *int32    `parquet:"away_score"`
-	Tournament string    `parquet:"tournament"`
-	City       string    `parquet:"city"`
-	Country    string    `parquet:"country"`
-	Neutral    bool      `parquet:"neutral"`
+	Date       Date   `parquet:"date,date"`
+	HomeTeam   string `parquet:"home_team"`
+	AwayTeam   string `parquet:"away_team"`
+	HomeScore  *int32 `parquet:"home_score"`
+	AwayScore  *int32 `parquet:"away_score"`
+	Tournament string `parquet:"tournament"`
+	City       string `parquet:"city"`
+	Country    string `parquet:"country"`
+	Neutral    bool   `parquet:"neutral"`
 }
 
 // ResultsSchema names the layout of the martj42 Parquet file.
