@@ -154,8 +154,13 @@ func (c *Catalog) Pull(ctx context.Context, names []string, opts PullOptions) (P
 				continue
 			}
 			res.Files = append(res.Files, PulledFile{Set: s.Name, Path: f.Path, From: from, Bytes: f.Size})
+			// Downloads are worth a line; local copies only when debugging.
+			level := slog.LevelDebug
+			if from == FromURL {
+				level = slog.LevelInfo
+			}
 			if from != FromWorking {
-				p.log.Info("materialised", "set", s.Name, "file", f.Path, "from", from, "bytes", f.Size)
+				p.log.Log(ctx, level, "materialised", "set", s.Name, "file", f.Path, "from", from, "bytes", f.Size)
 			}
 		}
 	}
