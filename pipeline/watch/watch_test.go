@@ -146,7 +146,10 @@ func TestRunPollsUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
 	go func() { errc <- w.Run(ctx) }()
-	write(t, filepath.Join(raw, "x.parquet"), "PAR1")
+	// Renamed into place: with debouncing off, a half-written file would
+	// count as new and then as modified.
+	write(t, filepath.Join(raw, "x.parquet.part"), "PAR1")
+	os.Rename(filepath.Join(raw, "x.parquet.part"), filepath.Join(raw, "x.parquet"))
 	deadline := time.Now().Add(5 * time.Second)
 	for rec.count() == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
