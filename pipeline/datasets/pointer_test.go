@@ -129,3 +129,12 @@ func ExamplePointer_Encode() {
 	// oid sha256:38851e2fa1d657bd0882bf73a8f969aeb743d163cf724815b7ecf759e227ae3b
 	// size 25
 }
+
+func BenchmarkDecodePointer(b *testing.B) {
+	data := []byte("version https://git-lfs.github.com/spec/v1\noid sha256:" + realOid + "\nsize 3148074\n")
+	for b.Loop() {
+		if _, err := DecodePointer(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
