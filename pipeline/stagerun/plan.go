@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -31,6 +33,9 @@ func (p *Pipeline) state(s *Stage, h *hasher) (stageState, error) {
 		for _, rel := range paths {
 			d, err := h.hash(rel)
 			if errors.Is(err, fs.ErrNotExist) {
+				if _, perr := os.Stat(filepath.Join(p.Root, filepath.FromSlash(rel)+".pointer")); perr == nil {
+					return nil, fmt.Errorf("stage %s: %s %s is declared (%s.pointer) but not materialised; run `datalab data pull`: %w", s.Name, what, rel, rel, errMissingDep)
+				}
 				return nil, fmt.Errorf("stage %s: %s %s does not exist: %w", s.Name, what, rel, errMissingDep)
 			}
 			if err != nil {
