@@ -52,10 +52,10 @@ func TestLoadSpark333CourseLayout(t *testing.T) {
 }
 
 type storedPrediction struct {
-	DepDelay, Distance                 float64
-	DayOfMonth, DayOfWeek, DayOfYear   float64
-	Prediction                         float64
-	Carrier, Origin, Dest, Route       string
+	DepDelay, Distance               float64
+	DayOfMonth, DayOfWeek, DayOfYear float64
+	Prediction                       float64
+	Carrier, Origin, Dest, Route     string
 }
 
 func readStoredPredictions(t *testing.T) []storedPrediction {

@@ -95,7 +95,7 @@ func (t sqlType) node() parquet.Node {
 	case "long":
 		return parquet.Leaf(unannotated{parquet.Int64Type})
 	case "double":
-		return parquet.Leaf(parquet.DoubleType)
+		return parquet.Leaf(unannotated{parquet.DoubleType})
 	case "string":
 		return parquet.String()
 	case "array":
@@ -126,13 +126,18 @@ func (f sqlField) parquetField() parquet.Field {
 	return namedField{Node: n, name: f.name}
 }
 
-// unannotated is a physical type written without a logical type: Spark
-// writes IntegerType as a bare int32 and LongType as a bare int64, while
-// parquet-go would annotate them INT(32,true)/INT(64,true).
+// unannotated is a fixed-size physical type written the way parquet-mr
+// writes it: without a logical type (Spark writes IntegerType as a bare
+// int32 and LongType as a bare int64, where parquet-go would annotate them
+// INT(32,true)/INT(64,true)) and without a type_length (which the format
+// reserves for FIXED_LEN_BYTE_ARRAY; parquet-go sets it to the bit width).
 type unannotated struct{ parquet.Type }
 
 // LogicalType reports no logical type.
 func (unannotated) LogicalType() *format.LogicalType { return nil }
+
+// Length reports 0 so that no type_length is written.
+func (unannotated) Length() int { return 0 }
 
 // orderedGroup is a Parquet group whose fields keep their declared order
 // (parquet.Group sorts fields by name; Spark's schema order must be kept).
@@ -206,8 +211,14 @@ func writeParquetFile[T any](path string, fields []sqlField, rows []T, sparkVers
 	if major, _, err := SparkMajorMinor(sparkVersion); err == nil && major >= 3 {
 		opts = append(opts, parquet.KeyValueMetadata(VersionMetadataKey, sparkVersion))
 	}
-	w := parquet.NewGenericWriter[T](f, opts...)
-	if _, err := w.Write(rows); err != nil {
+	// Rows go through `any` so that parquet-go maps them onto the Spark
+	// schema by column name instead of deriving a schema from T.
+	vals := make([]any, len(rows))
+	for i := range rows {
+		vals[i] = rows[i]
+	}
+	w := parquet.NewGenericWriter[any](f, opts...)
+	if _, err := w.Write(vals); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}

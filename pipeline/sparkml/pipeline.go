@@ -222,7 +222,8 @@ func (d Derivation) apply(row map[string]any) {
 // Transform runs a raw row through the derivations and feature stages, as
 // Spark's PipelineModel.transform would, and returns the feature vector.
 // The row is not modified. An error wrapping ErrSkipRow means a stage with
-// handleInvalid "skip" dropped the row.
+// handleInvalid "skip" dropped the row. Model may be nil (to build training
+// vectors before the forest exists).
 func (p *Pipeline) Transform(row map[string]any) ([]float64, error) {
 	work := make(map[string]any, len(row)+len(p.Stages)+len(p.Derive))
 	for k, v := range row {
@@ -244,7 +245,7 @@ func (p *Pipeline) Transform(row map[string]any) ([]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("column %s: %w", p.ModelInfo.FeaturesCol, err)
 	}
-	if len(vec) != p.Model.NumFeatures {
+	if p.Model != nil && len(vec) != p.Model.NumFeatures {
 		return nil, fmt.Errorf("feature vector has %d values, the model wants %d", len(vec), p.Model.NumFeatures)
 	}
 	return vec, nil
