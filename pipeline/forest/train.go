@@ -156,8 +156,17 @@ func poissonTable(lambda float64) []uint64 {
 	return out
 }
 
-// poissonDraw maps a uniform 64-bit draw to a Poisson count with the table.
+// poissonDraw maps a uniform draw (in the top bits of u, compared as a
+// 64-bit fraction) to a Poisson count with the table. The first four
+// thresholds are compared without branches: Poisson(1) draws are 0, 1 or 2
+// with nearly equal odds, which defeats branch prediction.
 func poissonDraw(table []uint64, u uint64) uint32 {
+	if len(table) >= 4 {
+		k := b2i(u >= table[0]) + b2i(u >= table[1]) + b2i(u >= table[2]) + b2i(u >= table[3])
+		if k < 4 {
+			return uint32(k)
+		}
+	}
 	k := 0
 	for k < len(table) && u >= table[k] {
 		k++
@@ -233,8 +242,8 @@ func newBuilder[T codeType](t *trainer[T]) *builder[T] {
 	}
 	return &builder[T]{
 		t:        t,
-		idx:      make([]int32, 0, t.ds.numRows),
-		w:        make([]uint32, 0, t.ds.numRows),
+		idx:      make([]int32, t.ds.numRows),
+		w:        make([]uint32, t.ds.numRows),
 		tmpIdx:   make([]int32, t.ds.numRows),
 		tmpW:     make([]uint32, t.ds.numRows),
 		hist:     make([]uint32, max(maxCodes, 256)),
@@ -253,31 +262,45 @@ func (b *builder[T]) buildTree(ctx context.Context, ti int) Tree {
 	t := b.t
 	b.ctx = ctx
 	b.rng = rand.New(rand.NewPCG(uint64(t.p.Seed), streamTrees+uint64(ti)))
-	b.idx, b.w = b.idx[:0], b.w[:0]
 	n := t.ds.numRows
+	idx, w := b.idx[:n], b.w[:n]
+	_ = w[len(idx)-1]
+	m := 0
 	switch {
 	case t.p.Bootstrap:
+		// One 64-bit draw gives two 32-bit uniforms; the 2⁻³² resolution is
+		// far below any Poisson probability that matters (P(X >= 12) ≈ 1e-9
+		// for rate 1). Rows are written unconditionally and kept by
+		// advancing the cursor, so the loop has no data-dependent branch.
 		table := t.poisson
-		for r := 0; r < n; r++ {
-			if c := poissonDraw(table, b.rng.Uint64()); c > 0 {
-				b.idx = append(b.idx, int32(r))
-				b.w = append(b.w, c)
-			}
+		r := 0
+		for ; r+1 < n; r += 2 {
+			u := b.rng.Uint64()
+			c0 := poissonDraw(table, u<<32)
+			c1 := poissonDraw(table, u&^(1<<32-1))
+			idx[m], w[m] = int32(r), c0
+			m += b2i(c0 > 0)
+			idx[m], w[m] = int32(r+1), c1
+			m += b2i(c1 > 0)
+		}
+		if r < n {
+			c := poissonDraw(table, b.rng.Uint64()&^(1<<32-1))
+			idx[m], w[m] = int32(r), c
+			m += b2i(c > 0)
 		}
 	case t.p.SubsamplingRate >= 1:
 		for r := 0; r < n; r++ {
-			b.idx = append(b.idx, int32(r))
-			b.w = append(b.w, 1)
+			idx[r], w[r] = int32(r), 1
 		}
+		m = n
 	default:
 		rate := t.p.SubsamplingRate
 		for r := 0; r < n; r++ {
-			if b.rng.Float64() < rate {
-				b.idx = append(b.idx, int32(r))
-				b.w = append(b.w, 1)
-			}
+			idx[m], w[m] = int32(r), 1
+			m += b2i(b.rng.Float64() < rate)
 		}
 	}
+	b.idx, b.w = idx[:m], w[:m]
 	root := make([]float64, t.C)
 	lab := t.ds.labels
 	for i, r := range b.idx {
@@ -334,7 +357,13 @@ func (b *builder[T]) node(lo, hi, depth int, stats []float64) int32 {
 	if sp.gain <= 0 || depth == t.p.MaxDepth {
 		return id
 	}
-	mid := b.partition(lo, hi, sp)
+	// Children at maxDepth or with zero impurity are leaves that are never
+	// searched, so their rows need not be separated.
+	mid := lo
+	childIsLeaf := depth+1 == t.p.MaxDepth
+	if !(childIsLeaf || (math.Abs(sp.leftImp) < epsilon && math.Abs(sp.rightImp) < epsilon)) {
+		mid = b.partition(lo, hi, sp)
+	}
 	leftStats := sp.leftStats
 	rightStats := make([]float64, t.C)
 	for c := range rightStats {
@@ -610,17 +639,18 @@ func (b *builder[T]) partition(lo, hi int, sp split) int {
 	idx, w := b.idx[lo:hi], b.w[lo:hi]
 	w = w[:len(idx)]
 	tmpIdx, tmpW := b.tmpIdx[:len(idx)], b.tmpW[:len(idx)]
+	// Branch-free: every row is written to both sides and kept by advancing
+	// one cursor (writing idx[nl] is safe, nl <= i).
 	nl, nr := 0, 0
 	if t.ds.arity[sp.feature] == 0 {
 		limit := T((sp.bin + 1) * C)
 		for i, r := range idx {
-			if codes[r] < limit {
-				idx[nl], w[nl] = r, w[i]
-				nl++
-			} else {
-				tmpIdx[nr], tmpW[nr] = r, w[i]
-				nr++
-			}
+			wi := w[i]
+			left := b2i(codes[r] < limit)
+			idx[nl], w[nl] = r, wi
+			tmpIdx[nr], tmpW[nr] = r, wi
+			nl += left
+			nr += 1 - left
 		}
 	} else {
 		lut := b.leftLUT[:t.nbins[sp.feature]*C]
@@ -631,13 +661,12 @@ func (b *builder[T]) partition(lo, hi int, sp split) int {
 			}
 		}
 		for i, r := range idx {
-			if lut[codes[r]] {
-				idx[nl], w[nl] = r, w[i]
-				nl++
-			} else {
-				tmpIdx[nr], tmpW[nr] = r, w[i]
-				nr++
-			}
+			wi := w[i]
+			left := b2i(lut[codes[r]])
+			idx[nl], w[nl] = r, wi
+			tmpIdx[nr], tmpW[nr] = r, wi
+			nl += left
+			nr += 1 - left
 		}
 	}
 	copy(idx[nl:], tmpIdx[:nr])
