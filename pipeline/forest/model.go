@@ -1,6 +1,9 @@
 // Package forest is datalab's random forest engine: a classification forest
 // with Spark MLlib's parameters, defaults and scoring semantics. It trains on
-// pre-binned columnar data and scores feature vectors. Reading and writing
+// pre-binned columnar data (NewDataset bins float64 columns into uint8/uint16
+// bins with Spark's threshold search; Train or Fit grows the trees on all
+// cores, deterministically for a seed) and scores feature vectors
+// (Model.Predict, or a compiled Scorer for batches). Reading and writing
 // Spark's on-disk format lives in package sparkml, which builds and consumes
 // the Model type defined here.
 package forest
