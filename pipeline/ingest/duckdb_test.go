@@ -273,7 +273,7 @@ func duckCopySQL(name string, inputs []string, out string) string {
 				d + to_minutes(CRSDepTime // 100 * 60 + CRSDepTime %% 100) AS CRSDepTime,
 				d + to_minutes(CRSArrTime // 100 * 60 + CRSArrTime %% 100 + CASE WHEN CRSArrTime < CRSDepTime THEN 1440 ELSE 0 END) AS CRSArrTime,
 				DepDelay, ArrDelay, Distance
-			FROM src WHERE ArrDelay IS NOT NULL AND CancellationCode IS NULL)
+			FROM src WHERE ArrDelay IS NOT NULL AND coalesce(CancellationCode, '') = '')
 			TO %s %s`, files, strings.Join(cols, ","), sqlQuote(out), opts)
 	}
 	panic("no DuckDB conversion for " + name)

@@ -27,10 +27,10 @@ import (
 // (cancelled, diverted) are quarantined with their reason.
 type FlightRow struct {
 	FlightDate Date       `parquet:"FlightDate,date"`
-	Carrier    *string    `parquet:"Carrier"`
-	FlightNum  *string    `parquet:"FlightNum"`
-	Origin     string     `parquet:"Origin"`
-	Dest       string     `parquet:"Dest"`
+	Carrier    *string    `parquet:"Carrier,dict"`
+	FlightNum  *string    `parquet:"FlightNum,dict"`
+	Origin     string     `parquet:"Origin,dict"`
+	Dest       string     `parquet:"Dest,dict"`
 	DayOfMonth int32      `parquet:"DayOfMonth"`
 	DayOfWeek  int32      `parquet:"DayOfWeek"` // 1 = Monday … 7 = Sunday
 	DayOfYear  int32      `parquet:"DayOfYear"`

@@ -9,22 +9,22 @@ import "context"
 // FIFA points are kept as published: 0 before the points system (~2011).
 type MatchRow struct {
 	Date                      Date     `parquet:"date,date"`
-	HomeTeam                  string   `parquet:"home_team"`
-	AwayTeam                  string   `parquet:"away_team"`
-	HomeTeamContinent         string   `parquet:"home_team_continent"`
-	AwayTeamContinent         string   `parquet:"away_team_continent"`
+	HomeTeam                  string   `parquet:"home_team,dict"`
+	AwayTeam                  string   `parquet:"away_team,dict"`
+	HomeTeamContinent         string   `parquet:"home_team_continent,dict"`
+	AwayTeamContinent         string   `parquet:"away_team_continent,dict"`
 	HomeTeamFIFARank          int32    `parquet:"home_team_fifa_rank"`
 	AwayTeamFIFARank          int32    `parquet:"away_team_fifa_rank"`
 	HomeTeamTotalFIFAPoints   int32    `parquet:"home_team_total_fifa_points"`
 	AwayTeamTotalFIFAPoints   int32    `parquet:"away_team_total_fifa_points"`
 	HomeTeamScore             int32    `parquet:"home_team_score"`
 	AwayTeamScore             int32    `parquet:"away_team_score"`
-	Tournament                string   `parquet:"tournament"`
-	City                      string   `parquet:"city"`
-	Country                   string   `parquet:"country"`
+	Tournament                string   `parquet:"tournament,dict"`
+	City                      string   `parquet:"city,dict"`
+	Country                   string   `parquet:"country,dict"`
 	NeutralLocation           bool     `parquet:"neutral_location"`
 	ShootOut                  bool     `parquet:"shoot_out"`
-	HomeTeamResult            string   `parquet:"home_team_result"` // Win, Lose or Draw
+	HomeTeamResult            string   `parquet:"home_team_result,dict"` // Win, Lose or Draw
 	HomeTeamGoalkeeperScore   *float64 `parquet:"home_team_goalkeeper_score"`
 	AwayTeamGoalkeeperScore   *float64 `parquet:"away_team_goalkeeper_score"`
 	HomeTeamMeanDefenseScore  *float64 `parquet:"home_team_mean_defense_score"`

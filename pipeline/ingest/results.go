@@ -7,13 +7,13 @@ import "context"
 // played (the source writes NA).
 type ResultRow struct {
 	Date       Date   `parquet:"date,date"`
-	HomeTeam   string `parquet:"home_team"`
-	AwayTeam   string `parquet:"away_team"`
+	HomeTeam   string `parquet:"home_team,dict"`
+	AwayTeam   string `parquet:"away_team,dict"`
 	HomeScore  *int32 `parquet:"home_score"`
 	AwayScore  *int32 `parquet:"away_score"`
-	Tournament string `parquet:"tournament"`
-	City       string `parquet:"city"`
-	Country    string `parquet:"country"`
+	Tournament string `parquet:"tournament,dict"`
+	City       string `parquet:"city,dict"`
+	Country    string `parquet:"country,dict"`
 	Neutral    bool   `parquet:"neutral"`
 }
 
