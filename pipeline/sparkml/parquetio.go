@@ -2,6 +2,7 @@ package sparkml
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -290,11 +291,55 @@ func openTableBytes(path string, data []byte) (t *table, err error) {
 	if len(data) < 12 || string(data[:4]) != "PAR1" || string(data[len(data)-4:]) != "PAR1" {
 		return nil, fmt.Errorf("%s: truncated parquet file: %d bytes, missing the PAR1 header or footer magic", path, len(data))
 	}
-	pf, err := parquet.OpenFile(bytesReaderAt(data), int64(len(data)), parquet.SkipBloomFilters(true))
+	// A damaged footer length would make the decoder allocate up to 4 GiB
+	// before failing; check it against the file size first.
+	if footer := binary.LittleEndian.Uint32(data[len(data)-8:]); int64(footer) > int64(len(data)-12) {
+		return nil, fmt.Errorf("%s: truncated parquet file: footer of %d bytes does not fit in the %d-byte file", path, footer, len(data))
+	}
+	pf, err := parquet.OpenFile(bytesReaderAt(data), int64(len(data)), parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true))
 	if err != nil {
 		return nil, fmt.Errorf("%s: corrupt parquet file: %w", path, err)
 	}
+	if err := checkFooter(pf, int64(len(data))); err != nil {
+		return nil, fmt.Errorf("%s: corrupt parquet file: %w", path, err)
+	}
 	return &table{path: path, file: pf, schema: pf.Schema()}, nil
+}
+
+// maxDecodedBytes bounds the decoded size of one column chunk: Spark model
+// tables are small, and a damaged size field must not make the decoder
+// allocate gigabytes.
+const maxDecodedBytes = 1 << 28
+
+// checkFooter rejects footers whose sizes cannot describe this file.
+func checkFooter(pf *parquet.File, size int64) error {
+	md := pf.Metadata()
+	if md.NumRows < 0 || md.NumRows > 1<<28 {
+		return fmt.Errorf("footer claims %d rows", md.NumRows)
+	}
+	var rows int64
+	for i, rg := range md.RowGroups {
+		rows += rg.NumRows
+		for _, c := range rg.Columns {
+			cm := c.MetaData
+			start := cm.DataPageOffset
+			if cm.DictionaryPageOffset > 0 && cm.DictionaryPageOffset < start {
+				start = cm.DictionaryPageOffset
+			}
+			switch {
+			case start < 4 || cm.TotalCompressedSize < 0 || start+cm.TotalCompressedSize > size:
+				return fmt.Errorf("row group %d column %v lies outside the %d-byte file", i, cm.PathInSchema, size)
+			case cm.TotalUncompressedSize < 0 || cm.TotalUncompressedSize > maxDecodedBytes:
+				return fmt.Errorf("row group %d column %v claims %d decoded bytes", i, cm.PathInSchema, cm.TotalUncompressedSize)
+			case cm.NumValues < 0 || cm.NumValues > maxDecodedBytes:
+				return fmt.Errorf("row group %d column %v claims %d values", i, cm.PathInSchema, cm.NumValues)
+			}
+		}
+	}
+	if rows != md.NumRows {
+		return fmt.Errorf("row groups hold %d rows, footer says %d", rows, md.NumRows)
+	}
+	return nil
 }
 
 type bytesReaderAt []byte
