@@ -97,6 +97,8 @@ type treeMetadataRow struct {
 type nodeRecord struct {
 	id   int32
 	node forest.Node
+	// file is the part file the node came from, for error messages.
+	file string
 }
 
 // ReadRandomForest loads a RandomForestClassificationModel saved by Spark
@@ -131,10 +133,10 @@ func ReadRandomForest(dir string) (*forest.Model, ModelInfo, *Metadata, error) {
 		}
 	}
 	if err := buildTrees(m, byTree, weights); err != nil {
-		return nil, ModelInfo{}, nil, fmt.Errorf("%s: %w", filepath.Join(dir, "data"), err)
+		return nil, ModelInfo{}, nil, err
 	}
 	if err := m.Validate(); err != nil {
-		return nil, ModelInfo{}, nil, fmt.Errorf("%s: invalid model: %w", filepath.Join(dir, "data"), err)
+		return nil, ModelInfo{}, nil, fmt.Errorf("%s: invalid model: %w", nodeTableFiles(byTree), err)
 	}
 	return m, info, md, nil
 }
@@ -372,7 +374,10 @@ func readNodeTable(t *table, numClasses int, byTree map[int32][]nodeRecord) erro
 			return fmt.Errorf("node %d: numCategories %d, want -1 or >= 0", id, n.NumCategories)
 		}
 		tid := vals[0].Int32()
-		byTree[tid] = append(byTree[tid], nodeRecord{id: id, node: n})
+		if id < 0 || tid < 0 {
+			return fmt.Errorf("negative treeID %d or node id %d", tid, id)
+		}
+		byTree[tid] = append(byTree[tid], nodeRecord{id: id, node: n, file: t.path})
 		return nil
 	})
 }
@@ -380,27 +385,41 @@ func readNodeTable(t *table, numClasses int, byTree map[int32][]nodeRecord) erro
 // buildTrees places the nodes read from the node table into m.Trees: ids
 // must be 0..n-1 within each tree (Spark's pre-order numbering).
 func buildTrees(m *forest.Model, byTree map[int32][]nodeRecord, weights []float64) error {
-	for tid := range byTree {
+	for tid, recs := range byTree {
 		if tid < 0 || int(tid) >= len(m.Trees) {
-			return fmt.Errorf("node table has treeID %d, model has %d trees", tid, len(m.Trees))
+			return fmt.Errorf("%s: node table has treeID %d, the model has %d trees", recs[0].file, tid, len(m.Trees))
 		}
 	}
 	for ti := range m.Trees {
 		recs := byTree[int32(ti)]
 		if len(recs) == 0 {
-			return fmt.Errorf("tree %d has no nodes (missing part file?)", ti)
+			return fmt.Errorf("%s: tree %d has no nodes (missing part file?)", nodeTableFiles(byTree), ti)
 		}
 		slices.SortFunc(recs, func(a, b nodeRecord) int { return int(a.id) - int(b.id) })
 		nodes := make([]forest.Node, len(recs))
 		for i, r := range recs {
 			if int(r.id) != i {
-				return fmt.Errorf("tree %d: node ids are not 0..%d (id %d at position %d; duplicate or missing node)", ti, len(recs)-1, r.id, i)
+				return fmt.Errorf("%s: tree %d: node ids are not 0..%d (id %d at position %d; duplicate or missing node)", r.file, ti, len(recs)-1, r.id, i)
 			}
 			nodes[i] = r.node
 		}
 		m.Trees[ti] = forest.Tree{Nodes: nodes, Weight: weights[ti]}
 	}
 	return nil
+}
+
+// nodeTableFiles names the part files the nodes were read from.
+func nodeTableFiles(byTree map[int32][]nodeRecord) string {
+	var files []string
+	for _, recs := range byTree {
+		for _, r := range recs {
+			if !slices.Contains(files, r.file) {
+				files = append(files, r.file)
+			}
+		}
+	}
+	slices.Sort(files)
+	return strings.Join(files, ", ")
 }
 
 // forestTrainingParams are the training params written for a forest, in
