@@ -129,3 +129,23 @@ func TestSummary333(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkRowPredict measures one raw row through the 3.3.3 indexers,
+// assembler and forest.
+func BenchmarkRowPredict(b *testing.B) {
+	p, err := LoadPipeline(fixture(b, "flight-delay-spark-3.3.3"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	row := map[string]any{"Carrier": "AA", "Origin": "ATL", "Dest": "SFO", "Route": "ATL-SFO",
+		"DepDelay": 5.0, "Distance": 2139.0, "DayOfMonth": 25.0, "DayOfWeek": 6.0, "DayOfYear": 360.0}
+	for b.Loop() {
+		x, err := p.RowFeatures(row)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Predict(x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
