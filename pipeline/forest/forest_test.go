@@ -727,3 +727,35 @@ func BenchmarkPredictBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(labels))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// When more than half of a split's categories go left, Spark keeps the
+// right-hand set, so a value that is no category (NaN, an unseen label's
+// index under handleInvalid "keep") goes left. Node.GoLeft and the compiled
+// scorer must both follow that rule.
+func TestTraversalComplementCategories(t *testing.T) {
+	tree := Tree{Weight: 1, Nodes: []Node{
+		{Feature: 0, NumCategories: 4, Categories: []float64{0, 1, 3}, Left: 1, Right: 2, Stats: []float64{2, 2}, Gain: 0.1},
+		{Feature: -1, NumCategories: -1, Left: -1, Right: -1, Stats: []float64{2, 0}, Gain: -1},
+		{Feature: -1, NumCategories: -1, Left: -1, Right: -1, Stats: []float64{0, 2}, Gain: -1},
+	}}
+	m := &Model{NumFeatures: 1, NumClasses: 2, Trees: []Tree{tree}}
+	s, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		x    float64
+		left bool
+	}{{0, true}, {1, true}, {3, true}, {2, false}, {math.NaN(), true}, {4, true}, {1.5, true}, {-1, true}} {
+		if got := tree.Nodes[0].GoLeft(c.x); got != c.left {
+			t.Errorf("GoLeft(%v) = %v, want %v", c.x, got, c.left)
+		}
+		pred := make([]int32, 1)
+		if err := s.PredictBatch([]float64{c.x}, pred, make([]float64, 2)); err != nil {
+			t.Fatal(err)
+		}
+		if wantPred := map[bool]int32{true: 0, false: 1}[c.left]; pred[0] != wantPred {
+			t.Errorf("scorer on %v predicts %d, want %d", c.x, pred[0], wantPred)
+		}
+	}
+}

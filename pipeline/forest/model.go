@@ -11,6 +11,7 @@ package forest
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Node is one node of a decision tree, with the fields Spark stores in its
@@ -43,19 +44,36 @@ type Node struct {
 // IsLeaf reports whether n has no children.
 func (n *Node) IsLeaf() bool { return n.Left < 0 }
 
-// GoLeft reports whether feature value x is sent to the left child, with
-// Spark's semantics: continuous x <= threshold goes left (NaN compares false
-// and goes right); categorical x goes left iff it is one of Categories.
+// GoLeft reports whether feature value x is sent to the left child, exactly
+// as Spark's Split.shouldGoLeft decides it. Continuous splits: x <= threshold
+// goes left (NaN compares false and goes right). Categorical splits follow
+// Spark's CategoricalSplit: when at most half of the NumCategories categories
+// go left, x goes left iff it is one of them; otherwise Spark keeps the
+// right-hand categories and x goes left iff it is NOT one of those. The two
+// agree on known categories but differ for a value outside
+// 0..NumCategories-1 — NaN (a missing index) or the len(labels) index that a
+// StringIndexer with handleInvalid "keep" gives an unseen label — which goes
+// right in the first case and left in the second.
 func (n *Node) GoLeft(x float64) bool {
 	if n.NumCategories < 0 {
 		return x <= n.Threshold
 	}
-	for _, c := range n.Categories {
-		if x == c {
-			return true
-		}
+	if slices.Contains(n.Categories, x) {
+		return true
 	}
-	return false
+	return n.UnknownGoesLeft() && !isCategory(x, n.NumCategories)
+}
+
+// UnknownGoesLeft reports whether a categorical split sends values that are
+// not one of its categories (NaN, unseen) left: Spark stores the complement
+// when more than half of the categories go left.
+func (n *Node) UnknownGoesLeft() bool {
+	return n.NumCategories >= 0 && len(n.Categories) > int(n.NumCategories)/2
+}
+
+// isCategory reports whether x is an integer category in 0..numCategories-1.
+func isCategory(x float64, numCategories int32) bool {
+	return x >= 0 && x < float64(numCategories) && x == math.Trunc(x)
 }
 
 // Tree is one decision tree. Nodes[0] is the root.

@@ -33,6 +33,7 @@ type compiledTree struct {
 	// nodes test bit (x) of cats[catOff:catOff+catLen] (uint64 words).
 	left, right []int32
 	numCats     []int32
+	unknownLeft []bool // categorical node sends non-categories left (Node.UnknownGoesLeft)
 	catOff      []int32
 	cats        []uint64
 	leafOf      []int32 // general layout: node → leaf row in probs
@@ -119,7 +120,7 @@ func compileTree(t *Tree, C int) compiledTree {
 	ct := compiledTree{
 		feature: make([]int32, nn), thresh: make([]float64, nn),
 		left: make([]int32, nn), right: make([]int32, nn),
-		numCats: make([]int32, nn), catOff: make([]int32, nn), leafOf: make([]int32, nn),
+		numCats: make([]int32, nn), unknownLeft: make([]bool, nn), catOff: make([]int32, nn), leafOf: make([]int32, nn),
 	}
 	leaves := 0
 	for i := range t.Nodes {
@@ -134,12 +135,13 @@ func compileTree(t *Tree, C int) compiledTree {
 		ct.feature[i] = n.Feature
 		ct.thresh[i] = n.Threshold
 		ct.numCats[i] = n.NumCategories
+		ct.unknownLeft[i] = n.UnknownGoesLeft()
 		if n.NumCategories >= 0 {
 			words := (int(n.NumCategories) + 63) / 64
 			ct.catOff[i] = int32(len(ct.cats))
 			bits := make([]uint64, words)
 			for _, c := range n.Categories {
-				if c >= 0 && c == math.Trunc(c) && c < float64(n.NumCategories) {
+				if isCategory(c, n.NumCategories) {
 					bits[int(c)/64] |= 1 << (uint(c) % 64)
 				}
 			}
@@ -155,13 +157,13 @@ func compileTree(t *Tree, C int) compiledTree {
 	return ct
 }
 
-// categoryIn reports whether x is one of node i's left categories. A value
-// that is not an integer category of the node (NaN, fractional, out of
-// range) is in no set, matching Node.GoLeft's equality test.
-func (ct *compiledTree) categoryIn(i int32, x float64) bool {
+// categoryGoesLeft reports whether categorical node i sends x left, with
+// the same rule as Node.GoLeft: a known category by its bit, anything else
+// (NaN, fractional, out of range) by the node's unknown-value side.
+func (ct *compiledTree) categoryGoesLeft(i int32, x float64) bool {
 	nc := ct.numCats[i]
-	if !(x >= 0 && x < float64(nc)) || x != math.Trunc(x) {
-		return false
+	if !isCategory(x, nc) {
+		return ct.unknownLeft[i]
 	}
 	c := int(x)
 	return ct.cats[int(ct.catOff[i])+c/64]&(1<<(uint(c)%64)) != 0
@@ -185,7 +187,7 @@ func (ct *compiledTree) leaf(x []float64, C int) []float64 {
 		if ct.numCats[i] < 0 {
 			goLeft = x <= ct.thresh[i]
 		} else {
-			goLeft = ct.categoryIn(i, x)
+			goLeft = ct.categoryGoesLeft(i, x)
 		}
 		if goLeft {
 			i = ct.left[i]

@@ -18,7 +18,7 @@
 // LoadPipeline accepts either layout and returns a Pipeline, whose Transform
 // applies the feature stages exactly as Spark would and whose Predict scores
 // with Spark's split semantics (including Spark's rule for categorical values
-// outside a split's known categories, see SparkGoLeft). SavePipeline writes a
+// outside a split's known categories, see forest.Node.GoLeft). SavePipeline writes a
 // real PipelineModel directory with the metadata fields, Parquet schemas and
 // Parquet key-value metadata Spark itself writes, atomically.
 //

@@ -307,40 +307,14 @@ type Prediction struct {
 	Label string `json:"label,omitempty"`
 }
 
-// Predict scores feature vector x with Spark's semantics: each tree's leaf
-// (reached with SparkGoLeft) contributes its class counts normalised to sum
-// 1; the sum is normalised into probabilities and the prediction is the
-// first index of the largest probability, as Spark's probability2prediction
-// computes it.
+// Predict scores feature vector x with Spark's semantics (forest.Model.Predict:
+// soft vote of normalised leaf counts, prediction = argmax of the raw votes).
 func (p *Pipeline) Predict(x []float64) (Prediction, error) {
 	m := p.Model
 	if len(x) != m.NumFeatures {
 		return Prediction{}, fmt.Errorf("feature vector has %d values, the model wants %d", len(x), m.NumFeatures)
 	}
-	prob := make([]float64, m.NumClasses)
-	for ti := range m.Trees {
-		leaf := SparkLeaf(&m.Trees[ti], x)
-		total := 0.0
-		for _, s := range leaf.Stats {
-			total += s
-		}
-		if total == 0 {
-			continue
-		}
-		for c, s := range leaf.Stats {
-			prob[c] += s / total
-		}
-	}
-	sum := 0.0
-	for _, v := range prob {
-		sum += v
-	}
-	if sum != 0 {
-		for c := range prob {
-			prob[c] /= sum
-		}
-	}
-	k := forest.Argmax(prob)
+	k, prob := m.Predict(x)
 	return Prediction{Class: k, Probability: prob, Label: p.ClassLabel(k)}, nil
 }
 
@@ -350,46 +324,6 @@ func (p *Pipeline) ClassLabel(k int) string {
 		return ""
 	}
 	return p.Label.BucketLabel(k)
-}
-
-// SparkLeaf returns the leaf of t reached by x, descending with SparkGoLeft.
-func SparkLeaf(t *forest.Tree, x []float64) *forest.Node {
-	n := &t.Nodes[0]
-	for !n.IsLeaf() {
-		if SparkGoLeft(n, x[n.Feature]) {
-			n = &t.Nodes[n.Left]
-		} else {
-			n = &t.Nodes[n.Right]
-		}
-	}
-	return n
-}
-
-// SparkGoLeft reports whether Spark sends feature value x to the left child
-// of internal node n. Continuous splits: x <= threshold (NaN goes right).
-// Categorical splits follow Spark's CategoricalSplit exactly: when at most
-// half of the numCategories categories go left, x goes left iff it is one of
-// them; otherwise Spark stores the right-hand categories and x goes left iff
-// it is NOT one of those. The two agree on known categories but differ for a
-// value outside 0..numCategories-1 — NaN (a missing index) or the
-// len(labels) index of an unseen label with handleInvalid "keep" — which
-// goes right in the first case and left in the second. forest.Node.GoLeft
-// always sends such values right.
-func SparkGoLeft(n *forest.Node, x float64) bool {
-	if n.NumCategories < 0 {
-		return x <= n.Threshold
-	}
-	in := slices.Contains(n.Categories, x)
-	if len(n.Categories) <= int(n.NumCategories)/2 {
-		return in
-	}
-	if in {
-		return true
-	}
-	// x is not a left category: it goes left iff it is not one of the
-	// complement categories 0..numCategories-1 either.
-	isKnown := x >= 0 && x < float64(n.NumCategories) && x == math.Trunc(x)
-	return !isKnown
 }
 
 // saveConfig holds SavePipeline's options.

@@ -51,7 +51,7 @@ func TestSparkTraversalHandComputed(t *testing.T) {
 		{"complement split: -Inf continuous left", []float64{math.Inf(-1), 3}, 3},
 	}
 	for _, c := range cases {
-		got := SparkLeaf(&tree, c.x)
+		got := tree.Leaf(c.x)
 		if got != &tree.Nodes[c.leaf] {
 			for i := range tree.Nodes {
 				if got == &tree.Nodes[i] {
