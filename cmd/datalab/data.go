@@ -23,8 +23,8 @@ var dataCmd = &cobra.Command{
 	Short: "Pull, check and declare the data sets (git-LFS pointers in data/)",
 	Long: `The data sets are declared in data/: data/catalog.yaml says what each set is
 and where it comes from (license, format, schema id, origin URL per file), and
-each file data/<set>/<path> has a git-LFS pointer data/<set>/<path>.pointer
-holding its sha256 and size. Only those are in git; the files themselves are
+each file data/<set>/<path> has a git-LFS pointer
+data/pointers/<set>/<path>.pointer holding its sha256 and size. Only those are in git; the files themselves are
 materialised by 'datalab data pull' into a local object store
 (.datalab/lfs/objects/ab/cd/<oid>, like .git/lfs/objects) and the working path.
 See data/README.md.`,

@@ -173,8 +173,13 @@ func (s *Set) WorkingPath(f *File) string {
 	return filepath.Join(s.Dir(), filepath.FromSlash(f.Path))
 }
 
-// PointerPath is f's pointer file: its working path plus ".pointer".
-func (s *Set) PointerPath(f *File) string { return s.WorkingPath(f) + PointerSuffix }
+// PointerPath is f's pointer file, dataDir/pointers/<set>/<path>.pointer.
+// Pointers live in their own tree, not beside the working files, so that a
+// materialised directory holds only the data set's own files: a Spark model
+// directory with stray part-*.pointer files would not load in Spark.
+func (s *Set) PointerPath(f *File) string {
+	return filepath.Join(s.cat.dir, PointersDir, s.Name, filepath.FromSlash(f.Path)) + PointerSuffix
+}
 
 // FileFormat is f's format: its own, or else the set's.
 func (s *Set) FileFormat(f *File) string {
@@ -257,7 +262,7 @@ func (c *Catalog) sort() {
 
 const catalogHeader = `# datalab data catalog: every data set under data/ and where its bytes come from.
 # The content of each file is declared by the git-LFS pointer beside it
-# (data/<set>/<path>.pointer); ` + "`datalab data pull`" + ` materialises it and verifies sha256/size.
+# (data/pointers/<set>/<path>.pointer); ` + "`datalab data pull`" + ` materialises it and verifies sha256/size.
 # Edited by ` + "`datalab data add`" + ` (sets and files are kept sorted); see data/README.md.
 `
 
@@ -286,6 +291,9 @@ func (c *Catalog) validate() error {
 		}
 		if !setNameRE.MatchString(s.Name) {
 			return fmt.Errorf("set #%d: name %q must be lower-case letters, digits, '.', '_' or '-'", i+1, s.Name)
+		}
+		if s.Name == PointersDir {
+			return fmt.Errorf("set #%d: the name %q is reserved for the pointer files' directory", i+1, s.Name)
 		}
 		if seen[s.Name] {
 			return fmt.Errorf("set %s is declared twice", s.Name)

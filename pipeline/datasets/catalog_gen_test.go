@@ -261,7 +261,7 @@ func TestRepoCatalog(t *testing.T) {
 	n := 0
 	for _, s := range wantCat.Sets {
 		for _, f := range s.Files {
-			compareFile(filepath.Join(s.Name, filepath.FromSlash(f.Path)) + PointerSuffix)
+			compareFile(filepath.Join(PointersDir, s.Name, filepath.FromSlash(f.Path)) + PointerSuffix)
 			n++
 		}
 	}

@@ -12,8 +12,12 @@ import (
 	"github.com/git-lfs/git-lfs/v3/lfs"
 )
 
-// PointerSuffix is appended to a working file's path to name its pointer file.
+// PointerSuffix ends every pointer file's name: data/pointers/<set>/<path>.pointer.
 const PointerSuffix = ".pointer"
+
+// PointersDir is the directory under the data directory that holds the
+// pointer files, one subdirectory per set; no set may take its name.
+const PointersDir = "pointers"
 
 // EmptyOid is the sha256 of zero bytes: the oid of an empty file, whose
 // git-LFS pointer is the empty string.

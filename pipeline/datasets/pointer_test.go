@@ -69,11 +69,11 @@ func TestEncodeIsGitLFSBytes(t *testing.T) {
 
 // realPointers returns the committed pointer files, the fuzz seeds.
 func realPointers(t testing.TB) [][]byte {
-	matches, err := filepath.Glob(filepath.Join(testmirror.RepoRoot(), "data", "*", "*"+PointerSuffix))
+	matches, err := filepath.Glob(filepath.Join(testmirror.RepoRoot(), "data", PointersDir, "*", "*"+PointerSuffix))
 	if err != nil || len(matches) == 0 {
 		t.Fatalf("no committed pointer files found: %v", err)
 	}
-	deeper, _ := filepath.Glob(filepath.Join(testmirror.RepoRoot(), "data", "spark-rf-2.3-4parts", "*", "*"+PointerSuffix))
+	deeper, _ := filepath.Glob(filepath.Join(testmirror.RepoRoot(), "data", PointersDir, "spark-rf-2.3-4parts", "*", "*"+PointerSuffix))
 	var out [][]byte
 	for _, m := range append(matches, deeper...) {
 		b, err := os.ReadFile(m)

@@ -33,8 +33,8 @@ func (p *Pipeline) state(s *Stage, h *hasher) (stageState, error) {
 		for _, rel := range paths {
 			d, err := h.hash(rel)
 			if errors.Is(err, fs.ErrNotExist) {
-				if _, perr := os.Stat(filepath.Join(p.Root, filepath.FromSlash(rel)+".pointer")); perr == nil {
-					return nil, fmt.Errorf("stage %s: %s %s is declared (%s.pointer) but not materialised; run `datalab data pull`: %w", s.Name, what, rel, rel, errMissingDep)
+				if ptr, ok := declaredPointer(p.Root, rel); ok {
+					return nil, fmt.Errorf("stage %s: %s %s is declared (%s) but not materialised; run `datalab data pull`: %w", s.Name, what, rel, ptr, errMissingDep)
 				}
 				return nil, fmt.Errorf("stage %s: %s %s does not exist: %w", s.Name, what, rel, errMissingDep)
 			}
@@ -244,4 +244,17 @@ func (p *Pipeline) Plan(ctx context.Context, targets []string, opts Options) (*P
 		pl.Stages = append(pl.Stages, ps)
 	}
 	return pl, nil
+}
+
+// declaredPointer returns the git-LFS pointer that declares data file rel
+// (data/<set>/<path> is declared by data/pointers/<set>/<path>.pointer, the
+// layout of package datasets), if it exists.
+func declaredPointer(root, rel string) (string, bool) {
+	rest, ok := strings.CutPrefix(rel, "data/")
+	if !ok {
+		return "", false
+	}
+	ptr := "data/pointers/" + rest + ".pointer"
+	_, err := os.Stat(filepath.Join(root, filepath.FromSlash(ptr)))
+	return ptr, err == nil
 }

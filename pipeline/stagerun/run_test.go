@@ -482,8 +482,8 @@ func TestMissingDependencyNamesIt(t *testing.T) {
 
 func TestUnpulledDataSetSaysPull(t *testing.T) {
 	p := writePipeline(t, "stages:\n  a:\n    cmd: cat data/m.csv\n    deps: [data/m.csv]\n")
-	os.MkdirAll(filepath.Join(p.Root, "data"), 0o755)
-	os.WriteFile(filepath.Join(p.Root, "data/m.csv.pointer"), []byte("version https://git-lfs.github.com/spec/v1\noid sha256:aa60afdb9ba5064d7e5635e22ab2831211b553b7ba6bad60bcc6a87c51615578\nsize 332\n"), 0o644)
+	os.MkdirAll(filepath.Join(p.Root, "data", "pointers"), 0o755)
+	os.WriteFile(filepath.Join(p.Root, "data/pointers/m.csv.pointer"), []byte("version https://git-lfs.github.com/spec/v1\noid sha256:aa60afdb9ba5064d7e5635e22ab2831211b553b7ba6bad60bcc6a87c51615578\nsize 332\n"), 0o644)
 	_, err := p.Plan(context.Background(), nil, testOptions())
 	if err == nil || !strings.Contains(err.Error(), "run `datalab data pull`") {
 		t.Errorf("err = %v", err)
