@@ -5,6 +5,10 @@ export GOTOOLCHAIN := local
 # URLs. CI and tests have it beside the repository.
 DATALAB_MIRROR ?= $(abspath $(wildcard ../shared/data))
 export DATALAB_MIRROR
+# Real database servers for the SQL tests (.ci/setup starts them on loopback).
+DATALAB_TEST_POSTGRES ?= postgres://postgres:postgres@127.0.0.1:5432/datalab_test?sslmode=disable
+DATALAB_TEST_MYSQL ?= datalab:datalab@tcp(127.0.0.1:3306)/datalab_test?parseTime=true
+export DATALAB_TEST_POSTGRES DATALAB_TEST_MYSQL
 GO ?= go
 BIN := .bin
 
