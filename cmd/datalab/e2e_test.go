@@ -139,7 +139,7 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 		}
 		for _, o := range got.Outs {
 			if want[o.Path] != o.Sha256 {
-				t.Errorf("stage %s: %s has sha256 %s, committed lock says %s", name, o.Path, o.Sha256, want[o.Path])
+				t.Errorf("stage %s: %s has sha256 %s, committed lock says %s (if the change is intended — new code or dependency versions — run `datalab run` and commit datalab.lock)", name, o.Path, o.Sha256, want[o.Path])
 			}
 		}
 	}
