@@ -1,0 +1,455 @@
+// Package predlog is the prediction log of the match-winner app: every
+// prediction served is stored with its inputs, outcome, probabilities and
+// model version, and the usage dashboard is computed from it. It sits at the
+// serving end of the flow (pipeline/serve/matchapp writes and reads it) and
+// replaces the seed app's MySQL table interactions(id, localteam, awayteam,
+// created_at), which stored the request but not the prediction.
+//
+// One database/sql implementation serves three databases, chosen by the DSN
+// (see Open): SQLite (modernc.org/sqlite, pure Go, the default), PostgreSQL
+// (pgx) and MySQL/MariaDB (go-sql-driver/mysql). Queries are written once with
+// ? placeholders and rebound to $n for PostgreSQL; the dashboard's time
+// buckets (UTC hour of day, UTC day) are computed in Go at insert time and
+// stored as columns, so grouping is plain portable SQL.
+//
+// Writes go through a Writer: an in-memory bounded buffer drained by one
+// goroutine in batches, retried with backoff while the database is
+// unavailable, dropping the oldest entries (counted) when full. Serving never
+// waits for the database.
+package predlog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql" // MySQL / MariaDB driver "mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
+
+	"github.com/datalabhq/datalab/pipeline/matchwinner"
+)
+
+// Entry is one logged prediction.
+type Entry struct {
+	// ID is assigned by the database; zero before the entry is stored.
+	ID      int64
+	Home    string
+	Away    string
+	Neutral bool
+	// AsOf is the feature date asked for; zero when the model default was used.
+	AsOf          time.Time
+	Outcome       matchwinner.Outcome
+	Winner        string
+	Probability   float64
+	Probabilities map[matchwinner.Outcome]float64
+	Features      map[string]float64
+	ModelVersion  string
+	Variant       string
+	// ClientTime is the time the client says it sent the request; zero when
+	// it did not say. It is informational and never trusted for bucketing.
+	ClientTime time.Time
+	// ServerTime is when the server answered, from the server clock.
+	ServerTime time.Time
+}
+
+// NewEntry builds the log entry of req answered by p at serverTime.
+func NewEntry(req matchwinner.Request, p matchwinner.Prediction, clientTime, serverTime time.Time) Entry {
+	return Entry{
+		Home:          req.Home,
+		Away:          req.Away,
+		Neutral:       req.Neutral,
+		AsOf:          req.AsOf,
+		Outcome:       p.Outcome,
+		Winner:        p.Winner,
+		Probability:   p.Probability,
+		Probabilities: p.Probabilities,
+		Features:      p.Features,
+		ModelVersion:  p.ModelVersion,
+		Variant:       p.Variant,
+		ClientTime:    clientTime,
+		ServerTime:    serverTime,
+	}
+}
+
+// Log is an open prediction-log database.
+type Log struct {
+	db      *sql.DB
+	dialect Dialect
+	table   string
+	redDSN  string
+}
+
+// Option configures Open.
+type Option func(*options) error
+
+type options struct {
+	prefix string
+}
+
+var validPrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
+
+// WithTablePrefix prefixes the log's table names (match_predictions and
+// predlog_migrations), so several logs can share one database — tests use it
+// to stay apart from each other. The prefix must be lower-case letters,
+// digits and underscores, starting with a letter.
+func WithTablePrefix(prefix string) Option {
+	return func(o *options) error {
+		if !validPrefix.MatchString(prefix) {
+			return fmt.Errorf("table prefix %q: want [a-z][a-z0-9_]*, at most 31 characters", prefix)
+		}
+		o.prefix = prefix
+		return nil
+	}
+}
+
+// Open connects to the log database named by dsn, creating or upgrading its
+// tables. The DSN picks the driver (see the package doc): a file path or
+// sqlite://path → SQLite; postgres:// → PostgreSQL; mysql://user:pass@tcp(host)/db
+// or go-sql-driver's user:pass@tcp(host)/db → MySQL/MariaDB. Errors never
+// contain the DSN's password.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Log, error) {
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	t, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(t.driver, t.dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open prediction log %s: %w", Redact(dsn), err)
+	}
+	switch t.dialect {
+	case SQLite:
+		// One writer at a time is all SQLite allows; a small pool still lets
+		// dashboard reads run beside the writer under WAL.
+		db.SetMaxOpenConns(4)
+	default:
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(4)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	l := &Log{db: db, dialect: t.dialect, table: o.prefix + "match_predictions", redDSN: Redact(dsn)}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to prediction log %s: %w", l.redDSN, err)
+	}
+	if err := l.migrate(ctx, o.prefix); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate prediction log %s: %w", l.redDSN, err)
+	}
+	return l, nil
+}
+
+// Dialect reports which database the log is in.
+func (l *Log) Dialect() Dialect { return l.dialect }
+
+// Table is the name of the predictions table.
+func (l *Log) Table() string { return l.table }
+
+// String is the redacted DSN, safe to log.
+func (l *Log) String() string { return l.redDSN }
+
+// DB exposes the underlying handle (for ad-hoc queries and tests).
+func (l *Log) DB() *sql.DB { return l.db }
+
+// Close closes the database handle. Close a Writer on the log first.
+func (l *Log) Close() error { return l.db.Close() }
+
+// rebind turns ? placeholders into $1, $2, … for PostgreSQL. The queries in
+// this package never contain a literal '?', so a plain scan is exact.
+func (l *Log) rebind(q string) string {
+	if l.dialect != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// insertColumns are the columns Insert writes, in order.
+const insertColumns = "home, away, neutral, as_of, outcome, winner, probability, probabilities, features, model_version, variant, client_time, server_time, server_day, server_hour"
+
+const insertColumnCount = 15
+
+// maxInsertRows bounds one INSERT statement (15 parameters a row stays far
+// below every driver's parameter limit).
+const maxInsertRows = 500
+
+// Insert stores entries in one transaction. Every value is passed as a
+// query parameter, never spliced into SQL text.
+func (l *Log) Insert(ctx context.Context, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("insert into prediction log: %w", err)
+	}
+	defer tx.Rollback()
+	for start := 0; start < len(entries); start += maxInsertRows {
+		chunk := entries[start:min(start+maxInsertRows, len(entries))]
+		var q strings.Builder
+		q.WriteString("INSERT INTO " + l.table + " (" + insertColumns + ") VALUES ")
+		args := make([]any, 0, len(chunk)*insertColumnCount)
+		for i, e := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			row, err := e.args()
+			if err != nil {
+				return err
+			}
+			args = append(args, row...)
+		}
+		if _, err := tx.ExecContext(ctx, l.rebind(q.String()), args...); err != nil {
+			return fmt.Errorf("insert %d entries into prediction log: %w", len(chunk), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit prediction log entries: %w", err)
+	}
+	return nil
+}
+
+func (e Entry) args() ([]any, error) {
+	probs, err := json.Marshal(e.Probabilities)
+	if err != nil {
+		return nil, fmt.Errorf("encode probabilities of %s vs %s: %w", e.Home, e.Away, err)
+	}
+	var features any // NULL when the model reported none
+	if len(e.Features) > 0 {
+		b, err := json.Marshal(e.Features)
+		if err != nil {
+			return nil, fmt.Errorf("encode features of %s vs %s: %w", e.Home, e.Away, err)
+		}
+		features = string(b)
+	}
+	var asOf any
+	if !e.AsOf.IsZero() {
+		asOf = e.AsOf.UTC().Format(time.DateOnly)
+	}
+	var client any
+	if !e.ClientTime.IsZero() {
+		client = e.ClientTime.UTC()
+	}
+	st := e.ServerTime.UTC()
+	return []any{
+		e.Home, e.Away, e.Neutral, asOf, string(e.Outcome), e.Winner, e.Probability,
+		string(probs), features, e.ModelVersion, e.Variant, client, st,
+		st.Format(time.DateOnly), st.Hour(),
+	}, nil
+}
+
+// Recent returns the newest n entries, newest first.
+func (l *Log) Recent(ctx context.Context, n int) ([]Entry, error) {
+	q := l.rebind("SELECT id, home, away, neutral, as_of, outcome, winner, probability, probabilities, features, model_version, variant, client_time, server_time FROM " +
+		l.table + " ORDER BY id DESC LIMIT ?")
+	rows, err := l.db.QueryContext(ctx, q, n)
+	if err != nil {
+		return nil, fmt.Errorf("read recent predictions: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var (
+			e              Entry
+			asOf, features sql.NullString
+			probs, outcome string
+			client         sql.NullTime
+			server         time.Time
+		)
+		if err := rows.Scan(&e.ID, &e.Home, &e.Away, &e.Neutral, &asOf, &outcome, &e.Winner, &e.Probability,
+			&probs, &features, &e.ModelVersion, &e.Variant, &client, &server); err != nil {
+			return nil, fmt.Errorf("read recent predictions: %w", err)
+		}
+		e.Outcome = matchwinner.Outcome(outcome)
+		if asOf.Valid {
+			if e.AsOf, err = time.Parse(time.DateOnly, asOf.String); err != nil {
+				return nil, fmt.Errorf("prediction %d: as_of %q: %w", e.ID, asOf.String, err)
+			}
+		}
+		if err := json.Unmarshal([]byte(probs), &e.Probabilities); err != nil {
+			return nil, fmt.Errorf("prediction %d: probabilities: %w", e.ID, err)
+		}
+		if features.Valid {
+			if err := json.Unmarshal([]byte(features.String), &e.Features); err != nil {
+				return nil, fmt.Errorf("prediction %d: features: %w", e.ID, err)
+			}
+		}
+		if client.Valid {
+			e.ClientTime = client.Time.UTC()
+		}
+		e.ServerTime = server.UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Count is the number of logged predictions.
+func (l *Log) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := l.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+l.table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count predictions: %w", err)
+	}
+	return n, nil
+}
+
+// Counted is one group of a usage query: a label and how many predictions
+// fell in it.
+type Counted struct {
+	Label string
+	Count int64
+}
+
+// Matchup is a home/away pair and how often it was asked for.
+type Matchup struct {
+	Home, Away string
+	Count      int64
+}
+
+// TopTeams returns the n teams that appear most often, as home or away,
+// most requested first; ties are broken by name (byte order) so every
+// database gives the same answer.
+func (l *Log) TopTeams(ctx context.Context, n int) ([]Counted, error) {
+	// All groups come back (one per distinct team, a few hundred at most) so
+	// that the tie-break is Go's, not the database collation's.
+	all, err := l.counted(ctx, "top teams",
+		"SELECT team, COUNT(*) FROM (SELECT home AS team FROM "+l.table+" UNION ALL SELECT away AS team FROM "+l.table+") t GROUP BY team")
+	if err != nil {
+		return nil, err
+	}
+	sortCounted(all)
+	return all[:min(n, len(all))], nil
+}
+
+// TopMatchups returns the n most requested home/away pairs, most requested
+// first, ties broken by home then away name (byte order).
+func (l *Log) TopMatchups(ctx context.Context, n int) ([]Matchup, error) {
+	rows, err := l.db.QueryContext(ctx, "SELECT home, away, COUNT(*) FROM "+l.table+" GROUP BY home, away")
+	if err != nil {
+		return nil, fmt.Errorf("top match-ups: %w", err)
+	}
+	defer rows.Close()
+	var out []Matchup
+	for rows.Next() {
+		var m Matchup
+		if err := rows.Scan(&m.Home, &m.Away, &m.Count); err != nil {
+			return nil, fmt.Errorf("top match-ups: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("top match-ups: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Home != b.Home {
+			return a.Home < b.Home
+		}
+		return a.Away < b.Away
+	})
+	return out[:min(n, len(out))], nil
+}
+
+// ByHour returns 24 counts, one per UTC hour of day (index = hour).
+func (l *Log) ByHour(ctx context.Context) ([24]int64, error) {
+	var out [24]int64
+	rows, err := l.db.QueryContext(ctx, "SELECT server_hour, COUNT(*) FROM "+l.table+" GROUP BY server_hour")
+	if err != nil {
+		return out, fmt.Errorf("predictions by hour: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h, c int64
+		if err := rows.Scan(&h, &c); err != nil {
+			return out, fmt.Errorf("predictions by hour: %w", err)
+		}
+		if h < 0 || h > 23 {
+			return out, fmt.Errorf("predictions by hour: stored hour %d outside 0–23", h)
+		}
+		out[h] = c
+	}
+	return out, rows.Err()
+}
+
+// ByDay returns the count per UTC day (YYYY-MM-DD) of the last days days
+// that have predictions, oldest first.
+func (l *Log) ByDay(ctx context.Context, days int) ([]Counted, error) {
+	all, err := l.counted(ctx, "predictions by day", "SELECT server_day, COUNT(*) FROM "+l.table+" GROUP BY server_day")
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Label < all[j].Label })
+	if len(all) > days {
+		all = all[len(all)-days:]
+	}
+	return all, nil
+}
+
+// OutcomeMix returns how many predictions had each outcome, most frequent
+// first.
+func (l *Log) OutcomeMix(ctx context.Context) ([]Counted, error) {
+	all, err := l.counted(ctx, "outcome mix", "SELECT outcome, COUNT(*) FROM "+l.table+" GROUP BY outcome")
+	if err != nil {
+		return nil, err
+	}
+	sortCounted(all)
+	return all, nil
+}
+
+func (l *Log) counted(ctx context.Context, what, q string) ([]Counted, error) {
+	rows, err := l.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []Counted
+	for rows.Next() {
+		var c Counted
+		if err := rows.Scan(&c.Label, &c.Count); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+func sortCounted(c []Counted) {
+	sort.Slice(c, func(i, j int) bool {
+		if c[i].Count != c[j].Count {
+			return c[i].Count > c[j].Count
+		}
+		return c[i].Label < c[j].Label
+	})
+}
+
+// ErrClosed is returned by Writer.Close when called twice.
+var ErrClosed = errors.New("prediction log writer already closed")

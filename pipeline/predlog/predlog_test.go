@@ -1,0 +1,387 @@
+package predlog_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/datalabhq/datalab/pipeline/matchwinner"
+	"github.com/datalabhq/datalab/pipeline/predlog"
+	"github.com/datalabhq/datalab/pipeline/predlog/predlogtest"
+)
+
+// hostile team names: quotes, markup, SQL and non-ASCII must round-trip verbatim.
+const (
+	quoted = `Côte d'Ivoire "B"`
+	script = `<script>alert('x')</script>`
+	sqlish = `Robert'); DROP TABLE match_predictions;--`
+)
+
+func entry(home, away string, outcome matchwinner.Outcome, at time.Time) predlog.Entry {
+	winner := ""
+	switch outcome {
+	case matchwinner.HomeWin:
+		winner = home
+	case matchwinner.AwayWin:
+		winner = away
+	}
+	return predlog.Entry{
+		Home: home, Away: away, Neutral: true, Outcome: outcome, Winner: winner, Probability: 0.5,
+		Probabilities: map[matchwinner.Outcome]float64{matchwinner.HomeWin: 0.5, matchwinner.Draw: 0.3, matchwinner.AwayWin: 0.2},
+		ModelVersion:  "sha256:abc", Variant: "3class", ServerTime: at,
+	}
+}
+
+func TestLogAllDialects(t *testing.T) {
+	for _, d := range predlogtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			l := predlogtest.OpenFresh(t, d)
+			if l.Dialect() != d {
+				t.Fatalf("dialect %s, want %s", l.Dialect(), d)
+			}
+			testRoundTrip(t, l)
+			testUsageQueries(t, l)
+		})
+	}
+}
+
+func testRoundTrip(t *testing.T, l *predlog.Log) {
+	ctx := context.Background()
+	server := time.Date(2026, 11, 23, 21, 5, 6, 123456000, time.UTC)
+	client := time.Date(2026, 11, 23, 22, 5, 5, 0, time.FixedZone("CET", 3600))
+	e := predlog.Entry{
+		Home: quoted, Away: script, Neutral: false,
+		AsOf:    time.Date(2022, 11, 20, 0, 0, 0, 0, time.UTC),
+		Outcome: matchwinner.Draw, Probability: 0.41,
+		Probabilities: map[matchwinner.Outcome]float64{matchwinner.HomeWin: 0.33, matchwinner.Draw: 0.41, matchwinner.AwayWin: 0.26},
+		Features:      map[string]float64{"home_rank": 3, "away_rank": 4.5},
+		ModelVersion:  "sha256:0123", Variant: "3class",
+		ClientTime: client, ServerTime: server,
+	}
+	e2 := entry(sqlish, "France", matchwinner.HomeWin, server.Add(time.Second))
+	if err := l.Insert(ctx, []predlog.Entry{e, e2}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Recent(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("Recent: %d entries, want 2", len(got))
+	}
+	if got[0].Home != sqlish || got[1].ID >= got[0].ID {
+		t.Errorf("Recent not newest first: %+v", got)
+	}
+	r := got[1]
+	r.ID = 0
+	e.ClientTime = client.UTC()
+	if !reflect.DeepEqual(r, e) {
+		t.Errorf("round trip:\n got  %+v\n want %+v", r, e)
+	}
+	if got[0].Features != nil || !got[0].ClientTime.IsZero() || !got[0].AsOf.IsZero() {
+		t.Errorf("absent features/client time/as-of not kept absent: %+v", got[0])
+	}
+	// The hostile names really are stored verbatim, not escaped.
+	var home string
+	if err := l.DB().QueryRowContext(ctx, "SELECT away FROM "+l.Table()+" WHERE outcome = 'draw'").Scan(&home); err != nil {
+		t.Fatal(err)
+	}
+	if home != script {
+		t.Errorf("stored %q, want %q", home, script)
+	}
+	if _, err := l.DB().ExecContext(ctx, "DELETE FROM "+l.Table()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testUsageQueries(t *testing.T, l *predlog.Log) {
+	ctx := context.Background()
+	day1 := time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC)
+	day2 := time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)
+	var es []predlog.Entry
+	add := func(n int, home, away string, o matchwinner.Outcome, at time.Time) {
+		for range n {
+			es = append(es, entry(home, away, o, at))
+		}
+	}
+	add(3, "Argentina", "France", matchwinner.HomeWin, day1)
+	add(2, "Brazil", "Argentina", matchwinner.Draw, day2)
+	add(1, "France", script, matchwinner.AwayWin, day2)
+	add(1, "Zambia", "Brazil", matchwinner.AwayWin, day2.Add(-8*time.Hour)) // non-UTC zone below
+	es[len(es)-1].ServerTime = es[len(es)-1].ServerTime.In(time.FixedZone("X", -5*3600))
+	if err := l.Insert(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	n, err := l.Count(ctx)
+	if err != nil || n != 7 {
+		t.Fatalf("Count = %d, %v; want 7", n, err)
+	}
+	teams, err := l.TopTeams(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTeams := []predlog.Counted{{"Argentina", 5}, {"France", 4}, {"Brazil", 3}}
+	if !reflect.DeepEqual(teams, wantTeams) {
+		t.Errorf("TopTeams = %v, want %v", teams, wantTeams)
+	}
+	ups, err := l.TopMatchups(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUps := []predlog.Matchup{{"Argentina", "France", 3}, {"Brazil", "Argentina", 2}, {"France", script, 1}, {"Zambia", "Brazil", 1}}
+	if !reflect.DeepEqual(ups, wantUps) {
+		t.Errorf("TopMatchups = %v, want %v", ups, wantUps)
+	}
+	hours, err := l.ByHour(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantHours [24]int64
+	wantHours[9], wantHours[17] = 4, 3 // 9:30 UTC x3 + 09:00 UTC (04:00-05:00) x1
+	if hours != wantHours {
+		t.Errorf("ByHour = %v, want %v", hours, wantHours)
+	}
+	days, err := l.ByDay(ctx, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDays := []predlog.Counted{{"2026-11-22", 3}, {"2026-11-23", 4}}
+	if !reflect.DeepEqual(days, wantDays) {
+		t.Errorf("ByDay = %v, want %v", days, wantDays)
+	}
+	if last, _ := l.ByDay(ctx, 1); !reflect.DeepEqual(last, wantDays[1:]) {
+		t.Errorf("ByDay(1) = %v, want %v", last, wantDays[1:])
+	}
+	mix, err := l.OutcomeMix(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMix := []predlog.Counted{{"home_win", 3}, {"away_win", 2}, {"draw", 2}}
+	if !reflect.DeepEqual(mix, wantMix) {
+		t.Errorf("OutcomeMix = %v, want %v", mix, wantMix)
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	for _, d := range predlogtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			dsn, prefix := predlogtest.DSN(t, d), predlogtest.Prefix(t)
+			l := predlogtest.Open(t, d, dsn, prefix)
+			if err := l.Insert(context.Background(), []predlog.Entry{entry("A", "B", matchwinner.Draw, time.Now())}); err != nil {
+				t.Fatal(err)
+			}
+			// Reopening finds the schema current and keeps the rows.
+			l2, err := predlog.Open(context.Background(), dsn, predlog.WithTablePrefix(prefix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l2.Close()
+			var versions int
+			if err := l2.DB().QueryRow("SELECT COUNT(*) FROM " + prefix + "predlog_migrations").Scan(&versions); err != nil {
+				t.Fatal(err)
+			}
+			if versions != predlog.SchemaVersion() {
+				t.Errorf("%d migration rows, want %d", versions, predlog.SchemaVersion())
+			}
+			if n, err := l2.Count(context.Background()); err != nil || n != 1 {
+				t.Errorf("Count after reopen = %d, %v; want 1", n, err)
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, dsn := range []string{
+		"postgres://bob:s3cretpw@127.0.0.1:1/db?sslmode=disable&connect_timeout=2",
+		"bob:s3cretpw@tcp(127.0.0.1:1)/db?timeout=2s",
+		"mysql://bob:s3cretpw@tcp(127.0.0.1:1)/db?timeout=2s",
+		"redis://bob:s3cretpw@host/0",
+		"",
+	} {
+		_, err := predlog.Open(ctx, dsn)
+		if err == nil {
+			t.Errorf("Open(%s): no error", predlog.Redact(dsn))
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cretpw") {
+			t.Errorf("Open error leaks the password: %v", err)
+		}
+	}
+	if _, err := predlog.Open(ctx, t.TempDir()+"/x.db", predlog.WithTablePrefix("Bad-Prefix")); err == nil {
+		t.Error("bad table prefix accepted")
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"postgres://postgres:postgres@127.0.0.1:5432/datalab_test?sslmode=disable", "postgres://postgres:xxxxx@127.0.0.1:5432/datalab_test?sslmode=disable"},
+		{"postgresql://u@h/db", "postgresql://u@h/db"},
+		{"postgres://h/db?user=u&password=p%40ss", "postgres://h/db?password=xxxxx&user=u"},
+		{"datalab:datalab@tcp(127.0.0.1:3306)/datalab_test?parseTime=true", "datalab:xxxxx@tcp(127.0.0.1:3306)/datalab_test?parseTime=true"},
+		{"mysql://u:p@ss@tcp(h:3306)/db", "mysql://u:xxxxx@tcp(h:3306)/db"},
+		{"root@unix(/run/mysqld/mysqld.sock)/db", "root@unix(/run/mysqld/mysqld.sock)/db"},
+		{"host=h user=u password='a b' dbname=d", "host=h user=u password=xxxxx dbname=d"},
+		{"password=secret host=h", "password=xxxxx host=h"},
+		{"/var/lib/datalab/predictions.sqlite", "/var/lib/datalab/predictions.sqlite"},
+		{"sqlite:///tmp/p.db", "sqlite:///tmp/p.db"},
+	} {
+		if got := predlog.Redact(c.in); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestOpenDSNForms(t *testing.T) {
+	dir := t.TempDir()
+	for _, dsn := range []string{dir + "/a.db", "sqlite://" + dir + "/b.db", "file:" + dir + "/c.db"} {
+		l, err := predlog.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatalf("Open(%s): %v", dsn, err)
+		}
+		if l.Dialect() != predlog.SQLite {
+			t.Errorf("Open(%s): dialect %s", dsn, l.Dialect())
+		}
+		var mode string
+		if err := l.DB().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+			t.Errorf("Open(%s): journal_mode %q, %v; want wal", dsn, mode, err)
+		}
+		l.Close()
+	}
+}
+
+// flakySink is a Sink that fails while down is set and records what it stored.
+type flakySink struct {
+	mu     sync.Mutex
+	down   bool
+	stored []predlog.Entry
+	calls  int
+}
+
+func (s *flakySink) Insert(ctx context.Context, es []predlog.Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.down {
+		return errors.New("database unavailable")
+	}
+	s.stored = append(s.stored, es...)
+	return nil
+}
+
+func (s *flakySink) set(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
+
+func (s *flakySink) homes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var h []string
+	for _, e := range s.stored {
+		h = append(h, e.Home)
+	}
+	return h
+}
+
+func TestWriterRetriesAndDropsOldest(t *testing.T) {
+	sink := &flakySink{down: true}
+	w := predlog.NewWriter(sink, predlog.WriterOptions{Capacity: 5, BatchSize: 2, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	for i := range 9 {
+		w.Enqueue(entry(string(rune('a'+i)), "x", matchwinner.Draw, time.Now()))
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitFor(t, func() bool { return w.Stats().Failures >= 3 })
+	s := w.Stats()
+	if s.Pending != 5 || s.Dropped != 4 || s.Enqueued != 9 || s.Written != 0 {
+		t.Fatalf("while down: %+v; want 5 pending, 4 dropped", s)
+	}
+	sink.set(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The batch in flight when the buffer filled ("a", or "a","b" when the
+	// drain goroutine took two at once) is kept; the oldest queued entries
+	// are the ones dropped.
+	got := strings.Join(sink.homes(), "")
+	if got != "afghi" && got != "abghi" {
+		t.Errorf("stored %q, want afghi or abghi", got)
+	}
+	if s := w.Stats(); s.Written != 5 || s.Pending != 0 {
+		t.Errorf("after close: %+v", s)
+	}
+	w.Enqueue(entry("late", "x", matchwinner.Draw, time.Now()))
+	if s := w.Stats(); s.Dropped != 5 {
+		t.Errorf("enqueue after close not counted as dropped: %+v", s)
+	}
+	if err := w.Close(ctx); !errors.Is(err, predlog.ErrClosed) {
+		t.Errorf("second Close = %v", err)
+	}
+}
+
+func TestWriterCloseGivesUp(t *testing.T) {
+	sink := &flakySink{down: true}
+	w := predlog.NewWriter(sink, predlog.WriterOptions{MinBackoff: time.Millisecond})
+	w.Enqueue(entry("a", "b", matchwinner.Draw, time.Now()))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := w.Close(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 entries not written") {
+		t.Errorf("Close = %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v after its deadline", d)
+	}
+}
+
+func TestWriterOnDatabase(t *testing.T) {
+	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	w := predlog.NewWriter(l, predlog.WriterOptions{})
+	const n = 1000
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range n / 4 {
+				w.Enqueue(entry("T"+string(rune('A'+g)), "U", matchwinner.HomeWin, time.Now().Add(time.Duration(i))))
+			}
+		})
+	}
+	wg.Wait()
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := l.Count(context.Background()); err != nil || c != n {
+		t.Fatalf("Count = %d, %v; want %d", c, err, n)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func BenchmarkInsertSQLite(b *testing.B) {
+	l := predlogtest.OpenFresh(b, predlog.SQLite)
+	batch := make([]predlog.Entry, 256)
+	for i := range batch {
+		batch[i] = entry("Argentina", "France", matchwinner.HomeWin, time.Now())
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := l.Insert(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "rows/s")
+}
