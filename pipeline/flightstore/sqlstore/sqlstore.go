@@ -1,0 +1,421 @@
+// Package sqlstore is the flightstore.Store on SQL databases: SQLite
+// (modernc.org/sqlite, pure Go, the default), PostgreSQL (pgx) and
+// MariaDB/MySQL (go-sql-driver/mysql), chosen by the DSN.
+//
+// One table, flight_delay_classification_response, holds a row per request
+// id: issued_at is set when the web app issues the id, the seed's document
+// fields (snake_case columns) and stored_at when the predictor upserts the
+// prediction. A small versioned migration (flight_store_migrations) creates
+// it. This package predates pipeline/predlog landing; its DSN rules are the
+// same, and it is meant to be merged into predlog's Open.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/datalabhq/datalab/pipeline/flightdelay"
+	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
+)
+
+// Dialect is the SQL flavour in use.
+type Dialect string
+
+// The supported databases.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+	MySQL    Dialect = "mysql"
+)
+
+// Table is the prediction table's name (the seed's MongoDB collection).
+const Table = "flight_delay_classification_response"
+
+// Store is a flightstore.Store over database/sql.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	// upsertPrefix, upsertRow and upsertSuffix build the multi-row upsert.
+	upsertSQL func(n int) string
+	issueSQL  string
+	getSQL    string
+}
+
+var _ flightstore.Store = (*Store)(nil)
+
+var mysqlNative = regexp.MustCompile(`^[^/]*@(tcp|unix)\(`)
+
+// ParseDSN picks the driver by the DSN's form:
+//
+//	path.db, /abs/path.db, file:path.db, sqlite:path.db → SQLite
+//	postgres://…, postgresql://…                        → PostgreSQL
+//	mysql://user:pass@tcp(host:3306)/db, user:pass@tcp(host:3306)/db → MariaDB/MySQL
+//
+// SQLite gets WAL journaling, synchronous=NORMAL, a 5 s busy timeout and
+// immediate transactions (concurrent writers wait instead of failing).
+func ParseDSN(dsn string) (d Dialect, driver, conn string, err error) {
+	dsn = strings.TrimSpace(dsn)
+	switch {
+	case dsn == "":
+		return "", "", "", errors.New("empty store DSN: give a SQLite file path, postgres://… or mysql://…")
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return Postgres, "pgx", dsn, nil
+	case strings.HasPrefix(dsn, "mysql://"), mysqlNative.MatchString(dsn):
+		cfg, err := mysql.ParseDSN(strings.TrimPrefix(dsn, "mysql://"))
+		if err != nil {
+			return "", "", "", fmt.Errorf("mysql DSN: %w (want user:pass@tcp(host:3306)/db)", err)
+		}
+		cfg.ParseTime, cfg.Loc = true, time.UTC
+		return MySQL, "mysql", cfg.FormatDSN(), nil
+	case strings.Contains(dsn, "://"):
+		scheme, _, _ := strings.Cut(dsn, "://")
+		return "", "", "", fmt.Errorf("store DSN scheme %q is not a SQL database: use a SQLite path, postgres:// or mysql:// (mongodb:// is handled by mongostore)", scheme)
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
+	path, query, _ := strings.Cut(path, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", "", "", fmt.Errorf("sqlite DSN %q: %w", dsn, err)
+	}
+	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return SQLite, "sqlite", "file:" + path + "?" + q.Encode(), nil
+}
+
+// Open connects to dsn (see ParseDSN), waits for the database to answer
+// and applies the migrations.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	dialect, driver, conn, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(driver, conn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", dialect, err)
+	}
+	if dialect == SQLite {
+		// One writer at a time is SQLite's rule anyway; a small pool keeps
+		// readers concurrent under WAL.
+		db.SetMaxOpenConns(4)
+	}
+	s := &Store{db: db, dialect: dialect}
+	s.prepareSQL()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s store: %w", dialect, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dialect is the database in use.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB is the underlying pool (for tests and operations).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// docColumns are the document's columns in insert order.
+var docColumns = []string{"origin", "day_of_week", "day_of_year", "day_of_month", "dest", "dep_delay",
+	"request_timestamp", "flight_date", "carrier", "distance", "route", "prediction",
+	"prediction_label", "probability", "model", "stored_at"}
+
+// migrations are applied in order, each once; never edit an applied one.
+var migrations = []struct {
+	version int
+	stmts   func(Dialect) []string
+}{
+	{1, func(d Dialect) []string {
+		text, float, ts := "TEXT", "DOUBLE PRECISION", "TIMESTAMP"
+		key := "VARCHAR(36) PRIMARY KEY"
+		if d == MySQL {
+			text, ts = "VARCHAR(255)", "DATETIME(6)"
+		}
+		if d == SQLite {
+			float = "REAL"
+		}
+		probability := text
+		if d == MySQL {
+			probability = "TEXT"
+		}
+		return []string{`CREATE TABLE ` + Table + ` (
+	uuid ` + key + `,
+	issued_at ` + ts + ` NULL,
+	stored_at ` + ts + ` NULL,
+	origin ` + text + ` NULL,
+	dest ` + text + ` NULL,
+	carrier ` + text + ` NULL,
+	route ` + text + ` NULL,
+	flight_date ` + text + ` NULL,
+	request_timestamp ` + text + ` NULL,
+	dep_delay ` + float + ` NULL,
+	distance ` + float + ` NULL,
+	day_of_week INTEGER NULL,
+	day_of_year INTEGER NULL,
+	day_of_month INTEGER NULL,
+	prediction INTEGER NULL,
+	prediction_label ` + text + ` NULL,
+	probability ` + probability + ` NULL,
+	model ` + text + ` NULL
+)`}
+	}},
+}
+
+// migrate creates the migration table and applies what is missing, each
+// migration in its own transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	ts := "TIMESTAMP"
+	if s.dialect == MySQL {
+		ts = "DATETIME(6)"
+	}
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS flight_store_migrations (version INTEGER PRIMARY KEY, applied_at `+ts+` NOT NULL)`); err != nil {
+		return fmt.Errorf("create flight_store_migrations: %w", err)
+	}
+	for _, m := range migrations {
+		var n int
+		if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM flight_store_migrations WHERE version = ?`), m.version).Scan(&n); err != nil {
+			return fmt.Errorf("read flight_store_migrations: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, st := range m.stmts(s.dialect) {
+			if _, err := tx.ExecContext(ctx, st); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("flight store migration %d: %w", m.version, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO flight_store_migrations (version, applied_at) VALUES (?, ?)`), m.version, time.Now().UTC()); err != nil {
+			tx.Rollback()
+			// Another process migrated concurrently: fine if it is there now.
+			var again int
+			if s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM flight_store_migrations WHERE version = ?`), m.version).Scan(&again) == nil && again > 0 {
+				continue
+			}
+			return fmt.Errorf("record flight store migration %d: %w", m.version, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit flight store migration %d: %w", m.version, err)
+		}
+	}
+	return nil
+}
+
+// rebind turns ? placeholders into $n for PostgreSQL.
+func (s *Store) rebind(q string) string {
+	if s.dialect != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (s *Store) prepareSQL() {
+	cols := append([]string{"uuid"}, docColumns...)
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	var conflict string
+	switch s.dialect {
+	case MySQL:
+		sets := make([]string, len(docColumns))
+		for i, c := range docColumns {
+			sets[i] = c + " = VALUES(" + c + ")"
+		}
+		conflict = " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
+		s.issueSQL = `INSERT IGNORE INTO ` + Table + ` (uuid, issued_at) VALUES (?, ?)`
+	default:
+		sets := make([]string, len(docColumns))
+		for i, c := range docColumns {
+			sets[i] = c + " = excluded." + c
+		}
+		conflict = " ON CONFLICT (uuid) DO UPDATE SET " + strings.Join(sets, ", ")
+		s.issueSQL = s.rebind(`INSERT INTO ` + Table + ` (uuid, issued_at) VALUES (?, ?) ON CONFLICT (uuid) DO NOTHING`)
+	}
+	head := `INSERT INTO ` + Table + ` (` + strings.Join(cols, ", ") + `) VALUES `
+	s.upsertSQL = func(n int) string {
+		rows := make([]string, n)
+		for i := range rows {
+			rows[i] = row
+		}
+		return s.rebind(head + strings.Join(rows, ", ") + conflict)
+	}
+	s.getSQL = s.rebind(`SELECT stored_at IS NOT NULL, ` + strings.Join(docColumns[:len(docColumns)-1], ", ") + ` FROM ` + Table + ` WHERE uuid = ?`)
+}
+
+// Issue implements flightstore.Store.
+func (s *Store) Issue(ctx context.Context, id string, at time.Time) error {
+	if id == "" {
+		return flightstore.ErrEmptyID
+	}
+	if _, err := s.db.ExecContext(ctx, s.issueSQL, id, at.UTC()); err != nil {
+		return fmt.Errorf("issue request %s: %w", id, err)
+	}
+	return nil
+}
+
+// upsertChunk bounds the rows of one INSERT (PostgreSQL allows 65535
+// parameters, SQLite 32766; 17 per row).
+const upsertChunk = 500
+
+// Upsert implements flightstore.Store: one transaction, multi-row upserts
+// in UUID order (concurrent writers lock rows in the same order), retried
+// a few times when the database reports a deadlock or serialization
+// failure between concurrent batches.
+func (s *Store) Upsert(ctx context.Context, docs ...flightdelay.Prediction) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	docs = lastPerUUID(docs)
+	slices.SortFunc(docs, func(a, b flightdelay.Prediction) int { return strings.Compare(a.UUID, b.UUID) })
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = s.upsert(ctx, docs); err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// transient reports a deadlock or serialization failure: MySQL/MariaDB
+// 1213 and 1205, PostgreSQL 40001 and 40P01, SQLite busy.
+func transient(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213 || me.Number == 1205
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	return strings.Contains(err.Error(), "SQLITE_BUSY")
+}
+
+func (s *Store) upsert(ctx context.Context, docs []flightdelay.Prediction) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store %d predictions: %w", len(docs), err)
+	}
+	defer tx.Rollback()
+	now := time.Now().UTC()
+	for start := 0; start < len(docs); start += upsertChunk {
+		chunk := docs[start:min(start+upsertChunk, len(docs))]
+		args := make([]any, 0, len(chunk)*(len(docColumns)+1))
+		for _, d := range chunk {
+			if d.UUID == "" {
+				return flightstore.ErrEmptyID
+			}
+			prob, err := json.Marshal(d.Probability)
+			if err != nil {
+				return err
+			}
+			args = append(args, d.UUID, d.Origin, d.DayOfWeek, d.DayOfYear, d.DayOfMonth, d.Dest, d.DepDelay,
+				d.Timestamp, d.FlightDate, d.Carrier, d.Distance, d.Route, d.Prediction,
+				d.PredictionLabel, string(prob), d.Model, now)
+		}
+		if _, err := tx.ExecContext(ctx, s.upsertSQL(len(chunk)), args...); err != nil {
+			return fmt.Errorf("store %d predictions: %w", len(docs), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit %d predictions: %w", len(docs), err)
+	}
+	return nil
+}
+
+// lastPerUUID keeps the last document of each UUID (a multi-row upsert may
+// not touch one row twice in PostgreSQL).
+func lastPerUUID(docs []flightdelay.Prediction) []flightdelay.Prediction {
+	pos := make(map[string]int, len(docs))
+	out := make([]flightdelay.Prediction, 0, len(docs))
+	for _, d := range docs {
+		if i, ok := pos[d.UUID]; ok {
+			out[i] = d
+			continue
+		}
+		pos[d.UUID] = len(out)
+		out = append(out, d)
+	}
+	return out
+}
+
+// Get implements flightstore.Store.
+func (s *Store) Get(ctx context.Context, id string) (flightdelay.Prediction, flightstore.Status, error) {
+	var (
+		done                                   bool
+		origin, dest, carrier, route, date, ts sql.NullString
+		label, prob, model                     sql.NullString
+		dep, dist                              sql.NullFloat64
+		dow, doy, dom, pred                    sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, s.getSQL, id).Scan(&done, &origin, &dow, &doy, &dom, &dest, &dep,
+		&ts, &date, &carrier, &dist, &route, &pred, &label, &prob, &model)
+	if errors.Is(err, sql.ErrNoRows) {
+		return flightdelay.Prediction{}, flightstore.Unknown, nil
+	}
+	if err != nil {
+		return flightdelay.Prediction{}, flightstore.Unknown, fmt.Errorf("get prediction %s: %w", id, err)
+	}
+	if !done {
+		return flightdelay.Prediction{}, flightstore.Pending, nil
+	}
+	d := flightdelay.Prediction{
+		Origin: origin.String, DayOfWeek: int(dow.Int64), DayOfYear: int(doy.Int64), DayOfMonth: int(dom.Int64),
+		Dest: dest.String, DepDelay: dep.Float64, Timestamp: ts.String, FlightDate: date.String,
+		Carrier: carrier.String, UUID: id, Distance: dist.Float64, Route: route.String,
+		Prediction: int(pred.Int64), PredictionLabel: label.String, Model: model.String,
+	}
+	if prob.Valid && prob.String != "" {
+		if err := json.Unmarshal([]byte(prob.String), &d.Probability); err != nil {
+			return flightdelay.Prediction{}, flightstore.Unknown, fmt.Errorf("prediction %s: probability column: %w", id, err)
+		}
+	}
+	return d, flightstore.Done, nil
+}
+
+// Count implements flightstore.Store.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+Table+` WHERE stored_at IS NOT NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count predictions: %w", err)
+	}
+	return n, nil
+}
