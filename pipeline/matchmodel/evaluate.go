@@ -1,0 +1,309 @@
+package matchmodel
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/datalabhq/datalab/pipeline/evaluate"
+	"github.com/datalabhq/datalab/pipeline/features/matchfeat"
+	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/matchwinner"
+)
+
+// EvaluationSchema identifies the metrics JSON layout.
+const EvaluationSchema = "datalab.matches.metrics/v1"
+
+// VariantEvaluation is one trained variant scored on both test sets.
+type VariantEvaluation struct {
+	Name        string              `json:"name"`
+	Description string              `json:"description"`
+	Version     string              `json:"version"`
+	Columns     []string            `json:"columns"`
+	Forest      map[string]string   `json:"forest"`
+	Holdout     *evaluate.Result    `json:"holdout"`
+	WorldCup    *evaluate.Result    `json:"world_cup"`
+	Importances []FeatureImportance `json:"importances"`
+}
+
+// Baseline is a rule scored on both test sets, for one class set.
+type Baseline struct {
+	Name     string           `json:"name"`
+	Holdout  *evaluate.Result `json:"holdout"`
+	WorldCup *evaluate.Result `json:"world_cup"`
+}
+
+// WorldCupPrediction is one World Cup 2022 match, its actual result and each
+// variant's prediction.
+type WorldCupPrediction struct {
+	WorldCupMatch
+	Actual      matchwinner.Outcome          `json:"actual"`
+	Predictions map[string]VariantPrediction `json:"predictions"`
+	// RankFavourite is the better-ranked team as of the tournament start.
+	RankFavourite string `json:"rank_favourite"`
+}
+
+// VariantPrediction is one variant's answer for one match.
+type VariantPrediction struct {
+	Outcome     matchwinner.Outcome `json:"outcome"`
+	Probability float64             `json:"probability"`
+	Correct     bool                `json:"correct"`
+}
+
+// Evaluation is metrics.json: every variant and baseline on the held-out
+// year and on the 64 World Cup 2022 matches.
+type Evaluation struct {
+	Schema       string      `json:"schema"`
+	TestYear     int         `json:"test_year"`
+	TrainRows    int         `json:"train_rows"`
+	TestRows     int         `json:"test_rows"`
+	WorldCupRows int         `json:"world_cup_rows"`
+	WorldCupAsOf ingest.Date `json:"world_cup_as_of"`
+	// Class sets: "binary" (not home win, home win) and "three-way".
+	Variants  []VariantEvaluation   `json:"variants"`
+	Baselines map[string][]Baseline `json:"baselines"`
+	WorldCup  []WorldCupPrediction  `json:"world_cup"`
+	// HoldoutClassCounts and WorldCupClassCounts count the true three-way
+	// outcomes (home win, draw, away win).
+	HoldoutClassCounts  []int `json:"holdout_class_counts"`
+	WorldCupClassCounts []int `json:"world_cup_class_counts"`
+	// SeedLabel scores the binary models and the rank rule on the test year
+	// against the seed's own label, home_team_result == "Win", which counts
+	// a penalty shoot-out win as a win (the labels above use the score after
+	// 90/120 minutes). It ties the figures to the reference measurements.
+	SeedLabel SeedLabelCheck `json:"seed_label"`
+}
+
+// SeedLabelCheck holds test-year accuracies against home_team_result.
+type SeedLabelCheck struct {
+	// Disagreements counts test matches whose home_team_result differs from
+	// the 90/120-minute result (shoot-outs).
+	Disagreements int `json:"disagreements"`
+	// Accuracy maps a binary variant name, or "better FIFA rank wins", to
+	// its accuracy against home_team_result == "Win".
+	Accuracy map[string]float64 `json:"accuracy"`
+}
+
+// ClassSet names the class set of a variant: "binary" or "three-way".
+func ClassSet(classes []matchwinner.Outcome) string {
+	if len(classes) == 2 {
+		return "binary"
+	}
+	return "three-way"
+}
+
+func classNames(classes []matchwinner.Outcome) []string {
+	s := make([]string, len(classes))
+	for i, c := range classes {
+		s[i] = string(c)
+	}
+	return s
+}
+
+// testCase is one match to score: who, where, when the features are taken,
+// and the result.
+type testCase struct {
+	home, away          string
+	neutral             bool
+	asOf                ingest.Date
+	homeGoals, awayGoal int32
+}
+
+// Evaluate scores the loaded models on d's test year and on the World Cup
+// matches (features as of WorldCupStart), computes the baselines, and lists
+// every World Cup prediction. Features go through Model.Features — the path
+// the web app uses.
+func Evaluate(ctx context.Context, models []*Model, d *Data, wc []WorldCupMatch) (*Evaluation, error) {
+	holdout := make([]testCase, len(d.Test))
+	for k, i := range d.Test {
+		m := &d.Matches[i]
+		holdout[k] = testCase{m.HomeTeam, m.AwayTeam, m.NeutralLocation, m.Date, m.HomeTeamScore, m.AwayTeamScore}
+	}
+	cup := make([]testCase, len(wc))
+	for k, m := range wc {
+		cup[k] = testCase{m.Home, m.Away, m.Neutral, WorldCupStart, m.HomeGoals, m.AwayGoals}
+	}
+	ev := &Evaluation{
+		Schema: EvaluationSchema, TestYear: d.TestYear, TrainRows: len(d.Train), TestRows: len(d.Test),
+		WorldCupRows: len(wc), WorldCupAsOf: WorldCupStart, Baselines: map[string][]Baseline{},
+		HoldoutClassCounts: classCounts(holdout), WorldCupClassCounts: classCounts(cup),
+		SeedLabel: SeedLabelCheck{Accuracy: map[string]float64{}},
+	}
+	seedLabel := make([]int, len(d.Test))
+	rankRight := 0
+	for k, i := range d.Test {
+		m := &d.Matches[i]
+		if m.HomeTeamResult == "Win" {
+			seedLabel[k] = 1
+		}
+		if (m.HomeTeamScore > m.AwayTeamScore) != (seedLabel[k] == 1) {
+			ev.SeedLabel.Disagreements++
+		}
+		h, _ := d.Lookup.Team(m.HomeTeam, m.Date)
+		a, _ := d.Lookup.Team(m.AwayTeam, m.Date)
+		if (h.Rank < a.Rank) == (seedLabel[k] == 1) {
+			rankRight++
+		}
+	}
+	ev.SeedLabel.Accuracy["better FIFA rank wins"] = float64(rankRight) / float64(len(d.Test))
+	three := matchfeat.Variants["form3"]
+	for k, m := range wc {
+		actual, _ := three.Label(m.HomeGoals, m.AwayGoals)
+		ev.WorldCup = append(ev.WorldCup, WorldCupPrediction{WorldCupMatch: m, Actual: matchfeat.ThreeClasses[actual],
+			Predictions: map[string]VariantPrediction{}, RankFavourite: rankFavourite(d.Lookup, cup[k])})
+	}
+
+	for _, mdl := range models {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		man := mdl.Manifest()
+		ve := VariantEvaluation{Name: man.Variant.Name, Description: man.Variant.Description, Version: man.Version,
+			Columns: man.Columns, Forest: man.SparkParams, Importances: man.Importances}
+		var err error
+		var cupPred []int32
+		var cupProba [][]float64
+		var holdPred []int32
+		if ve.Holdout, holdPred, _, err = scoreCases(mdl, holdout); err != nil {
+			return nil, fmt.Errorf("variant %s, %d matches: %w", ve.Name, d.TestYear, err)
+		}
+		if len(man.Classes) == 2 {
+			right := 0
+			for k, p := range holdPred {
+				if int(p) == seedLabel[k] {
+					right++
+				}
+			}
+			ev.SeedLabel.Accuracy[ve.Name] = float64(right) / float64(len(holdPred))
+		}
+		if ve.WorldCup, cupPred, cupProba, err = scoreCases(mdl, cup); err != nil {
+			return nil, fmt.Errorf("variant %s, World Cup: %w", ve.Name, err)
+		}
+		for k := range ev.WorldCup {
+			w := &ev.WorldCup[k]
+			y, _ := man.Variant.Label(w.HomeGoals, w.AwayGoals)
+			c := int(cupPred[k])
+			w.Predictions[ve.Name] = VariantPrediction{Outcome: man.Classes[c], Probability: cupProba[k][c], Correct: c == y}
+		}
+		ev.Variants = append(ev.Variants, ve)
+	}
+
+	for _, classes := range [][]matchwinner.Outcome{matchfeat.BinaryClasses, matchfeat.ThreeClasses} {
+		v := matchfeat.Variant{Name: ClassSet(classes), Classes: classes}
+		majority, err := majorityClass(d, v)
+		if err != nil {
+			return nil, err
+		}
+		rank := Baseline{Name: "better FIFA rank wins"}
+		major := Baseline{Name: fmt.Sprintf("majority class (%s)", classes[majority])}
+		for _, set := range []struct {
+			cases []testCase
+			rank  **evaluate.Result
+			major **evaluate.Result
+		}{{holdout, &rank.Holdout, &major.Holdout}, {cup, &rank.WorldCup, &major.WorldCup}} {
+			yTrue := make([]int, len(set.cases))
+			yRank := make([]int, len(set.cases))
+			yMajor := make([]int, len(set.cases))
+			for i, c := range set.cases {
+				if yTrue[i], err = v.Label(c.homeGoals, c.awayGoal); err != nil {
+					return nil, err
+				}
+				h, _ := d.Lookup.Team(c.home, c.asOf)
+				a, _ := d.Lookup.Team(c.away, c.asOf)
+				win := matchwinner.AwayWin
+				if h.Rank < a.Rank {
+					win = matchwinner.HomeWin
+				} else if len(classes) == 2 {
+					win = matchwinner.NotHomeWin
+				}
+				yRank[i] = indexOf(classes, win)
+				yMajor[i] = majority
+			}
+			if *set.rank, err = evaluate.FromPredictions(classNames(classes), yTrue, yRank); err != nil {
+				return nil, err
+			}
+			if *set.major, err = evaluate.FromPredictions(classNames(classes), yTrue, yMajor); err != nil {
+				return nil, err
+			}
+		}
+		ev.Baselines[ClassSet(classes)] = []Baseline{rank, major}
+	}
+	return ev, nil
+}
+
+func indexOf(classes []matchwinner.Outcome, o matchwinner.Outcome) int {
+	for i, c := range classes {
+		if c == o {
+			return i
+		}
+	}
+	return -1
+}
+
+// rankFavourite is the team with the better (lower) FIFA rank as of c.asOf.
+func rankFavourite(lk *matchfeat.Lookup, c testCase) string {
+	h, _ := lk.Team(c.home, c.asOf)
+	a, _ := lk.Team(c.away, c.asOf)
+	if h.Rank < a.Rank {
+		return c.home
+	}
+	return c.away
+}
+
+func classCounts(cases []testCase) []int {
+	n := make([]int, 3)
+	three := matchfeat.Variants["form3"]
+	for _, c := range cases {
+		k, _ := three.Label(c.homeGoals, c.awayGoal)
+		n[k]++
+	}
+	return n
+}
+
+// majorityClass is the most frequent class of d's training rows (first on
+// ties).
+func majorityClass(d *Data, v matchfeat.Variant) (int, error) {
+	n := make([]int, len(v.Classes))
+	for _, i := range d.Train {
+		k, err := v.Label(d.Matches[i].HomeTeamScore, d.Matches[i].AwayTeamScore)
+		if err != nil {
+			return 0, err
+		}
+		n[k]++
+	}
+	best := 0
+	for k := range n {
+		if n[k] > n[best] {
+			best = k
+		}
+	}
+	return best, nil
+}
+
+// scoreCases computes the features of every case through mdl.Features,
+// scores them in one batch and evaluates the probabilities.
+func scoreCases(mdl *Model, cases []testCase) (*evaluate.Result, []int32, [][]float64, error) {
+	man := mdl.Manifest()
+	var x []float64
+	yTrue := make([]int, len(cases))
+	for i, c := range cases {
+		row, _, err := mdl.Features(c.home, c.away, c.neutral, c.asOf)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		x = append(x, row...)
+		if yTrue[i], err = man.Variant.Label(c.homeGoals, c.awayGoal); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	pred, flat, err := mdl.ScoreBatch(x)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	k := len(man.Classes)
+	proba := make([][]float64, len(cases))
+	for i := range proba {
+		proba[i] = flat[i*k : (i+1)*k]
+	}
+	res, err := evaluate.Classification(classNames(man.Classes), yTrue, proba)
+	return res, pred, proba, err
+}

@@ -1,0 +1,266 @@
+// Package matchmodel trains, saves, loads and evaluates the World Cup
+// match-winner model, and implements matchwinner.Predictor over a saved model.
+//
+// Where it sits in the flow:
+//
+//	build/parquet/matches.parquet → matchfeat (lookup, features) →
+//	matchmodel.Train → model directory (Spark PipelineModel + lookup + manifest)
+//	→ matchmodel.Load → *Model (matchwinner.Predictor, used by the web app)
+//	→ matchmodel.Evaluate → metrics per variant and baseline (pipeline/evaluate)
+//
+// A model directory is self-contained: the forest in Spark's on-disk format
+// (spark/, readable by `datalab model inspect` and by Spark), the per-team
+// lookup the features are computed from (lookup.json) and manifest.json
+// (variant, feature columns, classes, labels of the indexed columns, the
+// World Cup teams, training parameters and the content hash that is the
+// model's version).
+package matchmodel
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/datalabhq/datalab/pipeline/features/matchfeat"
+	"github.com/datalabhq/datalab/pipeline/forest"
+	"github.com/datalabhq/datalab/pipeline/ingest"
+)
+
+// ForestConfig are the forest parameters of one variant, as written in
+// datalab.yaml (params.matches.forests.<variant> or .default).
+type ForestConfig struct {
+	NumTrees            int    `yaml:"num_trees" json:"num_trees"`
+	MaxDepth            int    `yaml:"max_depth" json:"max_depth"`
+	MaxBins             int    `yaml:"max_bins" json:"max_bins"`
+	MinInstancesPerNode int    `yaml:"min_instances_per_node" json:"min_instances_per_node"`
+	FeatureSubset       string `yaml:"feature_subset" json:"feature_subset"`
+	Impurity            string `yaml:"impurity" json:"impurity"`
+	Seed                int64  `yaml:"seed" json:"seed"`
+}
+
+// Params turns the configuration into forest parameters (Spark's defaults for
+// anything left zero).
+func (c ForestConfig) Params() forest.Params {
+	p := forest.DefaultParams()
+	if c.NumTrees > 0 {
+		p.NumTrees = c.NumTrees
+	}
+	if c.MaxDepth > 0 {
+		p.MaxDepth = c.MaxDepth
+	}
+	if c.MaxBins > 0 {
+		p.MaxBins = c.MaxBins
+	}
+	if c.MinInstancesPerNode > 0 {
+		p.MinInstancesPerNode = c.MinInstancesPerNode
+	}
+	if c.FeatureSubset != "" {
+		p.FeatureSubsetStrategy = c.FeatureSubset
+	}
+	if c.Impurity != "" {
+		p.Impurity = c.Impurity
+	}
+	if c.Seed != 0 {
+		p.Seed = c.Seed
+	}
+	return p
+}
+
+// Config is params.matches of datalab.yaml.
+type Config struct {
+	// Variants are the feature-set variants to train and compare.
+	Variants []string `yaml:"variants"`
+	// TestYear splits the data: train on earlier years, test on this one.
+	TestYear int `yaml:"test_year"`
+	// ServeVariant is the variant the web app serves.
+	ServeVariant string `yaml:"serve_variant"`
+	// Forests holds forest parameters per variant name; "default" applies
+	// to variants without their own entry.
+	Forests map[string]ForestConfig `yaml:"forests"`
+}
+
+// Forest returns the forest configuration of a variant.
+func (c Config) Forest(variant string) (ForestConfig, error) {
+	if f, ok := c.Forests[variant]; ok {
+		return f, nil
+	}
+	if f, ok := c.Forests["default"]; ok {
+		return f, nil
+	}
+	return ForestConfig{}, fmt.Errorf("matches config: no forests.%s and no forests.default", variant)
+}
+
+// Validate checks the configuration names known variants and a test year.
+func (c Config) Validate() error {
+	if len(c.Variants) == 0 {
+		return fmt.Errorf("matches config: no variants")
+	}
+	for _, v := range append([]string{c.ServeVariant}, c.Variants...) {
+		if _, err := matchfeat.LookupVariant(v); err != nil {
+			return fmt.Errorf("matches config: %w", err)
+		}
+		if _, err := c.Forest(v); err != nil {
+			return err
+		}
+	}
+	if c.TestYear < 1994 {
+		return fmt.Errorf("matches config: test_year %d is before the data", c.TestYear)
+	}
+	return nil
+}
+
+// Data is the match history with every match's features, split by year.
+type Data struct {
+	Matches []ingest.MatchRow
+	Lookup  *matchfeat.Lookup
+	// Rows are the matches with their features, in the order of Matches.
+	Rows []matchfeat.Row
+	// Train and Test index Rows: matches before TestYear, and in TestYear.
+	Train, Test []int
+	TestYear    int
+}
+
+// NewData computes the features of every match from the lookup and splits
+// the matches by year.
+func NewData(matches []ingest.MatchRow, lk *matchfeat.Lookup, testYear int) (*Data, error) {
+	rows, err := matchfeat.TrainingRows(lk, matches)
+	if err != nil {
+		return nil, err
+	}
+	d := &Data{Matches: matches, Lookup: lk, Rows: rows, TestYear: testYear}
+	for i := range matches {
+		switch y := matches[i].Date.Time().Year(); {
+		case y < testYear:
+			d.Train = append(d.Train, i)
+		case y == testYear:
+			d.Test = append(d.Test, i)
+		}
+	}
+	if len(d.Train) == 0 || len(d.Test) == 0 {
+		return nil, fmt.Errorf("split at %d: %d training and %d test matches", testYear, len(d.Train), len(d.Test))
+	}
+	return d, nil
+}
+
+// Matrix encodes the rows idx of d for a variant: the row-major feature
+// matrix and the class labels.
+func (d *Data) Matrix(enc *matchfeat.Encoder, idx []int) (x []float64, y []int, err error) {
+	w := enc.Width()
+	x = make([]float64, len(idx)*w)
+	y = make([]int, len(idx))
+	for k, i := range idx {
+		r := &d.Rows[i]
+		enc.Encode(&r.Features, x[k*w:(k+1)*w])
+		if y[k], err = enc.Variant().Label(r.Match.HomeTeamScore, r.Match.AwayTeamScore); err != nil {
+			return nil, nil, err
+		}
+	}
+	return x, y, nil
+}
+
+// Trained is a variant's fitted model before it is saved.
+type Trained struct {
+	Variant matchfeat.Variant
+	// Labels are the indexed inputs' labels (alphabetical).
+	Labels map[string][]string
+	Forest ForestConfig
+	Model  *forest.Model
+	// TrainRows is the number of training matches.
+	TrainRows int
+	// TrainFrom and TrainTo bound the training matches' dates.
+	TrainFrom, TrainTo ingest.Date
+}
+
+// Train fits one variant on d's training rows. The indexed inputs' labels
+// are fitted on all matches (the seed computed its category codes on the
+// whole file); nothing else sees the test rows.
+func Train(ctx context.Context, d *Data, variantName string, fc ForestConfig) (*Trained, error) {
+	v, err := matchfeat.LookupVariant(variantName)
+	if err != nil {
+		return nil, err
+	}
+	labels := v.FitLabels(d.Matches)
+	enc, err := matchfeat.NewEncoder(v, labels)
+	if err != nil {
+		return nil, err
+	}
+	x, y, err := d.Matrix(enc, d.Train)
+	if err != nil {
+		return nil, err
+	}
+	w := enc.Width()
+	cols := make([][]float64, w)
+	for f := range cols {
+		cols[f] = make([]float64, len(d.Train))
+		for r := range d.Train {
+			cols[f][r] = x[r*w+f]
+		}
+	}
+	ys := make([]float64, len(y))
+	for i, c := range y {
+		ys[i] = float64(c)
+	}
+	p := fc.Params()
+	for f, in := range v.Inputs {
+		if in.Indexed && in.Categorical {
+			if p.CategoricalFeatures == nil {
+				p.CategoricalFeatures = map[int]int{}
+			}
+			// +1: the "keep" bucket of unseen values, as Spark derives it.
+			p.CategoricalFeatures[f] = len(labels[in.Name]) + 1
+		}
+	}
+	m, err := forest.Fit(ctx, cols, ys, p, forest.WithNumClasses(len(v.Classes)))
+	if err != nil {
+		return nil, fmt.Errorf("train variant %s: %w", v.Name, err)
+	}
+	t := &Trained{Variant: v, Labels: labels, Forest: fc, Model: m, TrainRows: len(d.Train)}
+	t.TrainFrom, t.TrainTo = d.Matches[d.Train[0]].Date, d.Matches[d.Train[0]].Date
+	for _, i := range d.Train {
+		t.TrainFrom = min(t.TrainFrom, d.Matches[i].Date)
+		t.TrainTo = max(t.TrainTo, d.Matches[i].Date)
+	}
+	return t, nil
+}
+
+// FeatureImportance is one input's share of the forest's gain.
+type FeatureImportance struct {
+	Feature    string  `json:"feature"`
+	Importance float64 `json:"importance"`
+}
+
+// Importances returns the forest's feature importances by column, largest
+// first (ties by name).
+func Importances(columns []string, m *forest.Model) []FeatureImportance {
+	imp := m.FeatureImportances()
+	out := make([]FeatureImportance, len(columns))
+	for i, c := range columns {
+		v := 0.0
+		if i < len(imp) {
+			v = imp[i]
+		}
+		out[i] = FeatureImportance{Feature: c, Importance: v}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Importance != out[j].Importance {
+			return out[i].Importance > out[j].Importance
+		}
+		return out[i].Feature < out[j].Feature
+	})
+	return out
+}
+
+// describeParams renders forest parameters for the manifest and report.
+func describeParams(p forest.Params) map[string]string {
+	return map[string]string{
+		"numTrees":              strconv.Itoa(p.NumTrees),
+		"maxDepth":              strconv.Itoa(p.MaxDepth),
+		"maxBins":               strconv.Itoa(p.MaxBins),
+		"minInstancesPerNode":   strconv.Itoa(p.MinInstancesPerNode),
+		"featureSubsetStrategy": p.FeatureSubsetStrategy,
+		"impurity":              p.Impurity,
+		"seed":                  strconv.FormatInt(p.Seed, 10),
+		"categoricalFeatures":   strconv.Itoa(len(p.CategoricalFeatures)),
+	}
+}
