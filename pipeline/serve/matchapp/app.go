@@ -1,0 +1,212 @@
+// Package matchapp is the World Cup match-winner web app: the seed's page
+// (two team pickers → predicted outcome and its probability), a JSON API, a
+// usage dashboard computed from the prediction log, /healthz and /metrics.
+// It sits at the serving end of the flow: a matchwinner.Predictor (the
+// trained model) answers, a predlog.Writer stores every prediction, and a
+// predlog.Log feeds the dashboard. `datalab serve` wires it to a model and a
+// database; this package holds all of the logic.
+//
+// Routes:
+//
+//	GET  /                          the form
+//	POST /predict                   form submission → result page
+//	POST /api/v1/matches/predict    JSON API
+//	GET  /api/v1/matches/teams      teams the model knows
+//	GET  /dashboard                 usage dashboard (server-side SVG charts)
+//	GET  /healthz                   liveness + model version + log backlog
+//	GET  /metrics                   Prometheus metrics (own registry)
+//
+// Status codes of the API: 400 for malformed JSON, unknown fields, missing
+// or unknown teams and bad dates; 413 for a body over the limit (64 KiB by
+// default); 415 for a non-JSON content type; 422 for a well-formed request
+// naming the same team twice; 405 for a wrong method. Errors are
+// {"error": "..."}; nothing is logged as a prediction unless one was served.
+package matchapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/datalabhq/datalab/pipeline/matchwinner"
+	"github.com/datalabhq/datalab/pipeline/predlog"
+)
+
+// Recorder receives every served prediction; *predlog.Writer is the real
+// one. Enqueue must not block on the database.
+type Recorder interface {
+	Enqueue(predlog.Entry)
+	Stats() predlog.WriterStats
+}
+
+// UsageSource answers the dashboard's queries; *predlog.Log is the real one.
+type UsageSource interface {
+	Count(ctx context.Context) (int64, error)
+	TopTeams(ctx context.Context, n int) ([]predlog.Counted, error)
+	TopMatchups(ctx context.Context, n int) ([]predlog.Matchup, error)
+	ByHour(ctx context.Context) ([24]int64, error)
+	ByDay(ctx context.Context, days int) ([]predlog.Counted, error)
+	OutcomeMix(ctx context.Context) ([]predlog.Counted, error)
+	Recent(ctx context.Context, n int) ([]predlog.Entry, error)
+}
+
+// DefaultMaxBodyBytes bounds request bodies (JSON and form).
+const DefaultMaxBodyBytes = 64 << 10
+
+// Config is what an App needs. Predictor is required; without Recorder
+// predictions are not logged, without Usage /dashboard answers 503.
+type Config struct {
+	Predictor matchwinner.Predictor
+	Recorder  Recorder
+	Usage     UsageSource
+	// Logger receives one line per request; nil uses slog.Default().
+	Logger *slog.Logger
+	// Now is the server clock (tests pin it); nil uses time.Now.
+	Now func() time.Time
+	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// App is the match-winner web app, an http.Handler.
+type App struct {
+	cfg     Config
+	teams   map[string]bool
+	byFold  map[string]string // lower-cased name → name, for "did you mean"
+	wcTeams []string
+	allN    int
+	metrics *metrics
+	mux     *http.ServeMux
+}
+
+// New builds the app around cfg.
+func New(cfg Config) (*App, error) {
+	if cfg.Predictor == nil {
+		return nil, errors.New("matchapp: no predictor")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	a := &App{cfg: cfg, teams: map[string]bool{}, byFold: map[string]string{}}
+	all := cfg.Predictor.Teams()
+	for _, t := range all {
+		a.teams[t] = true
+		a.byFold[foldName(t)] = t
+	}
+	a.allN = len(all)
+	a.wcTeams = append([]string(nil), cfg.Predictor.WorldCupTeams()...)
+	sort.Strings(a.wcTeams)
+	a.metrics = newMetrics(cfg.Recorder)
+
+	a.mux = http.NewServeMux()
+	a.route("GET /{$}", "home", a.handleHome)
+	a.route("/predict", "predict_form", a.handlePredictForm)
+	a.route("/api/v1/matches/predict", "predict_api", a.handlePredictAPI)
+	a.route("GET /api/v1/matches/teams", "teams", a.handleTeams)
+	a.route("GET /dashboard", "dashboard", a.handleDashboard)
+	a.route("GET /healthz", "healthz", a.handleHealth)
+	a.mux.Handle("GET /metrics", a.metrics.instrument("metrics", a.metrics.handler()))
+	return a, nil
+}
+
+func (a *App) route(pattern, name string, h http.HandlerFunc) {
+	a.mux.Handle(pattern, a.metrics.instrument(name, a.logged(h)))
+}
+
+// ServeHTTP serves the app's routes.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	// The pages need no script at all; inline styles and inline SVG only.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	a.mux.ServeHTTP(w, r)
+}
+
+// statusWriter remembers the status code for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// logged writes one slog line per request: method, path (no query string,
+// which could carry user input), status and duration.
+func (a *App) logged(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !a.cfg.Logger.Enabled(r.Context(), slog.LevelInfo) {
+			h(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h(sw, r)
+		a.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+	}
+}
+
+// Version is the loaded model's version.
+func (a *App) Version() string { return a.cfg.Predictor.Version() }
+
+func (a *App) handleHealth(w http.ResponseWriter, r *http.Request) {
+	resp := map[string]any{"status": "ok", "model_version": a.cfg.Predictor.Version(), "teams": a.allN}
+	if a.cfg.Recorder != nil {
+		s := a.cfg.Recorder.Stats()
+		resp["prediction_log"] = map[string]int64{"pending": s.Pending, "written": s.Written, "failures": s.Failures, "dropped": s.Dropped}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *App) handleTeams(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"teams":          a.cfg.Predictor.Teams(),
+		"world_cup_2022": a.wcTeams,
+	})
+}
+
+// record logs a served prediction and counts it.
+func (a *App) record(req matchwinner.Request, p matchwinner.Prediction, clientTime, serverTime time.Time) {
+	a.metrics.predictions.WithLabelValues(string(p.Outcome)).Inc()
+	if a.cfg.Recorder != nil {
+		a.cfg.Recorder.Enqueue(predlog.NewEntry(req, p, clientTime, serverTime))
+	}
+}
+
+// predict runs the model on a validated request.
+func (a *App) predict(ctx context.Context, req matchwinner.Request) (matchwinner.Prediction, *requestError) {
+	p, err := a.cfg.Predictor.Predict(ctx, req)
+	switch {
+	case err == nil:
+		return p, nil
+	case errors.Is(err, matchwinner.ErrUnknownTeam):
+		return p, &requestError{http.StatusBadRequest, fmt.Sprintf("%v; %s", err, a.teamsHint())}
+	case errors.Is(err, matchwinner.ErrSameTeam):
+		return p, &requestError{http.StatusUnprocessableEntity, err.Error() + ": pick two different teams"}
+	}
+	a.cfg.Logger.Error("prediction failed", "home", req.Home, "away", req.Away, "err", err)
+	return p, &requestError{http.StatusInternalServerError, "the model could not answer this request; see the server log"}
+}
