@@ -203,7 +203,13 @@ func (a *App) predict(ctx context.Context, req matchwinner.Request) (matchwinner
 	case err == nil:
 		return p, nil
 	case errors.Is(err, matchwinner.ErrUnknownTeam):
-		return p, &requestError{http.StatusBadRequest, fmt.Sprintf("%v; %s", err, a.teamsHint())}
+		msg := err.Error()
+		for _, t := range []string{req.Home, req.Away} {
+			if s, ok := a.byFold[foldName(t)]; ok && !a.teams[t] {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+		}
+		return p, &requestError{http.StatusBadRequest, msg + "; " + a.teamsHint()}
 	case errors.Is(err, matchwinner.ErrSameTeam):
 		return p, &requestError{http.StatusUnprocessableEntity, err.Error() + ": pick two different teams"}
 	}

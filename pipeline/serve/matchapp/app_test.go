@@ -237,8 +237,8 @@ func TestPredictAPIBadInput(t *testing.T) {
 		status                          int
 		msg                             string
 	}{
-		{"unknown team", "POST", "application/json", `{"home":"Atlantis","away":"France"}`, 400, `unknown team \"Atlantis\"; GET /api/v1/matches/teams lists the 7 teams`},
-		{"unknown away team", "POST", "application/json", `{"home":"France","away":"Narnia"}`, 400, `unknown team \"Narnia\"`},
+		{"unknown team", "POST", "application/json", `{"home":"Atlantis","away":"France"}`, 400, `unknown team: \"Atlantis\"; GET /api/v1/matches/teams lists the 7 teams`},
+		{"unknown away team", "POST", "application/json", `{"home":"France","away":"Narnia"}`, 400, `unknown team: \"Narnia\"`},
 		{"wrong case", "POST", "application/json", `{"home":"argentina","away":"France"}`, 400, `did you mean \"Argentina\"?`},
 		{"same team", "POST", "application/json", `{"home":"France","away":" France "}`, 422, `same team (\"France\"): pick two different teams`},
 		{"empty fields", "POST", "application/json", `{"home":"","away":"  "}`, 400, "home and away teams are required"},

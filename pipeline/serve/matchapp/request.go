@@ -38,7 +38,8 @@ type matchInput struct {
 
 // validate turns raw input into a model request, or says what is wrong.
 // Team names are trimmed of surrounding white space and otherwise kept
-// verbatim.
+// verbatim; whether a team is known is the predictor's call (it may accept
+// aliases such as "Iran" for "IR Iran").
 func (a *App) validate(in matchInput) (req matchwinner.Request, clientTime time.Time, rerr *requestError) {
 	bad := func(status int, format string, args ...any) *requestError {
 		return &requestError{status, fmt.Sprintf(format, args...)}
@@ -55,15 +56,6 @@ func (a *App) validate(in matchInput) (req matchwinner.Request, clientTime time.
 	for _, t := range []string{home, away} {
 		if !utf8.ValidString(t) || len(t) > predlog.MaxTeamNameLength {
 			return req, clientTime, bad(http.StatusBadRequest, "team names must be valid UTF-8 of at most %d bytes", predlog.MaxTeamNameLength)
-		}
-	}
-	for _, t := range []string{home, away} {
-		if !a.teams[t] {
-			msg := fmt.Sprintf("unknown team %q", t)
-			if s, ok := a.byFold[foldName(t)]; ok {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			return req, clientTime, bad(http.StatusBadRequest, "%s; %s", msg, a.teamsHint())
 		}
 	}
 	if home == away {
