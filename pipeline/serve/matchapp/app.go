@@ -18,7 +18,7 @@
 //
 // Status codes of the API: 400 for malformed JSON, unknown fields, missing
 // or unknown teams and bad dates; 413 for a body over the limit (64 KiB by
-// default); 415 for a non-JSON content type; 422 for a well-formed request
+// default); 422 for a well-formed request
 // naming the same team twice; 405 for a wrong method. Errors are
 // {"error": "..."}; nothing is logged as a prediction unless one was served.
 package matchapp

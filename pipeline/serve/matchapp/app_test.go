@@ -252,7 +252,6 @@ func TestPredictAPIBadInput(t *testing.T) {
 		{"wrong type", "POST", "application/json", `{"home":"France","away":"Japan","neutral":"yes"}`, 400, `field \"neutral\" must be a JSON bool`},
 		{"bad as_of", "POST", "application/json", `{"home":"France","away":"Japan","as_of":"20/11/2022"}`, 400, "use YYYY-MM-DD"},
 		{"bad client_time", "POST", "application/json", `{"home":"France","away":"Japan","client_time":"yesterday"}`, 400, "RFC 3339"},
-		{"form content type", "POST", "application/x-www-form-urlencoded", `home=France&away=Japan`, 415, "send application/json"},
 		{"GET", "GET", "", ``, 405, "use POST"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -80,7 +79,7 @@ func (a *App) validate(in matchInput) (req matchwinner.Request, clientTime time.
 }
 
 func (a *App) teamsHint() string {
-	return fmt.Sprintf("GET /api/v1/matches/teams lists the %d teams the model knows (FIFA spellings, e.g. \"IR Iran\", \"Korea Republic\", \"USA\")", a.allN)
+	return fmt.Sprintf("GET /api/v1/matches/teams lists the %d teams the model knows", a.allN)
 }
 
 func foldName(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
@@ -96,14 +95,10 @@ type apiRequest struct {
 }
 
 // decodeJSON reads one JSON object from r's body into v: size-limited,
-// unknown fields rejected, nothing allowed after the object.
+// unknown fields rejected, nothing allowed after the object. The
+// Content-Type header is not checked (curl -d sends a form type); the body
+// itself must be JSON.
 func (a *App) decodeJSON(w http.ResponseWriter, r *http.Request, v any) *requestError {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return &requestError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: send application/json", ct)}
-		}
-	}
 	body := http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/datalabhq/datalab/pipeline/matchmodel"
+	"github.com/datalabhq/datalab/pipeline/matchwinner"
+	"github.com/datalabhq/datalab/pipeline/predlog"
+	"github.com/datalabhq/datalab/pipeline/serve/matchapp"
+)
+
+// DefaultPredictionLog is the SQLite file the prediction log uses when no
+// --db / DATALAB_DB is given.
+const DefaultPredictionLog = "build/predictions.sqlite"
+
+// serveOptions are `datalab serve`'s settings.
+type serveOptions struct {
+	model, modelCache, db, addr, pipeline string
+	logBuffer                             int
+	shutdownTimeout                       time.Duration
+}
+
+var serveOpts serveOptions
+
+var serveCmd = &cobra.Command{
+	Use:   "serve",
+	Short: "Serve the World Cup match-winner web app, JSON API and usage dashboard",
+	Long: `serve loads a trained match model, opens the prediction log and serves:
+
+  /                             the form (two teams → predicted outcome and probabilities)
+  POST /api/v1/matches/predict  {"home":"Argentina","away":"France","neutral":true}
+  /dashboard                    usage dashboard from the prediction log
+  /healthz, /metrics            liveness and Prometheus metrics
+
+The model is a local directory or a blob URL (file:///…, s3://bucket?prefix=…),
+by default build/models/matches/<params.matches.serve_variant of datalab.yaml>.
+The prediction log is a SQLite file path, postgres://… or mysql://user:pass@tcp(host:3306)/db;
+give passwords through DATALAB_DB rather than the command line. On SIGTERM or
+Ctrl-C the server stops accepting requests, finishes those in flight and
+writes the buffered log entries before exiting.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		o := serveOpts
+		o.db = predictionLogDSN(o.db)
+		return runServe(cmd.Context(), o, slog.Default(), nil)
+	},
+}
+
+func init() {
+	f := serveCmd.Flags()
+	f.StringVar(&serveOpts.model, "model", envOr("DATALAB_MODEL", ""), "model directory or blob URL (env DATALAB_MODEL; default from --pipeline's serve_variant)")
+	f.StringVar(&serveOpts.modelCache, "model-cache", envOr("DATALAB_MODEL_CACHE", defaultModelCache()), "where models from blob URLs are copied (env DATALAB_MODEL_CACHE)")
+	// The default is resolved at run time, not shown in --help: DATALAB_DB may
+	// hold a password.
+	f.StringVar(&serveOpts.db, "db", "", "prediction log: SQLite file, postgres://… or mysql://… (env DATALAB_DB; default "+DefaultPredictionLog+")")
+	f.StringVar(&serveOpts.addr, "addr", envOr("DATALAB_ADDR", ":8080"), "listen address (env DATALAB_ADDR)")
+	f.StringVar(&serveOpts.pipeline, "pipeline", "datalab.yaml", "pipeline file naming the served variant when --model is not given")
+	f.IntVar(&serveOpts.logBuffer, "log-buffer", 10_000, "predictions buffered in memory while the log database is slow or down (oldest dropped beyond)")
+	f.DurationVar(&serveOpts.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for requests and log writes")
+	rootCmd.AddCommand(serveCmd)
+}
+
+func defaultModelCache() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "datalab", "models")
+	}
+	return filepath.Join(os.TempDir(), "datalab-models")
+}
+
+// predictionLogDSN is the --db flag, else DATALAB_DB, else the default file.
+func predictionLogDSN(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return envOr("DATALAB_DB", DefaultPredictionLog)
+}
+
+// loadMatchModel adapts matchmodel.Load to matchapp.Loader.
+func loadMatchModel(dir string) (matchwinner.Predictor, error) { return matchmodel.Load(dir) }
+
+// runServe serves until ctx is cancelled. ready, when not nil, receives the
+// listening address once the server accepts connections.
+func runServe(ctx context.Context, o serveOptions, log *slog.Logger, ready chan<- string) error {
+	if o.model == "" {
+		cfg, err := matchesConfig(o.pipeline)
+		if err != nil {
+			return fmt.Errorf("no --model given and the served variant is unknown: %w", err)
+		}
+		o.model = filepath.Join(matchmodel.DefaultModelsDir, cfg.ServeVariant)
+	}
+	if dir := filepath.Dir(o.db); o.db == DefaultPredictionLog {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	pl, err := predlog.Open(ctx, o.db)
+	if err != nil {
+		return err
+	}
+	defer pl.Close()
+	log.Info("prediction log open", "db", pl.String(), "dialect", pl.Dialect(), "schema_version", predlog.SchemaVersion())
+
+	start := time.Now()
+	pred, err := matchapp.LoadModel(ctx, o.model, o.modelCache, loadMatchModel)
+	if err != nil {
+		return err
+	}
+	log.Info("model loaded", "model", o.model, "version", pred.Version(), "teams", len(pred.Teams()), "took", time.Since(start).Round(time.Millisecond))
+
+	w := predlog.NewWriter(pl, predlog.WriterOptions{Capacity: o.logBuffer, Logger: log})
+	app, err := matchapp.New(matchapp.Config{Predictor: pred, Recorder: w, Usage: pl, Logger: log})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           app,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	log.Info("serving", "addr", ln.Addr().String())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	closeErr := w.Close(sctx)
+	s := w.Stats()
+	log.Info("prediction log flushed", "written", s.Written, "dropped", s.Dropped, "failures", s.Failures, "pending", s.Pending)
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return closeErr
+}
