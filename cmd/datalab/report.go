@@ -1,0 +1,123 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/datalabhq/datalab/pipeline/atomicfile"
+	"github.com/datalabhq/datalab/pipeline/matchmodel"
+	"github.com/datalabhq/datalab/pipeline/matchmodel/matchreport"
+	"github.com/datalabhq/datalab/pipeline/report"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
+)
+
+var reportMatchesFlags struct {
+	out, reportsDir, runID string
+	pointers               []string
+}
+
+var reportMatchesCmd = &cobra.Command{
+	Use:   "matches",
+	Short: "Write the match-winner HTML report (variants vs baselines, World Cup 2022)",
+	Long: `report matches renders build/matches/metrics.json (datalab evaluate matches) as a
+self-contained HTML file, twice:
+
+  reports/runs/<run-id>/matches.html  the run's report, with its lineage: run id
+                                      (DATALAB_RUN_ID, set by datalab run), git
+                                      commit and dirty flag, data oids, params
+  build/matches/report.html           the same report without run id, commit and Go
+                                      version: its bytes depend only on the inputs,
+                                      so the pipeline can check it across runs
+
+Without DATALAB_RUN_ID or --run-id the run id is "matches-" + the first 12 hex
+digits of the metrics file's sha256.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		cfg, err := matchesConfig(matchesPaths.pipeline)
+		if err != nil {
+			return err
+		}
+		p, err := stagerun.Load(matchesPaths.pipeline)
+		if err != nil {
+			return err
+		}
+		ev, err := matchmodel.ReadEvaluation(matchesPaths.metrics)
+		if err != nil {
+			return err
+		}
+		oids, err := matchreport.DataOids(reportMatchesFlags.pointers)
+		if err != nil {
+			return err
+		}
+		base := report.Lineage{DataOids: oids, Params: matchreport.MatchParams(p)}
+
+		stableLineage := base
+		stableLineage.Commit = "not recorded in this input-determined copy (see the run's report under reports/runs/)"
+		stable, err := matchreport.Build(ev, stableLineage, cfg.ServeVariant)
+		if err != nil {
+			return err
+		}
+		if err := writeReportHTML(stable, reportMatchesFlags.out); err != nil {
+			return err
+		}
+
+		runID := reportMatchesFlags.runID
+		if runID == "" {
+			b, err := os.ReadFile(matchesPaths.metrics)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			runID = "matches-" + hex.EncodeToString(sum[:])[:12]
+		}
+		full := base
+		full.RunID, full.GoVersion = runID, runtime.Version()
+		commit, dirty, gerr := matchreport.GitCommit(filepath.Dir(matchesPaths.pipeline))
+		if gerr != nil {
+			slog.Warn("report lineage without commit", "err", gerr)
+			commit = "unknown (" + gerr.Error() + ")"
+		}
+		full.Commit, full.Dirty = commit, dirty
+		r, err := matchreport.Build(ev, full, cfg.ServeVariant)
+		if err != nil {
+			return err
+		}
+		path := report.RunPath(reportMatchesFlags.reportsDir, runID, matchreport.Kind)
+		if err := r.Write(path); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", path, reportMatchesFlags.out)
+		return nil
+	},
+}
+
+// writeReportHTML writes only the HTML of r (no sidecar: the stable copy
+// is not a run's report and must not appear in the site index).
+func writeReportHTML(r *report.Report, path string) error {
+	b, err := r.Render()
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, b)
+}
+
+func init() {
+	addMatchesPathFlags(reportMatchesCmd, "pipeline", "metrics")
+	f := reportMatchesCmd.Flags()
+	f.StringVar(&reportMatchesFlags.out, "out", "build/matches/report.html", "the input-determined copy of the report")
+	f.StringVar(&reportMatchesFlags.reportsDir, "reports-dir", "reports", "site directory; the report goes to <dir>/runs/<run-id>/matches.html")
+	f.StringVar(&reportMatchesFlags.runID, "run-id", os.Getenv("DATALAB_RUN_ID"), "run id (env DATALAB_RUN_ID, set by datalab run)")
+	f.StringSliceVar(&reportMatchesFlags.pointers, "pointer", []string{
+		"data/pointers/matches/international_matches.csv.pointer",
+		"data/pointers/martj42/results.csv.pointer",
+		"data/pointers/worldcup2022/2022_world_cup_groups.csv.pointer",
+	}, "data pointer files whose oids the lineage lists (repeatable)")
+	subcommandGroup("report", "Write HTML reports").AddCommand(reportMatchesCmd)
+}
