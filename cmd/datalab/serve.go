@@ -52,7 +52,7 @@ writes the buffered log entries before exiting.`,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		o := serveOpts
 		o.db = predictionLogDSN(o.db)
-		return runServe(cmd.Context(), o, slog.Default(), nil)
+		return runServe(cmd.Context(), o, loadMatchModel, slog.Default(), nil)
 	},
 }
 
@@ -88,9 +88,10 @@ func predictionLogDSN(flag string) string {
 // loadMatchModel adapts matchmodel.Load to matchapp.Loader.
 func loadMatchModel(dir string) (matchwinner.Predictor, error) { return matchmodel.Load(dir) }
 
-// runServe serves until ctx is cancelled. ready, when not nil, receives the
-// listening address once the server accepts connections.
-func runServe(ctx context.Context, o serveOptions, log *slog.Logger, ready chan<- string) error {
+// runServe serves until ctx is cancelled, loading the model with load.
+// ready, when not nil, receives the listening address once the server
+// accepts connections.
+func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *slog.Logger, ready chan<- string) error {
 	if o.model == "" {
 		cfg, err := matchesConfig(o.pipeline)
 		if err != nil {
@@ -111,7 +112,7 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger, ready chan<
 	log.Info("prediction log open", "db", pl.String(), "dialect", pl.Dialect(), "schema_version", predlog.SchemaVersion())
 
 	start := time.Now()
-	pred, err := matchapp.LoadModel(ctx, o.model, o.modelCache, loadMatchModel)
+	pred, err := matchapp.LoadModel(ctx, o.model, o.modelCache, load)
 	if err != nil {
 		return err
 	}

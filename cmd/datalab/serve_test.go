@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/datalabhq/datalab/pipeline/matchwinner"
+	"github.com/datalabhq/datalab/pipeline/predlog"
+)
+
+// twoTeams is a matchwinner.Predictor knowing two teams, for exercising the
+// serve command's wiring without training a model.
+type twoTeams struct{}
+
+func (twoTeams) Predict(ctx context.Context, r matchwinner.Request) (matchwinner.Prediction, error) {
+	for _, t := range []string{r.Home, r.Away} {
+		if t != "Ghana" && t != "Uruguay" {
+			return matchwinner.Prediction{}, fmt.Errorf("%w: %q", matchwinner.ErrUnknownTeam, t)
+		}
+	}
+	return matchwinner.Prediction{Outcome: matchwinner.Draw, Probability: 0.5, ModelVersion: "v1", Variant: "3class",
+		Probabilities: map[matchwinner.Outcome]float64{matchwinner.HomeWin: 0.25, matchwinner.Draw: 0.5, matchwinner.AwayWin: 0.25}}, nil
+}
+func (twoTeams) Teams() []string         { return []string{"Ghana", "Uruguay"} }
+func (twoTeams) WorldCupTeams() []string { return []string{"Ghana", "Uruguay"} }
+func (twoTeams) Version() string         { return "v1" }
+
+func loadTwoTeams(string) (matchwinner.Predictor, error) { return twoTeams{}, nil }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestServeGracefulShutdown: predictions answered just before SIGTERM (here:
+// context cancellation, which main wires to SIGTERM) are all in the log.
+func TestServeGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "log.sqlite")
+	var logs lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	o := serveOptions{model: dir, db: db, addr: "127.0.0.1:0", logBuffer: 100, shutdownTimeout: 10 * time.Second}
+	go func() { done <- runServe(ctx, o, loadTwoTeams, slog.New(slog.NewTextHandler(&logs, nil)), ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	const n = 50
+	for range n {
+		resp, err := http.Post("http://"+addr+"/api/v1/matches/predict", "application/json", strings.NewReader(`{"home":"Ghana","away":"Uruguay"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	l, err := predlog.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if c, err := l.Count(context.Background()); err != nil || c != n {
+		t.Errorf("log holds %d predictions, %v; want %d", c, err, n)
+	}
+	if !strings.Contains(logs.String(), `msg="prediction log flushed" written=50 dropped=0`) {
+		t.Errorf("shutdown log:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "msg=request method=POST path=/api/v1/matches/predict status=200") {
+		t.Errorf("no request log lines:\n%s", logs.String())
+	}
+
+	// datalab report usage renders the same dashboard to a file.
+	out := filepath.Join(dir, "reports", "usage.html")
+	var stdout bytes.Buffer
+	rootCmd.SetOut(&stdout)
+	rootCmd.SetArgs([]string{"report", "usage", "--log-level", "warn", "--db", db, "--out", out})
+	if err := rootCmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "50 predictions logged") || !strings.Contains(string(page), "<td>Ghana</td><td>Uruguay</td><td class=\"num\">50</td>") {
+		t.Errorf("usage report:\n%s", page)
+	}
+	if strings.TrimSpace(stdout.String()) != out {
+		t.Errorf("stdout %q", stdout.String())
+	}
+}
+
+// TestServeRedactsDSN: the database password appears neither in the logs nor
+// in the errors, whether the connection works or not.
+func TestServeRedactsDSN(t *testing.T) {
+	dsn := os.Getenv("DATALAB_TEST_POSTGRES")
+	if dsn == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("DATALAB_TEST_POSTGRES is not set (make test sets it; .ci/setup starts PostgreSQL)")
+		}
+		t.Skip("DATALAB_TEST_POSTGRES is not set")
+	}
+	// A schema of its own keeps the unprefixed tables serve creates apart.
+	admin, err := sql.Open("pgx", dsn) // driver registered by predlog
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	schema := fmt.Sprintf("serve_redact_%d", time.Now().UnixNano())
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	defer admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	good := dsn + sep + "search_path=" + schema
+	pass := "postgres:postgres@" // the password of the loopback test server
+	wrong := strings.Replace(good, pass, "postgres:Wr0ngS3cret@", 1)
+	if wrong == good {
+		t.Fatalf("test DSN does not hold %q", pass)
+	}
+	for _, c := range []struct{ dsn, secret string }{{good, pass}, {wrong, "Wr0ngS3cret"}} {
+		var logs lockedBuffer
+		o := serveOptions{model: filepath.Join(t.TempDir(), "missing-model"), db: c.dsn, addr: "127.0.0.1:0", shutdownTimeout: time.Second}
+		err := runServe(context.Background(), o, loadTwoTeams, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+		if err == nil {
+			t.Fatal("serve started without a model")
+		}
+		if strings.Contains(err.Error(), c.secret) || strings.Contains(logs.String(), c.secret) {
+			t.Errorf("password leaked:\nerr: %v\nlogs: %s", err, logs.String())
+		}
+		if c.dsn == good && !strings.Contains(logs.String(), "postgres:xxxxx@") {
+			t.Errorf("redacted DSN not logged:\n%s", logs.String())
+		}
+	}
+}
