@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -309,7 +311,7 @@ func (idx *Index) Render() ([]byte, error) {
 		}
 		for _, c := range indexColumns {
 			if v, ok := e.Metrics[c.Key]; ok {
-				r.Metrics = append(r.Metrics, FormatFloat(v))
+				r.Metrics = append(r.Metrics, formatMetric(v))
 			} else {
 				r.Metrics = append(r.Metrics, "")
 			}
@@ -329,10 +331,10 @@ func (idx *Index) Render() ([]byte, error) {
 		for _, m := range d.Rows {
 			r := diffRow{Metric: m.Metric, Old: "—", New: "—", Change: "—"}
 			if m.HasOld {
-				r.Old = FormatFloat(m.Old)
+				r.Old = formatMetric(m.Old)
 			}
 			if m.HasNew {
-				r.New = FormatFloat(m.New)
+				r.New = formatMetric(m.New)
 			}
 			if m.HasOld && m.HasNew {
 				r.Change = signed(m.Change())
@@ -377,9 +379,18 @@ func runLabel(e IndexEntry) string {
 	return e.Href
 }
 
+// formatMetric prints counts (whole numbers) as integers and everything
+// else like FormatFloat.
+func formatMetric(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) >= 1 && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return FormatFloat(v)
+}
+
 // signed formats a change with its sign and 4 decimals.
 func signed(v float64) string {
-	s := FormatFloat(v)
+	s := formatMetric(v)
 	if v > 0 {
 		return "+" + s
 	}

@@ -251,8 +251,7 @@ func (r *Report) Write(path string) error {
 	if err != nil {
 		return err
 	}
-	sc := r.Sidecar(filepath.Base(path))
-	side, err := evaluate.MarshalDeterministic(sc)
+	side, err := marshalSidecar(r.Sidecar(filepath.Base(path)))
 	if err != nil {
 		return fmt.Errorf("report %q: sidecar: %w", r.title, err)
 	}

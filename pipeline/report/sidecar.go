@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/datalabhq/datalab/pipeline/evaluate"
 )
 
 // SidecarSuffix ends the name of the JSON file written next to each report:
@@ -71,4 +73,8 @@ func ReadSidecar(path string) (Sidecar, error) {
 		return s, fmt.Errorf("read report sidecar %s: %w (delete it or re-run the stage that wrote it)", path, err)
 	}
 	return s, nil
+}
+
+func marshalSidecar(s Sidecar) ([]byte, error) {
+	return evaluate.MarshalDeterministic(s)
 }
