@@ -118,7 +118,7 @@ type Lineage struct {
 	Dirty     bool   // the work tree had uncommitted changes
 	RunID     string // pipeline run id (pipeline/stagerun), used by the site index
 	Created   time.Time
-	DataOids  map[string]string // data set → content id (sha256 of the LFS pointer oid)
+	DataOids  map[string]string // data set → content id (e.g. its LFS pointer oid, sha256:…)
 	Params    map[string]any    // model and pipeline parameters
 	GoVersion string            // runtime.Version() of the run
 }
