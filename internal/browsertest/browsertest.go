@@ -132,7 +132,7 @@ func Get[T any](t testing.TB, b *Browser, action chromedp.Action[T]) T {
 // is not empty (for a person to look at; tests assert on the DOM).
 func (b *Browser) Screenshot(t testing.TB, path string) []byte {
 	t.Helper()
-	png := Get(t, b, chromedp.FullScreenshot(90))
+	png := Get(t, b, chromedp.FullScreenshot(100)) // quality 100 = PNG
 	if path != "" {
 		if err := os.WriteFile(path, png, 0o644); err != nil {
 			t.Fatal(err)

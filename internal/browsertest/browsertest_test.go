@@ -28,3 +28,15 @@ func TestBrowserSeesPageAndConsoleErrors(t *testing.T) {
 		t.Fatalf("console errors = %q, want the one boom", errs)
 	}
 }
+
+func TestScreenshotIsPNG(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`<!doctype html><p>png`))
+	}))
+	defer srv.Close()
+	b := New(t, 60*time.Second)
+	b.Do(t, chromedp.Navigate(srv.URL))
+	if png := b.Screenshot(t, ""); string(png[:8]) != "\x89PNG\r\n\x1a\n" {
+		t.Fatalf("screenshot starts %q, want the PNG signature", png[:8])
+	}
+}
