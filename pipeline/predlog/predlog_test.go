@@ -3,6 +3,8 @@ package predlog_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -373,9 +375,15 @@ func waitFor(t *testing.T, cond func() bool) {
 
 func BenchmarkInsertSQLite(b *testing.B) {
 	l := predlogtest.OpenFresh(b, predlog.SQLite)
+	// A served prediction carries ~40 named features.
+	features := map[string]float64{}
+	for i := range 40 {
+		features[fmt.Sprintf("feature_%02d", i)] = float64(i) / 7
+	}
 	batch := make([]predlog.Entry, 256)
 	for i := range batch {
 		batch[i] = entry("Argentina", "France", matchwinner.HomeWin, time.Now())
+		batch[i].Features = features
 	}
 	b.ResetTimer()
 	for b.Loop() {
@@ -384,4 +392,24 @@ func BenchmarkInsertSQLite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "rows/s")
+}
+
+func TestFeatureJSON(t *testing.T) {
+	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	e := entry("A", "B", matchwinner.Draw, time.Now())
+	e.Features = map[string]float64{"z": 1e21, "a": -0.1, "tiny": 5e-324, `quote"d`: 1, "ünï": math.MaxFloat64, "<&>": 0}
+	if err := l.Insert(context.Background(), []predlog.Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Recent(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got[0].Features, e.Features) {
+		t.Errorf("features round trip: %v, want %v", got[0].Features, e.Features)
+	}
+	e.Features = map[string]float64{"x": math.NaN()}
+	if err := l.Insert(context.Background(), []predlog.Entry{e}); err == nil {
+		t.Error("NaN feature accepted")
+	}
 }

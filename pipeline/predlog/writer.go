@@ -20,7 +20,7 @@ type WriterOptions struct {
 	// (default 10,000). When it is reached the oldest queued entry is
 	// dropped and counted.
 	Capacity int
-	// BatchSize is the most entries written in one statement (default 256).
+	// BatchSize is the most entries written in one transaction (default 1000).
 	BatchSize int
 	// MinBackoff and MaxBackoff bound the wait between retries of a failed
 	// batch; the wait doubles after each failure (defaults 50 ms and 5 s).
@@ -37,7 +37,7 @@ func (o *WriterOptions) defaults() {
 		o.Capacity = 10_000
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 256
+		o.BatchSize = 1000
 	}
 	if o.BatchSize > o.Capacity {
 		o.BatchSize = o.Capacity

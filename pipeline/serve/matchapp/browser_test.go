@@ -1,7 +1,10 @@
 package matchapp_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -26,7 +29,7 @@ import (
 // trainServedModel trains the variant datalab.yaml serves (params.matches.
 // serve_variant) from the mirrored data into a temporary directory, as the
 // pipeline's ingest → features → train stages do, and loads it.
-func trainServedModel(t *testing.T) *matchmodel.Model {
+func trainServedModel(t testing.TB) *matchmodel.Model {
 	t.Helper()
 	ctx := context.Background()
 	var doc struct {
@@ -144,3 +147,30 @@ func matchRequest(home, away string) matchwinner.Request {
 }
 
 func pct(p float64) string { return strconv.FormatFloat(100*p, 'f', 0, 64) }
+
+// BenchmarkPredictAPI is the handler's cost per request without the
+// network: the served variant, a SQLite prediction log, request logging on
+// (to io.Discard).
+func BenchmarkPredictAPI(b *testing.B) {
+	model := trainServedModel(b)
+	l := predlogtest.OpenFresh(b, predlog.SQLite)
+	w := predlog.NewWriter(l, predlog.WriterOptions{})
+	defer w.Close(context.Background())
+	app, err := matchapp.New(matchapp.Config{Predictor: model, Recorder: w, Usage: l,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"home":"Argentina","away":"France","neutral":true}`)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := httptest.NewRequest("POST", "/api/v1/matches/predict", bytes.NewReader(body))
+			rec := httptest.NewRecorder()
+			app.ServeHTTP(rec, r)
+			if rec.Code != 200 {
+				b.Fatal(rec.Code, rec.Body)
+			}
+		}
+	})
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Benchmark of POST /api/v1/matches/predict on loopback, in one run:
+#   datalab serve, prediction log on SQLite       (served variant and the seed-size variant)
+#   datalab serve, prediction log on PostgreSQL   (same)
+#   the seed's stack: Flask + gunicorn (2 workers) + sklearn RandomForest, 50 trees, no log
+# For each target: wrk -t2 -c16 (max throughput, as ENVIRONMENT.md's reference
+# figure) and bench/matchapp/loadgen at a fixed rate (open loop, latency from
+# each request's due time). Results go to $OUT (summary.md, raw outputs).
+#
+# Needs: trained models in build/models/matches (datalab run, or datalab
+# train matches), Debian wrk, gunicorn, python3-flask, python3-sklearn,
+# python3-pandas, the PostgreSQL server of .ci/setup, the data mirror.
+# Knobs: DUR (10s), WARM (2s), RATE (1000), OUT (build/bench/matchapp),
+# PG_ADMIN (postgres DSN of the maintenance database).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export GOTOOLCHAIN=local
+
+DUR=${DUR:-10s}
+WARM=${WARM:-2s}
+RATE=${RATE:-1000}
+OUT=${OUT:-build/bench/matchapp}
+PG_ADMIN=${PG_ADMIN:-postgres://postgres:postgres@127.0.0.1:5432/postgres?sslmode=disable}
+PG_BENCH=${PG_ADMIN/\/postgres\?/\/datalab_bench?}
+MIRROR=${DATALAB_MIRROR:-$(cd .. && pwd)/shared/data}
+MATCHES_CSV=${MATCHES_CSV:-$MIRROR/matches/international_matches.csv}
+MODELS=${MODELS:-build/models/matches}
+SERVED=$(awk '/serve_variant:/ {print $2; exit}' datalab.yaml)
+
+for m in "$SERVED" seed; do
+  [ -f "$MODELS/$m/manifest.json" ] || { echo "run.sh: no model $MODELS/$m: run 'datalab run' (or 'datalab train matches') first" >&2; exit 1; }
+done
+for cmd in wrk gunicorn psql curl; do
+  command -v $cmd >/dev/null || { echo "run.sh: $cmd missing (apt-get install wrk gunicorn python3-flask python3-sklearn python3-pandas postgresql-client curl)" >&2; exit 1; }
+done
+[ -f "$MATCHES_CSV" ] || { echo "run.sh: $MATCHES_CSV missing (set DATALAB_MIRROR or MATCHES_CSV)" >&2; exit 1; }
+
+mkdir -p "$OUT"
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+go build -o "$tmp/datalab" ./cmd/datalab
+go build -o "$tmp/loadgen" ./bench/matchapp/loadgen
+
+# A database of its own on the shared server, emptied before each PostgreSQL run.
+psql -q "$PG_ADMIN" -tAc "SELECT 1 FROM pg_database WHERE datname='datalab_bench'" | grep -q 1 ||
+  psql -q "$PG_ADMIN" -c "CREATE DATABASE datalab_bench"
+
+: >"$OUT/results.jsonl"
+{
+  echo "# match app benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo
+  echo "machine: $(nproc) cores, $(uname -sr); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "per target: warm-up $WARM, wrk -t2 -c16 -d$DUR, then loadgen open loop at $RATE req/s for $DUR"
+  echo
+  echo "| target | wrk req/s | wrk p50 | wrk p99 | @${RATE}/s achieved | p50 ms | p99 ms | p99.9 ms | non-2xx | rows logged |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+} >"$OUT/summary.md"
+
+wait_healthy() { # url pid
+  for _ in $(seq 600); do
+    curl -sf "$1/healthz" >/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "run.sh: server exited during start-up" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "run.sh: $1 not healthy after 60 s" >&2
+  return 1
+}
+
+wrk_field() { # file percentile → value as printed by wrk
+  awk -v p="$2" '$1 == p {print $2}' "$1"
+}
+
+measure() { # name base-url
+  local name=$1 url=$2/api/v1/matches/predict
+  "$tmp/loadgen" -url "$url" -rate 0 -c 16 -d "$WARM" -warmup 0 >/dev/null
+  wrk -t2 -c16 -d"$DUR" --latency -s bench/matchapp/post.lua "$url" >"$OUT/$name.wrk.txt"
+  "$tmp/loadgen" -url "$url" -target "$name" -rate "$RATE" -c 64 -d "$DUR" -warmup "$WARM" | tee -a "$OUT/results.jsonl" >"$tmp/fixed.json"
+  WRK_RPS=$(awk '/Requests\/sec/ {print $2}' "$OUT/$name.wrk.txt")
+  WRK_P50=$(wrk_field "$OUT/$name.wrk.txt" 50%)
+  WRK_P99=$(wrk_field "$OUT/$name.wrk.txt" 99%)
+  WRK_NON2XX=$(awk '/Non-2xx/ {print $NF}' "$OUT/$name.wrk.txt")
+  FIXED=$(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f | %.2f | %.2f | %.2f | %d" % (r["req_per_s"], r["p50_ms"], r["p99_ms"], r["p99_9_ms"], r["non_200"]+r["errors"]))' "$tmp/fixed.json")
+}
+
+run_datalab() { # name variant db
+  local name=$1 port=18181
+  "$tmp/datalab" serve --model "$MODELS/$2" --db "$3" --addr 127.0.0.1:$port --log-level info 2>"$OUT/$name.server.log" &
+  local pid=$!
+  pids+=("$pid")
+  wait_healthy "http://127.0.0.1:$port" "$pid"
+  measure "$name" "http://127.0.0.1:$port"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  local logged
+  logged=$(grep -o 'msg="prediction log flushed" written=[0-9]* dropped=[0-9]*' "$OUT/$name.server.log" | sed 's/.*written=//; s/ dropped=/ written, dropped /')
+  echo "| $name | ${WRK_RPS} | ${WRK_P50} | ${WRK_P99}${WRK_NON2XX:+ (non-2xx $WRK_NON2XX)} | $FIXED | $logged |" >>"$OUT/summary.md"
+}
+
+for variant in "$SERVED" seed; do
+  rm -f "$tmp/log.sqlite"*
+  run_datalab "datalab-$variant-sqlite" "$variant" "$tmp/log.sqlite"
+  psql -q "$PG_BENCH" -c "DROP TABLE IF EXISTS match_predictions; DROP TABLE IF EXISTS predlog_migrations" 2>/dev/null
+  run_datalab "datalab-$variant-postgres" "$variant" "$PG_BENCH"
+done
+psql -q "$PG_BENCH" -c "DROP TABLE IF EXISTS match_predictions; DROP TABLE IF EXISTS predlog_migrations" 2>/dev/null
+
+# The seed's stack. --preload trains the forest once before the workers fork.
+port=18182
+MATCHES_CSV="$MATCHES_CSV" gunicorn --preload -w 2 -b 127.0.0.1:$port --chdir bench/matchapp \
+  --log-level warning flask_app:app 2>"$OUT/flask.server.log" &
+pid=$!
+pids+=("$pid")
+wait_healthy "http://127.0.0.1:$port" "$pid"
+measure flask-gunicorn-sklearn "http://127.0.0.1:$port"
+kill -TERM "$pid"
+wait "$pid" || true
+echo "| flask-gunicorn-sklearn (2 workers, rf 50 trees, no log) | ${WRK_RPS} | ${WRK_P50} | ${WRK_P99}${WRK_NON2XX:+ (non-2xx $WRK_NON2XX)} | $FIXED | — |" >>"$OUT/summary.md"
+
+echo >>"$OUT/summary.md"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/summary.md"
+cat "$OUT/summary.md"
