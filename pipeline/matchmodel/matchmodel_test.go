@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -418,5 +419,45 @@ func BenchmarkPredict(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPredictConcurrent: one Model serves many goroutines (the web app's
+// handlers) with the same answers as sequential calls (run with -race).
+func TestPredictConcurrent(t *testing.T) {
+	f := realFixture(t)
+	mdl := f.models[f.cfg.ServeVariant]
+	teams := mdl.WorldCupTeams()
+	ctx := context.Background()
+	want := map[[2]string]float64{}
+	for i := range teams {
+		h, a := teams[i], teams[(i+1)%len(teams)]
+		p, err := mdl.Predict(ctx, matchwinner.Request{Home: h, Away: a, Neutral: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[[2]string{h, a}] = p.Probability
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 200; k++ {
+				i := (g*31 + k) % len(teams)
+				h, a := teams[i], teams[(i+1)%len(teams)]
+				p, err := mdl.Predict(ctx, matchwinner.Request{Home: h, Away: a, Neutral: true})
+				if err != nil || p.Probability != want[[2]string{h, a}] {
+					errs <- fmt.Errorf("%s vs %s: %v, probability %v want %v", h, a, err, p.Probability, want[[2]string{h, a}])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -298,3 +298,27 @@ func TestLabels(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadLookup: any JSON that parses and validates as a lookup must answer
+// Features for any pair of its teams on any day without panicking.
+func FuzzReadLookup(f *testing.F) {
+	lk, _ := matchfeat.BuildLookup([]ingest.MatchRow{match(ingest.NewDate(2020, 1, 1), "A", "B", 1, 0, 10, 20),
+		match(ingest.NewDate(2020, 2, 1), "B", "C", 2, 2, 19, 30)})
+	b, _ := matchfeat.MarshalLookup(lk)
+	f.Add(b, int32(18262))
+	f.Add([]byte(`{"schema":"datalab.matchfeat.lookup/v1","teams":{"A":[]},"h2h":{"A|B":[{"date":"2020-01-01","gd":1}]}}`), int32(0))
+	f.Fuzz(func(t *testing.T, data []byte, day int32) {
+		lk, err := matchfeat.ParseLookup(data)
+		if err != nil {
+			return
+		}
+		names := lk.TeamNames()
+		for _, h := range names {
+			for _, a := range names {
+				if h != a {
+					lk.Features(h, a, false, ingest.Date(day))
+				}
+			}
+		}
+	})
+}

@@ -229,12 +229,21 @@ func ReadLookup(path string) (*Lookup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lookup: %w (run `datalab features matches` first)", err)
 	}
+	lk, err := ParseLookup(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return lk, nil
+}
+
+// ParseLookup decodes and validates a lookup saved by MarshalLookup.
+func ParseLookup(data []byte) (*Lookup, error) {
 	var lk Lookup
-	if err := json.Unmarshal(b, &lk); err != nil {
-		return nil, fmt.Errorf("%s: corrupt lookup: %w", path, err)
+	if err := json.Unmarshal(data, &lk); err != nil {
+		return nil, fmt.Errorf("corrupt lookup: %w", err)
 	}
 	if err := lk.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	return &lk, nil
 }
