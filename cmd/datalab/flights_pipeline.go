@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/datalabhq/datalab/pipeline/flightmodel"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
+)
+
+// flightsConfig reads params.flights from the pipeline file.
+func flightsConfig(pipelinePath string) (flightmodel.Config, error) {
+	var cfg flightmodel.Config
+	p, err := stagerun.Load(pipelinePath)
+	if err != nil {
+		return cfg, err
+	}
+	v, ok := p.Param("flights")
+	if !ok {
+		return cfg, fmt.Errorf("%s has no params.flights", pipelinePath)
+	}
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return cfg, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("%s params.flights: %w", pipelinePath, err)
+	}
+	return cfg, cfg.Validate()
+}
+
+var flightsFlags struct {
+	pipeline, models, metrics string
+	variants                  []string
+	csvDir, csvVariant        string
+}
+
+func addFlightsFlags(c *cobra.Command, which ...string) {
+	f := c.Flags()
+	for _, w := range which {
+		switch w {
+		case "pipeline":
+			f.StringVar(&flightsFlags.pipeline, "pipeline", "datalab.yaml", "pipeline file whose params.flights configure the stage")
+		case "models":
+			f.StringVar(&flightsFlags.models, "models", flightmodel.DefaultModelsDir, "directory of the PipelineModel directories, one per variant")
+		case "metrics":
+			f.StringVar(&flightsFlags.metrics, "metrics", flightmodel.DefaultMetrics, "evaluation JSON")
+		}
+	}
+}
+
+var featuresFlightsCmd = &cobra.Command{
+	Use:   "flights --csv-dir DIR [--variant v]",
+	Short: "Export a flight variant's train/test feature matrix as CSV (for external peers such as scikit-learn)",
+	Long: `features flights fits the variant's Spark-style stages (Route = Origin-Dest,
+StringIndexers frequencyDesc/keep on the training split, VectorAssembler in the
+seed's order, label Bucketizer on ArrDelay) and writes DIR/train.csv and
+DIR/test.csv: a header of the feature names then "label", one row per flight of
+the seeded split (params.flights). These are the exact vectors the forest of
+'datalab train flights' is trained and tested on; bench/flightmodel uses them to
+measure scikit-learn's reference on the same features.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		cfg, err := flightsConfig(flightsFlags.pipeline)
+		if err != nil {
+			return err
+		}
+		if flightsFlags.csvDir == "" {
+			return fmt.Errorf("give --csv-dir DIR")
+		}
+		name := flightsFlags.csvVariant
+		if name == "" {
+			name = cfg.ServeVariant
+		}
+		v, err := cfg.Variant(name)
+		if err != nil {
+			return err
+		}
+		n, m, err := flightmodel.ExportCSV(cmd.Context(), cfg, v, flightsFlags.csvDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "variant %s: wrote %d train and %d test rows to %s\n", v.Name, n, m, flightsFlags.csvDir)
+		return nil
+	},
+}
+
+var trainFlightsCmd = &cobra.Command{
+	Use:   "flights [--variant v …]",
+	Short: "Train the flight-delay variants (params.flights in datalab.yaml)",
+	Long: `train flights trains each variant of params.flights.variants (or those named by
+--variant) on the training split of its data set and writes a Spark PipelineModel
+directory build/models/flights/<variant>/ (label Bucketizer, StringIndexers,
+VectorAssembler, RandomForestClassificationModel). Deterministic: the same inputs
+give the same bytes. The flight web app serves such a directory unchanged.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		cfg, err := flightsConfig(flightsFlags.pipeline)
+		if err != nil {
+			return err
+		}
+		ts, err := flightmodel.TrainStage(cmd.Context(), cfg, flightsFlags.models, flightsFlags.variants)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			fmt.Fprintf(cmd.OutOrStdout(), "%-16s %d train rows, %d features, %d nodes, fit %.2fs\n", t.Variant.Name, t.TrainRows,
+				len(t.Variant.Features), t.Pipeline.Model.NumNodes(), t.FitTime.Seconds())
+		}
+		return nil
+	},
+}
+
+var evaluateFlightsCmd = &cobra.Command{
+	Use:   "flights",
+	Short: "Score the flight-delay variants and baselines on their held-out rows",
+	Long: `evaluate flights loads every variant's PipelineModel directory (as the web app
+does), runs the held-out rows of its data set through it as raw rows (Transform,
+Predict), computes the baselines (majority class; DepDelay-only forest where the
+data has DepDelay) and writes build/metrics/flights/metrics.json.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		cfg, err := flightsConfig(flightsFlags.pipeline)
+		if err != nil {
+			return err
+		}
+		ev, err := flightmodel.EvaluateStage(cmd.Context(), cfg, flightsFlags.models, flightsFlags.metrics)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(w, "variant\tmodel\ttest rows\taccuracy\tw.precision\tw.recall\tw.F1\tlog loss\t\n")
+		for _, v := range ev.Variants {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", v.Name, "forest", v.TestRows, v.Holdout.Accuracy,
+				v.Holdout.WeightedPrecision, v.Holdout.WeightedRecall, v.Holdout.WeightedF1, v.Holdout.LogLoss)
+			for _, b := range v.Baselines {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", v.Name, b.Name, v.TestRows, b.Holdout.Accuracy,
+					b.Holdout.WeightedPrecision, b.Holdout.WeightedRecall, b.Holdout.WeightedF1, b.Holdout.LogLoss)
+			}
+		}
+		return w.Flush()
+	},
+}
+
+func init() {
+	addFlightsFlags(featuresFlightsCmd, "pipeline")
+	featuresFlightsCmd.Flags().StringVar(&flightsFlags.csvDir, "csv-dir", "", "directory for train.csv and test.csv")
+	featuresFlightsCmd.Flags().StringVar(&flightsFlags.csvVariant, "variant", "", "variant whose features to export (default params.flights.serve_variant)")
+	subcommandGroup("features", "Build use-case features from ingested data").AddCommand(featuresFlightsCmd)
+
+	addFlightsFlags(trainFlightsCmd, "pipeline", "models")
+	trainFlightsCmd.Flags().StringSliceVar(&flightsFlags.variants, "variant", nil, "train only these variants (repeatable)")
+	subcommandGroup("train", "Train models").AddCommand(trainFlightsCmd)
+
+	addFlightsFlags(evaluateFlightsCmd, "pipeline", "models", "metrics")
+	subcommandGroup("evaluate", "Evaluate trained models").AddCommand(evaluateFlightsCmd)
+}
