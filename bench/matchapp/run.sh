@@ -11,7 +11,8 @@
 # train matches), Debian wrk, gunicorn, python3-flask, python3-sklearn,
 # python3-pandas, the PostgreSQL server of .ci/setup, the data mirror.
 # Knobs: DUR (10s), WARM (2s), RATE (1000), OUT (build/bench/matchapp),
-# PG_ADMIN (postgres DSN of the maintenance database).
+# PG_ADMIN (postgres DSN of the maintenance database); GOGC passes through
+# to datalab serve.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export GOTOOLCHAIN=local
@@ -56,7 +57,7 @@ psql -q "$PG_ADMIN" -tAc "SELECT 1 FROM pg_database WHERE datname='datalab_bench
   echo "# match app benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
   echo "machine: $(nproc) cores, $(uname -sr); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "per target: warm-up $WARM, wrk -t2 -c16 -d$DUR, then loadgen open loop at $RATE req/s for $DUR"
+  echo "per target: loadgen open loop at $RATE req/s ($WARM warm-up, $DUR measured), then wrk -t2 -c16 -d$DUR; GOGC=${GOGC:-default}"
   echo
   echo "| target | wrk req/s | wrk p50 | wrk p99 | @${RATE}/s achieved | p50 ms | p99 ms | p99.9 ms | non-2xx | rows logged |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -78,9 +79,10 @@ wrk_field() { # file percentile → value as printed by wrk
 
 measure() { # name base-url
   local name=$1 url=$2/api/v1/matches/predict
-  "$tmp/loadgen" -url "$url" -rate 0 -c 16 -d "$WARM" -warmup 0 >/dev/null
-  wrk -t2 -c16 -d"$DUR" --latency -s bench/matchapp/post.lua "$url" >"$OUT/$name.wrk.txt"
+  # Fixed rate first, on a fresh server: after wrk the log writer may still
+  # be flushing a backlog, which would be charged to the fixed-rate phase.
   "$tmp/loadgen" -url "$url" -target "$name" -rate "$RATE" -c 64 -d "$DUR" -warmup "$WARM" | tee -a "$OUT/results.jsonl" >"$tmp/fixed.json"
+  wrk -t2 -c16 -d"$DUR" --latency -s bench/matchapp/post.lua "$url" >"$OUT/$name.wrk.txt"
   WRK_RPS=$(awk '/Requests\/sec/ {print $2}' "$OUT/$name.wrk.txt")
   WRK_P50=$(wrk_field "$OUT/$name.wrk.txt" 50%)
   WRK_P99=$(wrk_field "$OUT/$name.wrk.txt" 99%)

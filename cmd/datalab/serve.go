@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,6 +53,13 @@ writes the buffered log entries before exiting.`,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		o := serveOpts
 		o.db = predictionLogDSN(o.db)
+		if os.Getenv("GOGC") == "" {
+			// The live heap is small (the model and its lookup, tens of MB)
+			// while every request allocates: GC at 4× the live heap instead
+			// of 2× buys ~20% throughput (bench/matchapp) for a few hundred
+			// MB at most. GOGC (and GOMEMLIMIT) still override.
+			debug.SetGCPercent(400)
+		}
 		return runServe(cmd.Context(), o, loadMatchModel, slog.Default(), nil)
 	},
 }
