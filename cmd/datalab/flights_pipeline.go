@@ -2,13 +2,23 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/datalabhq/datalab/pipeline/flightmodel"
+	"github.com/datalabhq/datalab/pipeline/flightmodel/flightreport"
+	"github.com/datalabhq/datalab/pipeline/matchmodel/matchreport"
+	"github.com/datalabhq/datalab/pipeline/report"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
@@ -146,6 +156,109 @@ data has DepDelay) and writes build/metrics/flights/metrics.json.`,
 		}
 		return w.Flush()
 	},
+}
+
+var reportFlightsFlags struct {
+	out, reportsDir, runID string
+	pointers               []string
+}
+
+var reportFlightsCmd = &cobra.Command{
+	Use:   "flights",
+	Short: "Write the flight-delay HTML report (held-out metrics, baselines, lineage)",
+	Long: `report flights renders build/metrics/flights/metrics.json (datalab evaluate flights)
+as a self-contained HTML file, twice:
+
+  reports/runs/<run-id>/flights.html  the run's report (+ sidecar for the site index),
+                                      with its lineage: run id (DATALAB_RUN_ID, set by
+                                      datalab run), git commit and dirty flag, Go version,
+                                      data oids, params.flights
+  build/flights/report.html           the same report without run id, commit and Go
+                                      version: its bytes depend only on the inputs
+
+Without DATALAB_RUN_ID or --run-id the run id is "flights-" + the first 12 hex
+digits of the metrics file's sha256.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		p, err := stagerun.Load(flightsFlags.pipeline)
+		if err != nil {
+			return err
+		}
+		ev, err := flightmodel.ReadEvaluation(flightsFlags.metrics)
+		if err != nil {
+			return err
+		}
+		oids, err := matchreport.DataOids(reportFlightsFlags.pointers)
+		if err != nil {
+			return err
+		}
+		params := map[string]any{}
+		for k, v := range p.FlatParams() {
+			if strings.HasPrefix(k, "flights.") {
+				params[k] = v
+			}
+		}
+		base := report.Lineage{DataOids: oids, Params: params}
+		stableLineage := base
+		stableLineage.Commit = "not recorded in this input-determined copy (see the run's report under reports/runs/)"
+		stable, err := flightreport.Build(ev, stableLineage)
+		if err != nil {
+			return err
+		}
+		if err := writeReportHTML(stable, reportFlightsFlags.out); err != nil {
+			return err
+		}
+		runID := reportFlightsFlags.runID
+		if runID == "" {
+			b, err := os.ReadFile(flightsFlags.metrics)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			runID = "flights-" + hex.EncodeToString(sum[:])[:12]
+		}
+		full := base
+		full.RunID, full.GoVersion = runID, runtime.Version()
+		commit, dirty, gerr := matchreport.GitCommit(filepath.Dir(flightsFlags.pipeline))
+		if gerr != nil {
+			slog.Warn("report lineage without commit", "err", gerr)
+			commit = "unknown (" + gerr.Error() + ")"
+		}
+		full.Commit, full.Dirty = commit, dirty
+		r, err := flightreport.Build(ev, full)
+		if err != nil {
+			return err
+		}
+		path := report.RunPath(reportFlightsFlags.reportsDir, runID, flightreport.Kind)
+		if err := r.Write(path); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", path, reportFlightsFlags.out)
+		return nil
+	},
+}
+
+func init() {
+	addFlightsFlags(reportFlightsCmd, "pipeline", "metrics")
+	rf := reportFlightsCmd.Flags()
+	rf.StringVar(&reportFlightsFlags.out, "out", "build/flights/report.html", "the input-determined copy of the report")
+	rf.StringVar(&reportFlightsFlags.reportsDir, "reports-dir", "reports", "site directory; the report goes to <dir>/runs/<run-id>/flights.html")
+	rf.StringVar(&reportFlightsFlags.runID, "run-id", os.Getenv("DATALAB_RUN_ID"), "run id (env DATALAB_RUN_ID, set by datalab run)")
+	rf.StringSliceVar(&reportFlightsFlags.pointers, "pointer", flightPointers, "data pointer files whose oids the lineage lists (repeatable)")
+	subcommandGroup("report", "Write HTML reports").AddCommand(reportFlightsCmd)
+}
+
+// flightPointers are the raw data behind the flight variants.
+var flightPointers = []string{
+	"data/pointers/bts2008/flights_2008_4_1.csv.pointer",
+	"data/pointers/bts2008/flights_2008_4_2.csv.pointer",
+	"data/pointers/bts2008/flights_2008_5_1.csv.pointer",
+	"data/pointers/bts2008/flights_2008_5_2.csv.pointer",
+	"data/pointers/bts2008/flights_2008_5_3.csv.pointer",
+	"data/pointers/bts2008/flights_2008_6_1.csv.pointer",
+	"data/pointers/bts2008/flights_2008_6_2.csv.pointer",
+	"data/pointers/flights3m/flights-3m.parquet.pointer",
+	"data/pointers/distances/origin_dest_distances.jsonl.pointer",
 }
 
 func init() {
