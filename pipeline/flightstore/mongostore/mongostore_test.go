@@ -1,0 +1,149 @@
+package mongostore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/datalabhq/datalab/pipeline/flightstore/storetest"
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// ferret runs an embedded FerretDB (MongoDB wire protocol, SQLite backend in
+// dir) on addr until the returned stop is called.
+func ferret(t *testing.T, addr, dir string) (stop func()) {
+	t.Helper()
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	// Wait until it accepts connections.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("FerretDB did not listen on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return func() { cancel(); <-done }
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestFerretDB(t *testing.T) {
+	addr, dir := freeAddr(t), t.TempDir()
+	stop := ferret(t, addr, dir)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Open(ctx, "mongodb://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.Run(t, s)
+
+	// The documents carry the seed's field names, in the seed's database
+	// and collection, with _id = UUID.
+	var raw bson.M
+	id := uuid.NewString()
+	if err := s.Upsert(ctx, storetest.Doc(id, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.client.Database(DefaultDatabase).Collection(Collection).FindOne(ctx, bson.D{{Key: "UUID", Value: id}}).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"_id", "Origin", "DayOfWeek", "DayOfYear", "DayOfMonth", "Dest", "DepDelay", "Timestamp",
+		"FlightDate", "Carrier", "UUID", "Distance", "Route", "Prediction"} {
+		if _, ok := raw[f]; !ok {
+			t.Errorf("stored document lacks %s: %v", f, raw)
+		}
+	}
+	if raw["_id"] != id || raw["Route"] != "ATL-SFO" {
+		t.Fatalf("stored document %v", raw)
+	}
+}
+
+// TestFerretDBRestart stops the server under the store: calls fail while it
+// is down (the predictor retries them) and succeed once it is back on the
+// same address, with the data kept.
+func TestFerretDBRestart(t *testing.T) {
+	addr, dir := freeAddr(t), t.TempDir()
+	stop := ferret(t, addr, dir)
+	ctx := context.Background()
+	s, err := Open(ctx, "mongodb://"+addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	first := uuid.NewString()
+	if err := s.Upsert(ctx, storetest.Doc(first, 0)); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	err = s.Upsert(short, storetest.Doc(uuid.NewString(), 1))
+	cancel()
+	if err == nil {
+		t.Fatal("upsert succeeded with the server down")
+	}
+	stop = ferret(t, addr, dir)
+	defer stop()
+	second := uuid.NewString()
+	var lastErr error
+	for i := 0; i < 50; i++ {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		lastErr = s.Upsert(c, storetest.Doc(second, 2))
+		cancel()
+		if lastErr == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lastErr != nil {
+		t.Fatalf("no reconnect after restart: %v", lastErr)
+	}
+	for _, id := range []string{first, second} {
+		if _, st, err := s.Get(ctx, id); err != nil || st != flightstore.Done {
+			t.Fatalf("%s after restart: %v %v", id, st, err)
+		}
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := Open(ctx, "postgres://x"); err == nil {
+		t.Fatal("postgres URI accepted")
+	}
+	_, err := Open(ctx, fmt.Sprintf("mongodb://%s", freeAddr(t)))
+	if err == nil {
+		t.Fatal("no server, no error")
+	}
+}
