@@ -72,11 +72,15 @@ func ForestParams(v VariantConfig, stages *flightfeat.Stages) (forest.Params, er
 		return p, nil
 	}
 	p.CategoricalFeatures = stages.CategoricalArity()
+	widest, arity := -1, 0
 	for _, f := range slices.Sorted(maps.Keys(p.CategoricalFeatures)) {
-		if a := p.CategoricalFeatures[f]; a > p.MaxBins {
-			return p, fmt.Errorf("variant %s: feature %s has %d categories but max_bins is %d: raise params.flights variant max_bins to at least %d (Spark requires maxBins ≥ the largest arity)",
-				v.Name, stages.Features[f], a, p.MaxBins, a)
+		if a := p.CategoricalFeatures[f]; a > arity {
+			widest, arity = f, a
 		}
+	}
+	if arity > p.MaxBins {
+		return p, fmt.Errorf("variant %s: feature %s has %d categories but max_bins is %d: raise the variant's forest.max_bins in params.flights to at least %d (Spark requires maxBins ≥ the largest arity)",
+			v.Name, stages.Features[widest], arity, p.MaxBins, arity)
 	}
 	return p, nil
 }
