@@ -355,3 +355,29 @@ func TestRequestLogHasNoUserInput(t *testing.T) {
 		t.Errorf("request log carries the body: %q", line)
 	}
 }
+
+// BenchmarkHandlerOverhead is the app's own cost per JSON prediction (decode,
+// validate, log entry, metrics, request log, encode) around a trivial
+// predictor, with an in-memory recorder.
+func BenchmarkHandlerOverhead(b *testing.B) {
+	app, err := matchapp.New(matchapp.Config{Predictor: newTablePredictor(), Recorder: &discardRecorder{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"home":"Argentina","away":"France","neutral":true}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest("POST", "/api/v1/matches/predict", bytes.NewReader(body))
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+type discardRecorder struct{}
+
+func (discardRecorder) Enqueue(predlog.Entry)      {}
+func (discardRecorder) Stats() predlog.WriterStats { return predlog.WriterStats{} }
