@@ -1,0 +1,19 @@
+// Package stream is the Kafka side of the flight-delay predictor: the
+// producer the web app publishes requests with, the predictor (a
+// consumer-group member that decodes, scores, stores, publishes the
+// response and only then commits), the dead-letter topic for messages it
+// cannot use, topic creation, and an embedded Kafka-protocol broker
+// (franz-go's kfake) for running the whole stack from one binary.
+//
+// It sits after pipeline/flightdelay (messages, scoring) and
+// pipeline/flightstore (where predictions go), and before the web app and
+// the CLI, which only wire it.
+//
+// Delivery is at least once, made effectively once by the store: a
+// request's prediction is upserted by UUID, so a redelivered request
+// (predictor killed before committing, rebalance) replaces its document
+// instead of adding one. The offset of a record is committed only after its
+// prediction is stored and its response (or dead-letter record) is
+// acknowledged by the broker. While the store is down the predictor retries
+// with backoff and commits nothing.
+package stream

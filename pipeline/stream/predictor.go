@@ -1,0 +1,286 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/datalabhq/datalab/pipeline/flightdelay"
+	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Dead-letter record headers. The record's key and value are the original
+// request record's, unchanged, so it can be replayed after a fix.
+const (
+	HeaderReason    = "dlq.reason"
+	HeaderTopic     = "dlq.topic"
+	HeaderPartition = "dlq.partition"
+	HeaderOffset    = "dlq.offset"
+)
+
+// PredictorConfig configures a Predictor.
+type PredictorConfig struct {
+	// Brokers are the seed brokers.
+	Brokers []string
+	// Group is the consumer group (default "datalab-flight-predictor");
+	// predictors in one group share the request topic's partitions.
+	Group string
+	// Topics names the request, response and dead-letter topics.
+	Topics Topics
+	// Scorer turns requests into predictions.
+	Scorer *flightdelay.Scorer
+	// Store keeps the predictions.
+	Store flightstore.Store
+	// MaxPollRecords bounds one batch (default 500).
+	MaxPollRecords int
+	// RetryMin and RetryMax bound the backoff between attempts to store
+	// or publish (defaults 50 ms, 2 s); StoreTimeout bounds one attempt
+	// (default 5 s).
+	RetryMin, RetryMax, StoreTimeout time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer, when set, gets the predictor's Prometheus metrics.
+	Registerer prometheus.Registerer
+	// ClientOpts are extra franz-go options (appended last).
+	ClientOpts []kgo.Opt
+}
+
+// PredictorStats counts what a Predictor did.
+type PredictorStats struct {
+	// Stored is the number of request records whose prediction was stored
+	// (redeliveries count again).
+	Stored int64 `json:"stored"`
+	// DeadLettered is the number of records sent to the dead-letter topic.
+	DeadLettered int64 `json:"deadLettered"`
+	// Committed is the number of records whose offsets were committed.
+	Committed int64 `json:"committed"`
+	// Retries is the number of failed store/publish/commit attempts.
+	Retries int64 `json:"retries"`
+	// Batches is the number of polled batches handled.
+	Batches int64 `json:"batches"`
+}
+
+// Predictor consumes requests, predicts, stores, publishes and commits.
+type Predictor struct {
+	cfg PredictorConfig
+	log *slog.Logger
+
+	stored, dead, committed, retries, batches atomic.Int64
+
+	mRecords  *prometheus.CounterVec
+	mRetries  *prometheus.CounterVec
+	mBatchDur prometheus.Histogram
+}
+
+// NewPredictor checks cfg and registers the metrics.
+func NewPredictor(cfg PredictorConfig) (*Predictor, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("predictor: no brokers")
+	}
+	if cfg.Scorer == nil || cfg.Store == nil {
+		return nil, errors.New("predictor: a scorer and a store are required")
+	}
+	if err := cfg.Topics.Validate(); err != nil {
+		return nil, fmt.Errorf("predictor: %w", err)
+	}
+	if cfg.Group == "" {
+		cfg.Group = "datalab-flight-predictor"
+	}
+	if cfg.MaxPollRecords <= 0 {
+		cfg.MaxPollRecords = 500
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = 50 * time.Millisecond
+	}
+	if cfg.RetryMax < cfg.RetryMin {
+		cfg.RetryMax = max(2*time.Second, cfg.RetryMin)
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p := &Predictor{cfg: cfg, log: cfg.Logger.With("component", "predictor", "group", cfg.Group),
+		mRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "datalab_flight_predictor_records_total",
+			Help: "Request records handled by the predictor, by outcome (stored, dead_letter).",
+		}, []string{"outcome"}),
+		mRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "datalab_flight_predictor_retries_total",
+			Help: "Failed attempts the predictor retried, by step (store, publish, commit).",
+		}, []string{"step"}),
+		mBatchDur: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "datalab_flight_predictor_batch_seconds",
+			Help:    "Time from poll to commit of one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+	}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{p.mRecords, p.mRetries, p.mBatchDur} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("predictor metrics: %w", err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// Stats returns the counters so far.
+func (p *Predictor) Stats() PredictorStats {
+	return PredictorStats{Stored: p.stored.Load(), DeadLettered: p.dead.Load(), Committed: p.committed.Load(),
+		Retries: p.retries.Load(), Batches: p.batches.Load()}
+}
+
+// Run joins the group and handles batches until ctx is cancelled, then
+// leaves the group. A batch interrupted by cancellation is not committed:
+// its records are redelivered to the next member. Run returns nil on
+// cancellation and an error only when the client cannot be created.
+func (p *Predictor) Run(ctx context.Context) error {
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(p.cfg.Brokers...),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(p.cfg.Topics.Request),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		// Partitions are not reassigned while a batch is between poll and
+		// commit, so a batch is committed by the member that stored it.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxWait(500 * time.Millisecond),
+		kgo.ProducerLinger(0),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(10 * time.Second),
+		kgo.SessionTimeout(6 * time.Second),
+		kgo.HeartbeatInterval(time.Second),
+	}, p.cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("predictor: %w", err)
+	}
+	defer func() {
+		// Leave the group promptly so the partitions move on at once.
+		cl.AllowRebalance()
+		cl.Close()
+	}()
+	p.log.Info("predictor started", "brokers", p.cfg.Brokers, "topic", p.cfg.Topics.Request)
+	for {
+		fetches := cl.PollRecords(ctx, p.cfg.MaxPollRecords)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			p.log.Info("predictor stopped", "stats", p.Stats())
+			return nil
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			p.log.Warn("fetch error (the client retries)", "topic", topic, "partition", partition, "err", err)
+		})
+		recs := fetches.Records()
+		if len(recs) > 0 {
+			start := time.Now()
+			if err := p.handle(ctx, cl, recs); err != nil {
+				p.log.Info("predictor stopped mid-batch; the batch is not committed and will be redelivered", "records", len(recs), "err", err)
+				return nil
+			}
+			p.mBatchDur.Observe(time.Since(start).Seconds())
+			p.batches.Add(1)
+		}
+		cl.AllowRebalance()
+	}
+}
+
+// handle stores, publishes and commits one batch; it returns only when the
+// batch is committed or ctx is cancelled.
+func (p *Predictor) handle(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
+	docs := make([]flightdelay.Prediction, 0, len(recs))
+	out := make([]*kgo.Record, 0, len(recs))
+	var dead int
+	for _, rec := range recs {
+		doc, reason := p.predict(rec)
+		if reason != "" {
+			dead++
+			p.log.Warn("dead-lettering request record", "partition", rec.Partition, "offset", rec.Offset, "reason", reason)
+			out = append(out, &kgo.Record{Topic: p.cfg.Topics.DeadLetter, Key: rec.Key, Value: rec.Value,
+				Headers: append(append([]kgo.RecordHeader(nil), rec.Headers...),
+					kgo.RecordHeader{Key: HeaderReason, Value: []byte(reason)},
+					kgo.RecordHeader{Key: HeaderTopic, Value: []byte(rec.Topic)},
+					kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
+					kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))})})
+			continue
+		}
+		body, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		docs = append(docs, doc)
+		out = append(out, &kgo.Record{Topic: p.cfg.Topics.Response, Key: []byte(doc.UUID), Value: body})
+	}
+	if err := p.retry(ctx, "store", func(ctx context.Context) error {
+		sctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
+		defer cancel()
+		return p.cfg.Store.Upsert(sctx, docs...)
+	}); err != nil {
+		return err
+	}
+	p.stored.Add(int64(len(docs)))
+	if err := p.retry(ctx, "publish", func(ctx context.Context) error {
+		return cl.ProduceSync(ctx, out...).FirstErr()
+	}); err != nil {
+		return err
+	}
+	p.dead.Add(int64(dead))
+	p.mRecords.WithLabelValues("stored").Add(float64(len(docs)))
+	p.mRecords.WithLabelValues("dead_letter").Add(float64(dead))
+	if err := p.retry(ctx, "commit", func(ctx context.Context) error {
+		return cl.CommitRecords(ctx, recs...)
+	}); err != nil {
+		return err
+	}
+	p.committed.Add(int64(len(recs)))
+	return nil
+}
+
+// predict decodes and scores one record; reason is non-empty when the
+// record belongs in the dead-letter topic.
+func (p *Predictor) predict(rec *kgo.Record) (flightdelay.Prediction, string) {
+	req, err := flightdelay.DecodeRequest(rec.Value)
+	if err != nil {
+		return flightdelay.Prediction{}, "decode: " + err.Error()
+	}
+	if len(rec.Key) > 0 && string(rec.Key) != req.UUID {
+		return flightdelay.Prediction{}, fmt.Sprintf("record key %q differs from UUID %s", rec.Key, req.UUID)
+	}
+	doc, err := p.cfg.Scorer.Score(req)
+	if err != nil {
+		return flightdelay.Prediction{}, "score: " + err.Error()
+	}
+	return doc, ""
+}
+
+// retry runs fn until it succeeds or ctx is cancelled, with exponential
+// backoff between RetryMin and RetryMax.
+func (p *Predictor) retry(ctx context.Context, step string, fn func(context.Context) error) error {
+	wait := p.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.retries.Add(1)
+		p.mRetries.WithLabelValues(step).Inc()
+		p.log.Warn("retrying", "step", step, "attempt", attempt, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, p.cfg.RetryMax)
+	}
+}
