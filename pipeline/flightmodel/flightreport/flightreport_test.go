@@ -58,7 +58,7 @@ func fixtureEvaluation(t *testing.T) *flightmodel.Evaluation {
 		return flightmodel.VariantEvaluation{Name: name, Description: "d " + name, Data: data, Features: []string{"DepDelay", "Route_index"},
 			Categorical: true, Arity: map[string]int{"Route_index": 7}, Forest: map[string]string{"numTrees": "20"}, NumNodes: 30,
 			TrainRows: 48, TestRows: len(y), TrainClassCounts: []int{8, 16, 16, 8}, TestClassCounts: []int{2, 4, 4, 2},
-			Holdout: res(p), Importances: []flightmodel.FeatureImportance{{"DepDelay", 0.8}, {"Route_index", 0.2}},
+			Holdout: res(p), Importances: []flightmodel.FeatureImportance{{Feature: "DepDelay", Importance: 0.8}, {Feature: "Route_index", Importance: 0.2}},
 			Baselines: bs, UnseenTest: map[string]flightmodel.UnseenRate{"Route": {Rows: 1, Share: 1.0 / 12}}}
 	}
 	return &flightmodel.Evaluation{Schema: flightmodel.EvaluationSchema, TestFraction: 0.2, SplitSeed: 2008, ServeVariant: "bts",
