@@ -107,8 +107,8 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 		}
 		o.model = filepath.Join(matchmodel.DefaultModelsDir, cfg.ServeVariant)
 	}
-	if dir := filepath.Dir(o.db); o.db == DefaultPredictionLog {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if o.db == DefaultPredictionLog { // build/ may not exist yet on a fresh clone
+		if err := os.MkdirAll(filepath.Dir(o.db), 0o755); err != nil {
 			return err
 		}
 	}
