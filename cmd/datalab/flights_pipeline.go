@@ -2,13 +2,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 
@@ -17,7 +12,6 @@ import (
 
 	"github.com/datalabhq/datalab/pipeline/flightmodel"
 	"github.com/datalabhq/datalab/pipeline/flightmodel/flightreport"
-	"github.com/datalabhq/datalab/pipeline/matchmodel/matchreport"
 	"github.com/datalabhq/datalab/pipeline/report"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
@@ -188,53 +182,25 @@ digits of the metrics file's sha256.`,
 		if err != nil {
 			return err
 		}
-		oids, err := matchreport.DataOids(reportFlightsFlags.pointers)
-		if err != nil {
-			return err
-		}
 		params := map[string]any{}
 		for k, v := range p.FlatParams() {
 			if strings.HasPrefix(k, "flights.") {
 				params[k] = v
 			}
 		}
-		base := report.Lineage{DataOids: oids, Params: params}
-		stableLineage := base
-		stableLineage.Commit = "not recorded in this input-determined copy (see the run's report under reports/runs/)"
-		stable, err := flightreport.Build(ev, stableLineage)
-		if err != nil {
-			return err
-		}
-		if err := writeReportHTML(stable, reportFlightsFlags.out); err != nil {
-			return err
-		}
-		runID := reportFlightsFlags.runID
-		if runID == "" {
-			b, err := os.ReadFile(flightsFlags.metrics)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			runID = "flights-" + hex.EncodeToString(sum[:])[:12]
-		}
-		full := base
-		full.RunID, full.GoVersion = runID, runtime.Version()
-		commit, dirty, gerr := matchreport.GitCommit(filepath.Dir(flightsFlags.pipeline))
-		if gerr != nil {
-			slog.Warn("report lineage without commit", "err", gerr)
-			commit = "unknown (" + gerr.Error() + ")"
-		}
-		full.Commit, full.Dirty = commit, dirty
-		r, err := flightreport.Build(ev, full)
-		if err != nil {
-			return err
-		}
-		path := report.RunPath(reportFlightsFlags.reportsDir, runID, flightreport.Kind)
-		if err := r.Write(path); err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", path, reportFlightsFlags.out)
-		return nil
+		return useCaseReport{
+			kind:         flightreport.Kind,
+			metricsPath:  flightsFlags.metrics,
+			pipelinePath: flightsFlags.pipeline,
+			pointers:     reportFlightsFlags.pointers,
+			params:       params,
+			stableOut:    reportFlightsFlags.out,
+			reportsDir:   reportFlightsFlags.reportsDir,
+			runID:        reportFlightsFlags.runID,
+			build: func(l report.Lineage) (*report.Report, error) {
+				return flightreport.Build(ev, l)
+			},
+		}.write(cmd.OutOrStdout())
 	},
 }
 

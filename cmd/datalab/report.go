@@ -1,17 +1,10 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"runtime"
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/atomicfile"
 	"github.com/datalabhq/datalab/pipeline/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/matchmodel/matchreport"
 	"github.com/datalabhq/datalab/pipeline/report"
@@ -52,60 +45,20 @@ digits of the metrics file's sha256.`,
 		if err != nil {
 			return err
 		}
-		oids, err := matchreport.DataOids(reportMatchesFlags.pointers)
-		if err != nil {
-			return err
-		}
-		base := report.Lineage{DataOids: oids, Params: matchreport.MatchParams(p)}
-
-		stableLineage := base
-		stableLineage.Commit = "not recorded in this input-determined copy (see the run's report under reports/runs/)"
-		stable, err := matchreport.Build(ev, stableLineage, cfg.ServeVariant)
-		if err != nil {
-			return err
-		}
-		if err := writeReportHTML(stable, reportMatchesFlags.out); err != nil {
-			return err
-		}
-
-		runID := reportMatchesFlags.runID
-		if runID == "" {
-			b, err := os.ReadFile(matchesPaths.metrics)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			runID = "matches-" + hex.EncodeToString(sum[:])[:12]
-		}
-		full := base
-		full.RunID, full.GoVersion = runID, runtime.Version()
-		commit, dirty, gerr := matchreport.GitCommit(filepath.Dir(matchesPaths.pipeline))
-		if gerr != nil {
-			slog.Warn("report lineage without commit", "err", gerr)
-			commit = "unknown (" + gerr.Error() + ")"
-		}
-		full.Commit, full.Dirty = commit, dirty
-		r, err := matchreport.Build(ev, full, cfg.ServeVariant)
-		if err != nil {
-			return err
-		}
-		path := report.RunPath(reportMatchesFlags.reportsDir, runID, matchreport.Kind)
-		if err := r.Write(path); err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", path, reportMatchesFlags.out)
-		return nil
+		return useCaseReport{
+			kind:         matchreport.Kind,
+			metricsPath:  matchesPaths.metrics,
+			pipelinePath: matchesPaths.pipeline,
+			pointers:     reportMatchesFlags.pointers,
+			params:       matchreport.MatchParams(p),
+			stableOut:    reportMatchesFlags.out,
+			reportsDir:   reportMatchesFlags.reportsDir,
+			runID:        reportMatchesFlags.runID,
+			build: func(l report.Lineage) (*report.Report, error) {
+				return matchreport.Build(ev, l, cfg.ServeVariant)
+			},
+		}.write(cmd.OutOrStdout())
 	},
-}
-
-// writeReportHTML writes only the HTML of r (no sidecar: the stable copy
-// is not a run's report and must not appear in the site index).
-func writeReportHTML(r *report.Report, path string) error {
-	b, err := r.Render()
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, b)
 }
 
 func init() {

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -151,9 +153,12 @@ func lfsMaterialised(repo *git.Repository, idx *index.Index, root, name string) 
 	return err == nil && d.SHA256 == oid
 }
 
-// gitState describes the repository containing dir; a directory outside any
-// repository gives a state with Error set rather than failing the run.
-func gitState(dir string) GitState {
+// GitStateOf describes the repository containing dir: commit, branch and
+// whether tracked files differ (a materialised git-LFS file whose content
+// matches its committed pointer is clean). A directory outside any
+// repository gives a state with Error set rather than an error, so run
+// records and report lineage are written either way.
+func GitStateOf(dir string) GitState {
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return GitState{Error: "not a git repository"}
@@ -196,4 +201,27 @@ func gitState(dir string) GitState {
 		break
 	}
 	return gs
+}
+
+// PointerOids maps each git-LFS pointer file (data/pointers/<set>/<file>.pointer)
+// to the oid it declares, keyed by "<set>/<file>", for lineage. Every path
+// must be a readable pointer: lineage must not claim data it cannot show.
+func PointerOids(pointers []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range pointers {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("lineage: %w", err)
+		}
+		oid, _, ok := ParseLFSPointer(b)
+		if !ok {
+			return nil, fmt.Errorf("lineage: %s is not a git-LFS pointer", p)
+		}
+		key := filepath.ToSlash(p)
+		if i := strings.Index(key, "pointers/"); i >= 0 {
+			key = key[i+len("pointers/"):]
+		}
+		out[strings.TrimSuffix(key, ".pointer")] = "sha256:" + oid
+	}
+	return out, nil
 }

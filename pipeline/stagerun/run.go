@@ -92,7 +92,7 @@ func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*Ru
 		Targets:        targets,
 		Force:          opts.Force,
 		Start:          start,
-		Git:            gitState(p.Root),
+		Git:            GitStateOf(p.Root),
 		GoVersion:      runtime.Version(),
 		DatalabVersion: opts.Version,
 		Datasets:       map[string]string{},

@@ -410,12 +410,12 @@ func TestGitState(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "big.csv"), content, 0o644)
 	os.WriteFile(filepath.Join(dir, "untracked.txt"), []byte("u"), 0o644)
-	gs := gitState(dir)
+	gs := GitStateOf(dir)
 	if gs.Commit != hash.String() || gs.Dirty || gs.Error != "" {
 		t.Errorf("clean tree: %+v (commit %s)", gs, hash)
 	}
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("changed\n"), 0o644)
-	if gs := gitState(dir); !gs.Dirty {
+	if gs := GitStateOf(dir); !gs.Dirty {
 		t.Errorf("modified tree: %+v", gs)
 	}
 }
