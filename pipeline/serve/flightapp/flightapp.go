@@ -1,0 +1,341 @@
+// Package flightapp is the flight-delay web app with the seed's exact HTTP
+// contract:
+//
+//	GET  /flights/delays/predict_kafka                        the form page
+//	POST /flights/delays/predict/classify_realtime            → {"status":"OK","id":"<uuid>"}
+//	GET  /flights/delays/predict/classify_realtime/response/<id>
+//	     → {"status":"WAIT","id":…} until predicted, then {"status":"OK","id":…,"prediction":{…}}
+//
+// plus a synchronous POST /api/v1/flights/predict for scripts (scored in
+// the request, neither published nor stored), /healthz and /metrics.
+//
+// The app enriches and validates the form (pipeline/flightdelay), records
+// the issued id in the store (pipeline/flightstore), and publishes the
+// request (pipeline/stream's Producer); the predictor answers through the
+// store. Because issued ids live in the store, the response route tells an
+// id never issued (404) from one not yet answered (WAIT) after a restart
+// and across replicas sharing the store.
+package flightapp
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/datalabhq/datalab/pipeline/flightdelay"
+	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Publisher publishes an enriched request (stream.Producer is one).
+type Publisher interface {
+	Publish(ctx context.Context, r flightdelay.Request) error
+}
+
+// Config configures the app.
+type Config struct {
+	// Enricher turns forms into requests; its Scorer rejects values the
+	// model does not know.
+	Enricher *flightdelay.Enricher
+	// Scorer serves the synchronous API.
+	Scorer *flightdelay.Scorer
+	// Store records issued ids and holds the predictions.
+	Store flightstore.Store
+	// Publisher sends requests to the predictor.
+	Publisher Publisher
+	// MaxBody bounds request bodies (default 16 KiB; the form is ~100 bytes).
+	MaxBody int64
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registry gets the app's metrics and is served on /metrics; nil makes
+	// a new one with the Go and process collectors.
+	Registry *prometheus.Registry
+}
+
+// App is the http.Handler.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	registry *prometheus.Registry
+
+	mRequests *prometheus.CounterVec
+	mDuration *prometheus.HistogramVec
+}
+
+// New builds the app.
+func New(cfg Config) (*App, error) {
+	if cfg.Enricher == nil || cfg.Enricher.Distances == nil || cfg.Scorer == nil || cfg.Store == nil || cfg.Publisher == nil {
+		return nil, errors.New("flightapp: Enricher (with Distances), Scorer, Store and Publisher are required")
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 16 << 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	a := &App{cfg: cfg, log: cfg.Logger.With("component", "flightapp"), mux: http.NewServeMux(), registry: cfg.Registry,
+		mRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "datalab_flight_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		mDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "datalab_flight_http_request_seconds", Help: "HTTP request latency by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"route"}),
+	}
+	if err := cfg.Registry.Register(a.mRequests); err != nil {
+		return nil, err
+	}
+	if err := cfg.Registry.Register(a.mDuration); err != nil {
+		return nil, err
+	}
+	a.handle("GET /flights/delays/predict_kafka", "form", a.form)
+	a.handle("POST /flights/delays/predict/classify_realtime", "classify", a.classify)
+	a.handle("GET /flights/delays/predict/classify_realtime/response/{id}", "response", a.response)
+	a.handle("POST /api/v1/flights/predict", "api_predict", a.predictSync)
+	a.handle("GET /healthz", "healthz", a.healthz)
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	a.handle("GET /{$}", "root", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/flights/delays/predict_kafka", http.StatusFound)
+	})
+	return a, nil
+}
+
+// Registry is the registry /metrics serves (the predictor can add to it).
+func (a *App) Registry() *prometheus.Registry { return a.registry }
+
+// ServeHTTP implements http.Handler.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// statusWriter remembers the status code for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (a *App) handle(pattern, route string, h http.HandlerFunc) {
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		r.Body = http.MaxBytesReader(sw, r.Body, a.cfg.MaxBody)
+		h(sw, r)
+		a.mRequests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		a.mDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// errorBody is every error answer: {"status":"ERROR","error":…,"problems":[…]}.
+type errorBody struct {
+	Status   string                   `json:"status"`
+	ID       string                   `json:"id,omitempty"`
+	Error    string                   `json:"error"`
+	Problems []flightdelay.FieldError `json:"problems,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// fail answers an error; a *flightdelay.ValidationError becomes 400 with
+// its problems, a too-large body 413.
+func (a *App) fail(w http.ResponseWriter, code int, err error) {
+	body := errorBody{Status: "ERROR", Error: err.Error()}
+	var ve *flightdelay.ValidationError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		code, body.Error = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)
+	case errors.As(err, &ve):
+		code, body.Error, body.Problems = http.StatusBadRequest, "invalid request: "+ve.Error(), ve.Problems
+	}
+	writeJSON(w, code, body)
+}
+
+// readForm reads the seed form's fields from a urlencoded or multipart
+// form, or from a JSON object with the same names.
+func readForm(r *http.Request) (flightdelay.Form, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var f flightdelay.Form
+	switch ct {
+	case "application/json":
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		// Numbers are accepted as numbers or strings.
+		var raw map[string]json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return f, err
+			}
+			return f, badRequest("body is not a JSON object: %v", err)
+		}
+		known := map[string]*string{"DepDelay": &f.DepDelay, "Carrier": &f.Carrier, "FlightDate": &f.FlightDate,
+			"Origin": &f.Origin, "Dest": &f.Dest, "FlightNum": &f.FlightNum}
+		for k, v := range raw {
+			dst, ok := known[k]
+			if !ok {
+				return f, badRequest("unknown field %q (the fields are DepDelay, Carrier, FlightDate, Origin, Dest, FlightNum)", k)
+			}
+			if string(v) == "null" {
+				continue
+			}
+			var s string
+			if err := json.Unmarshal(v, &s); err == nil {
+				*dst = s
+				continue
+			}
+			var n json.Number
+			if err := json.Unmarshal(v, &n); err != nil {
+				return f, badRequest("field %s: want a string or a number, got %s", k, v)
+			}
+			*dst = n.String()
+		}
+		return f, nil
+	case "application/x-www-form-urlencoded", "multipart/form-data":
+		var err error
+		if ct == "multipart/form-data" {
+			err = r.ParseMultipartForm(4 << 10)
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return f, err
+			}
+			return f, badRequest("cannot read the form: %v", err)
+		}
+		v := r.PostForm
+		return flightdelay.Form{DepDelay: v.Get("DepDelay"), Carrier: v.Get("Carrier"), FlightDate: v.Get("FlightDate"),
+			Origin: v.Get("Origin"), Dest: v.Get("Dest"), FlightNum: v.Get("FlightNum")}, nil
+	}
+	return f, badRequest("Content-Type %q: send application/x-www-form-urlencoded, multipart/form-data or application/json", r.Header.Get("Content-Type"))
+}
+
+// badRequest is a ValidationError about the body as a whole.
+func badRequest(format string, args ...any) error {
+	return &flightdelay.ValidationError{Problems: []flightdelay.FieldError{{Field: "body", Message: fmt.Sprintf(format, args...)}}}
+}
+
+// classify is the seed's POST: enrich, record the id, publish, answer the id.
+func (a *App) classify(w http.ResponseWriter, r *http.Request) {
+	f, err := readForm(r)
+	if err != nil {
+		a.fail(w, http.StatusBadRequest, err)
+		return
+	}
+	req, err := a.cfg.Enricher.Enrich(f)
+	if err != nil {
+		a.fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	// The id is recorded before publishing: a fast predictor's answer can
+	// then never precede it, and a failed publish leaves an id nobody holds.
+	if err := a.cfg.Store.Issue(r.Context(), req.UUID, time.Now()); err != nil {
+		a.log.Error("issue request id", "err", err)
+		a.fail(w, http.StatusServiceUnavailable, fmt.Errorf("the prediction store is unavailable, try again: %w", err))
+		return
+	}
+	if err := a.cfg.Publisher.Publish(r.Context(), req); err != nil {
+		a.log.Error("publish request", "err", err)
+		a.fail(w, http.StatusServiceUnavailable, fmt.Errorf("could not hand the request to the predictor, try again: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "OK", "id": req.UUID})
+}
+
+// response is the seed's polling route.
+func (a *App) response(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		writeJSON(w, http.StatusNotFound, errorBody{Status: "ERROR", ID: id, Error: "not a request id: ids are UUIDs returned by POST /flights/delays/predict/classify_realtime"})
+		return
+	}
+	doc, status, err := a.cfg.Store.Get(r.Context(), id)
+	if err != nil {
+		a.log.Error("get prediction", "id", id, "err", err)
+		a.fail(w, http.StatusServiceUnavailable, fmt.Errorf("the prediction store is unavailable, poll again: %w", err))
+		return
+	}
+	switch status {
+	case flightstore.Done:
+		writeJSON(w, http.StatusOK, struct {
+			Status     string                 `json:"status"`
+			ID         string                 `json:"id"`
+			Prediction flightdelay.Prediction `json:"prediction"`
+		}{"OK", id, doc})
+	case flightstore.Pending:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "WAIT", "id": id})
+	default:
+		writeJSON(w, http.StatusNotFound, errorBody{Status: "ERROR", ID: id, Error: "unknown request id: it was never issued by this service"})
+	}
+}
+
+// predictSync scores a form in the request, for scripts.
+func (a *App) predictSync(w http.ResponseWriter, r *http.Request) {
+	f, err := readForm(r)
+	if err != nil {
+		a.fail(w, http.StatusBadRequest, err)
+		return
+	}
+	req, err := a.cfg.Enricher.Enrich(f)
+	if err != nil {
+		a.fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	doc, err := a.cfg.Scorer.Score(req)
+	if err != nil {
+		a.fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "OK", "id": req.UUID, "prediction": doc})
+}
+
+// healthz answers 200 when the store answers.
+func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.cfg.Store.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "ERROR", "error": "store: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "OK", "model": a.cfg.Scorer.Name()})
+}
+
+// form serves the page.
+func (a *App) form(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	page := formPage
+	d := flightdelay.DefaultForm
+	for k, v := range map[string]string{"{{DepDelay}}": d.DepDelay, "{{Carrier}}": d.Carrier, "{{FlightDate}}": d.FlightDate,
+		"{{Origin}}": d.Origin, "{{Dest}}": d.Dest} {
+		page = strings.ReplaceAll(page, k, v)
+	}
+	w.Write([]byte(page))
+}
+
+//go:embed form.html
+var formPage string
