@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/datalabhq/datalab/pipeline/flightdelay"
+	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/datalabhq/datalab/pipeline/flightstore/mongostore"
+	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
+	"github.com/datalabhq/datalab/pipeline/stream"
+)
+
+// Flight defaults: the Spark 3.3.3 course model until the Go-trained flight
+// model replaces it, the seed's distance table, a SQLite store under .datalab/.
+const (
+	defaultFlightModel     = "data/spark-flight-delay-3.3.3"
+	defaultFlightDistances = "data/distances/origin_dest_distances.jsonl"
+	defaultFlightStore     = ".datalab/flights.sqlite"
+	defaultBroker          = "127.0.0.1:9092"
+)
+
+// flightOptions are the settings shared by serve-flights, predictor and up.
+type flightOptions struct {
+	model, distances, store, brokers string
+	topics                           stream.Topics
+	partitions                       int32
+}
+
+func (o *flightOptions) register(cmd *cobra.Command, withDistances bool) {
+	f := cmd.Flags()
+	def := stream.DefaultTopics()
+	f.StringVar(&o.model, "model", envOr("DATALAB_FLIGHT_MODEL", defaultFlightModel), "flight model directory (Spark format; env DATALAB_FLIGHT_MODEL)")
+	if withDistances {
+		f.StringVar(&o.distances, "distances", envOr("DATALAB_FLIGHT_DISTANCES", defaultFlightDistances), "airport-pair distance table, JSON lines (env DATALAB_FLIGHT_DISTANCES)")
+	}
+	// The default is resolved at run time: DATALAB_FLIGHT_STORE may hold a password.
+	f.StringVar(&o.store, "store", "", "prediction store: SQLite path, postgres://…, mysql://… or mongodb://… (env DATALAB_FLIGHT_STORE; default "+defaultFlightStore+")")
+	f.StringVar(&o.brokers, "brokers", envOr("DATALAB_BROKERS", ""), "Kafka brokers, comma-separated (env DATALAB_BROKERS)")
+	f.StringVar(&o.topics.Request, "request-topic", envOr("DATALAB_REQUEST_TOPIC", def.Request), "request topic (env DATALAB_REQUEST_TOPIC)")
+	f.StringVar(&o.topics.Response, "response-topic", envOr("DATALAB_RESPONSE_TOPIC", def.Response), "response topic (env DATALAB_RESPONSE_TOPIC)")
+	f.StringVar(&o.topics.DeadLetter, "dead-letter-topic", envOr("DATALAB_DEAD_LETTER_TOPIC", def.DeadLetter), "dead-letter topic (env DATALAB_DEAD_LETTER_TOPIC)")
+	f.Int32Var(&o.partitions, "partitions", 3, "partitions of topics created on startup (predictors scale up to this many)")
+}
+
+func (o *flightOptions) storeDSN() string {
+	if o.store != "" {
+		return o.store
+	}
+	return envOr("DATALAB_FLIGHT_STORE", defaultFlightStore)
+}
+
+// brokerList splits --brokers, falling back to the embedded broker's
+// default address.
+func (o *flightOptions) brokerList() []string {
+	var out []string
+	for _, b := range strings.Split(o.brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 0 {
+		return []string{defaultBroker}
+	}
+	return out
+}
+
+// openFlightStore opens the store the DSN names: mongodb:// → MongoDB,
+// anything else → SQL (SQLite file by default, created with its directory).
+func openFlightStore(ctx context.Context, dsn string) (flightstore.Store, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if strings.HasPrefix(dsn, "mongodb://") || strings.HasPrefix(dsn, "mongodb+srv://") {
+		return mongostore.Open(ctx, dsn)
+	}
+	if d, _, _, err := sqlstore.ParseDSN(dsn); err == nil && d == sqlstore.SQLite {
+		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
+		path, _, _ = strings.Cut(path, "?")
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return sqlstore.Open(ctx, dsn)
+}
+
+// loadFlightModel loads the scorer and, when path is set, the distance table.
+func loadFlightModel(model, distances string) (*flightdelay.Scorer, *ingest.DistanceTable, error) {
+	sc, err := flightdelay.LoadScorer(model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (pull it with: datalab data pull spark-flight-delay-3.3.3)", err)
+	}
+	if distances == "" {
+		return sc, nil, nil
+	}
+	d, err := ingest.LoadDistances(distances)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (pull it with: datalab data pull distances)", err)
+	}
+	return sc, d, nil
+}
+
+// serveHandler serves h on addr until ctx is cancelled, then shuts down
+// gracefully. ready, when set, gets the listening address.
+func serveHandler(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready func(string)) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// urlOf turns a listen address into a browsable URL.
+func urlOf(addr, path string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + path
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + path
+}
+
+var serveFlightsOpts struct {
+	flightOptions
+	addr string
+}
+
+var serveFlightsCmd = &cobra.Command{
+	Use:   "serve-flights",
+	Short: "Serve the flight-delay web app (publishes requests to Kafka; a predictor answers)",
+	Long: `serve-flights serves the flight-delay app with the seed's contract:
+
+  GET  /flights/delays/predict_kafka                          the form
+  POST /flights/delays/predict/classify_realtime              → {"status":"OK","id":"<uuid>"}
+  GET  /flights/delays/predict/classify_realtime/response/ID  → WAIT, then OK with the prediction
+  POST /api/v1/flights/predict                                synchronous scoring for scripts
+  /healthz, /metrics
+
+Requests go to the request topic on --brokers; run 'datalab predictor' (or
+use 'datalab up', which runs everything in one process). The store must be
+the predictor's: the app records issued ids in it and reads predictions back.`,
+	Example: `  datalab broker &
+  datalab predictor &
+  datalab serve-flights --addr :5001`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		o := serveFlightsOpts
+		ctx, log := cmd.Context(), slog.Default()
+		sc, dist, err := loadFlightModel(o.model, o.distances)
+		if err != nil {
+			return err
+		}
+		st, err := openFlightStore(ctx, o.storeDSN())
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		s, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: o.brokerList(), Topics: o.topics,
+			Partitions: o.partitions, Scorer: sc, Distances: dist, Store: st, NoPredictor: true, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return serveHandler(ctx, o.addr, s.App, log, func(a string) {
+			log.Info("serving flights", "url", urlOf(a, "/flights/delays/predict_kafka"), "model", sc.Name(), "brokers", s.Brokers)
+		})
+	},
+}
+
+func init() {
+	serveFlightsOpts.register(serveFlightsCmd, true)
+	serveFlightsCmd.Flags().StringVar(&serveFlightsOpts.addr, "addr", envOr("DATALAB_FLIGHT_ADDR", ":5001"), "listen address (env DATALAB_FLIGHT_ADDR; 5001 was the seed's port)")
+	rootCmd.AddCommand(serveFlightsCmd)
+}

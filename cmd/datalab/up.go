@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
+)
+
+var upOpts struct {
+	flights    flightOptions
+	pipeline   pipelineFlags
+	flightAddr string
+	matchAddr  string
+	brokerAddr string
+	brokerData string
+	noPipeline bool
+	noMatch    bool
+}
+
+var upCmd = &cobra.Command{
+	Use:   "up",
+	Short: "Run the whole lab: pipeline if out of date, then both apps, the embedded broker and the predictor",
+	Long: `up is one command for the whole stack, in one process:
+
+  1. runs the pipeline in datalab.yaml, skipping up-to-date stages (--no-pipeline skips it);
+  2. starts the embedded Kafka-protocol broker on --broker-addr, unless --brokers names a real Kafka;
+  3. starts the flight predictor and serves the flight-delay app on --flight-addr;
+  4. serves the match-winner app on --addr (as 'datalab serve' does; --no-match skips it).
+
+It prints the URLs and runs until Ctrl-C or SIGTERM, then shuts everything down
+in order (HTTP servers, predictor leaving its group, producer, broker).`,
+	Example: `  datalab up
+  datalab up --no-pipeline --flight-addr 127.0.0.1:5001
+  DATALAB_BROKERS=kafka:9092 DATALAB_FLIGHT_STORE=mongodb://mongo:27017 datalab up`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		return runUp(cmd.Context(), slog.Default(), func(name, url string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "%-8s %s\n", name, url)
+		})
+	},
+}
+
+// runUp runs the stack until ctx is cancelled; announce gets each service's URL.
+func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string)) error {
+	o := upOpts
+	if !o.noPipeline {
+		if _, err := os.Stat(o.pipeline.file); err == nil {
+			p, err := stagerun.Load(o.pipeline.file)
+			if err != nil {
+				return err
+			}
+			log.Info("running the pipeline (up-to-date stages are skipped)", "file", o.pipeline.file)
+			rec, err := p.Run(ctx, nil, o.pipeline.options(os.Stderr, os.Stderr))
+			if rec != nil {
+				printRunSummary(os.Stderr, p, rec)
+			}
+			if err != nil {
+				return fmt.Errorf("pipeline: %w (fix it, or start the apps anyway with --no-pipeline)", err)
+			}
+		} else {
+			log.Warn("no pipeline file; serving what exists", "file", o.pipeline.file)
+		}
+	}
+	sc, dist, err := loadFlightModel(o.flights.model, o.flights.distances)
+	if err != nil {
+		return err
+	}
+	st, err := openFlightStore(ctx, o.flights.storeDSN())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var brokers []string
+	if strings.TrimSpace(o.flights.brokers) != "" {
+		brokers = o.flights.brokerList()
+	}
+	stack, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: brokers, EmbeddedAddr: o.brokerAddr,
+		EmbeddedDataDir: o.brokerData, Topics: o.flights.topics, Partitions: o.flights.partitions,
+		Scorer: sc, Distances: dist, Store: st, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	if stack.Broker != nil {
+		announce("kafka", stack.Broker.Addr()+" (embedded)")
+	} else {
+		announce("kafka", strings.Join(stack.Brokers, ","))
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := serveHandler(ctx, o.flightAddr, stack.App, log, func(a string) {
+			announce("flights", urlOf(a, "/flights/delays/predict_kafka"))
+			announce("metrics", urlOf(a, "/metrics"))
+		})
+		if err != nil {
+			errs <- fmt.Errorf("flight app: %w", err)
+			cancel()
+		}
+	}()
+	if !o.noMatch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mo := serveOptions{addr: o.matchAddr, modelCache: defaultModelCache(), db: predictionLogDSN(""),
+				pipeline: o.pipeline.file, logBuffer: 10_000, shutdownTimeout: 15 * time.Second}
+			ready := make(chan string, 1)
+			go func() {
+				if a, ok := <-ready; ok {
+					announce("matches", urlOf(a, "/"))
+				}
+			}()
+			// The match app is optional here: without a trained match model
+			// the flight stack keeps running and the reason is logged.
+			if err := runServe(ctx, mo, loadMatchModel, log, ready); err != nil {
+				log.Error("match app not running", "err", err, "hint", "train it with 'datalab run' or pass --no-match")
+			}
+			close(ready)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func init() {
+	f := upCmd.Flags()
+	upOpts.flights.register(upCmd, true)
+	upOpts.pipeline.register(upCmd)
+	f.StringVar(&upOpts.flightAddr, "flight-addr", envOr("DATALAB_FLIGHT_ADDR", "127.0.0.1:5001"), "flight app listen address (env DATALAB_FLIGHT_ADDR)")
+	f.StringVar(&upOpts.matchAddr, "addr", envOr("DATALAB_ADDR", "127.0.0.1:8080"), "match app listen address (env DATALAB_ADDR)")
+	f.StringVar(&upOpts.brokerAddr, "broker-addr", envOr("DATALAB_BROKER_ADDR", defaultBroker), "embedded broker address when --brokers is empty (env DATALAB_BROKER_ADDR)")
+	f.StringVar(&upOpts.brokerData, "broker-data", envOr("DATALAB_BROKER_DATA", ".datalab/kafka"), "embedded broker state directory (env DATALAB_BROKER_DATA)")
+	f.BoolVar(&upOpts.noPipeline, "no-pipeline", false, "do not run the pipeline first")
+	f.BoolVar(&upOpts.noMatch, "no-match", false, "do not serve the match app")
+	rootCmd.AddCommand(upCmd)
+}
