@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/datalabhq/datalab/pipeline/flightmodel"
 	"github.com/datalabhq/datalab/pipeline/flightmodel/flightreport"
@@ -23,18 +21,8 @@ func flightsConfig(pipelinePath string) (flightmodel.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	v, ok := p.Param("flights")
-	if !ok {
-		return cfg, fmt.Errorf("%s has no params.flights", pipelinePath)
-	}
-	b, err := yaml.Marshal(v)
-	if err != nil {
+	if err := p.DecodeParam("flights", &cfg); err != nil {
 		return cfg, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("%s params.flights: %w", pipelinePath, err)
 	}
 	return cfg, cfg.Validate()
 }

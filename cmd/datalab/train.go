@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/datalabhq/datalab/pipeline/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
@@ -32,18 +30,8 @@ func matchesConfig(pipelinePath string) (matchmodel.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	v, ok := p.Param("matches")
-	if !ok {
-		return cfg, fmt.Errorf("%s has no params.matches", pipelinePath)
-	}
-	b, err := yaml.Marshal(v)
-	if err != nil {
+	if err := p.DecodeParam("matches", &cfg); err != nil {
 		return cfg, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("%s params.matches: %w", pipelinePath, err)
 	}
 	return cfg, cfg.Validate()
 }

@@ -335,6 +335,26 @@ func (p *Pipeline) Param(key string) (any, bool) {
 	return cur, true
 }
 
+// DecodeParam decodes the parameter subtree at key (e.g. "matches") into
+// dst, rejecting fields dst does not have, so a stage's typed configuration
+// comes from the same params block the runner hashes.
+func (p *Pipeline) DecodeParam(key string, dst any) error {
+	v, ok := p.Param(key)
+	if !ok {
+		return fmt.Errorf("%s has no params.%s", p.Path, key)
+	}
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(dst); err != nil {
+		return fmt.Errorf("%s params.%s: %w", p.Path, key, err)
+	}
+	return nil
+}
+
 // ParamKeys lists every leaf parameter as a sorted dotted key.
 func (p *Pipeline) ParamKeys() []string {
 	var keys []string
