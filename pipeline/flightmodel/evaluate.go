@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"sort"
 
 	"golang.org/x/sync/errgroup"
 
@@ -68,10 +67,7 @@ type UnseenRate struct {
 
 // FeatureImportance is one feature's share of the forest's gain (Spark's
 // definition).
-type FeatureImportance struct {
-	Feature    string  `json:"feature"`
-	Importance float64 `json:"importance"`
-}
+type FeatureImportance = forest.FeatureImportance
 
 // Baseline is a simple rule scored on the same test rows.
 type Baseline struct {
@@ -179,11 +175,7 @@ func EvaluateVariant(ctx context.Context, t *flightfeat.Table, split flightfeat.
 		}
 		ve.UnseenTest[col] = UnseenRate{Rows: n, Share: float64(n) / float64(max(len(split.Test), 1))}
 	}
-	imp := p.Model.FeatureImportances()
-	for f, name := range p.FeatureNames() {
-		ve.Importances = append(ve.Importances, FeatureImportance{name, imp[f]})
-	}
-	sort.SliceStable(ve.Importances, func(a, b int) bool { return ve.Importances[a].Importance > ve.Importances[b].Importance })
+	ve.Importances = p.Model.NamedImportances(p.FeatureNames())
 
 	counts := ve.TrainClassCounts
 	major := 0

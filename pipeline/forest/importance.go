@@ -1,5 +1,11 @@
 package forest
 
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
 // FeatureImportances returns Spark's feature importances
 // (TreeEnsembleModel.featureImportances): in each tree, every internal node
 // adds gain × (weighted) node count to its split feature; each tree's vector
@@ -52,4 +58,33 @@ func (m *Model) FeatureImportances() []float64 {
 		}
 	}
 	return total
+}
+
+// FeatureImportance is one named feature's share of the forest's gain
+// (Spark's definition, see Model.FeatureImportances).
+type FeatureImportance struct {
+	Feature    string  `json:"feature"`
+	Importance float64 `json:"importance"`
+}
+
+// NamedImportances pairs the feature importances with names (names[i] is
+// feature i), largest first, ties by name. Features beyond the model's count
+// get 0.
+func (m *Model) NamedImportances(names []string) []FeatureImportance {
+	imp := m.FeatureImportances()
+	out := make([]FeatureImportance, len(names))
+	for i, name := range names {
+		v := 0.0
+		if i < len(imp) {
+			v = imp[i]
+		}
+		out[i] = FeatureImportance{Feature: name, Importance: v}
+	}
+	slices.SortStableFunc(out, func(a, b FeatureImportance) int {
+		if a.Importance != b.Importance {
+			return cmp.Compare(b.Importance, a.Importance)
+		}
+		return strings.Compare(a.Feature, b.Feature)
+	})
+	return out
 }

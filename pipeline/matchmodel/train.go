@@ -19,7 +19,6 @@ package matchmodel
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/datalabhq/datalab/pipeline/features/matchfeat"
@@ -225,30 +224,12 @@ func Train(ctx context.Context, d *Data, variantName string, fc ForestConfig) (*
 }
 
 // FeatureImportance is one input's share of the forest's gain.
-type FeatureImportance struct {
-	Feature    string  `json:"feature"`
-	Importance float64 `json:"importance"`
-}
+type FeatureImportance = forest.FeatureImportance
 
 // Importances returns the forest's feature importances by column, largest
 // first (ties by name).
 func Importances(columns []string, m *forest.Model) []FeatureImportance {
-	imp := m.FeatureImportances()
-	out := make([]FeatureImportance, len(columns))
-	for i, c := range columns {
-		v := 0.0
-		if i < len(imp) {
-			v = imp[i]
-		}
-		out[i] = FeatureImportance{Feature: c, Importance: v}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Importance != out[j].Importance {
-			return out[i].Importance > out[j].Importance
-		}
-		return out[i].Feature < out[j].Feature
-	})
-	return out
+	return m.NamedImportances(columns)
 }
 
 // describeParams renders forest parameters for the manifest and report.

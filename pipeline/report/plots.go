@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/datalabhq/datalab/pipeline/evaluate"
+	"github.com/datalabhq/datalab/pipeline/forest"
 )
 
 // plotFont is the face of all plot text. gonum/plot measures text with the
@@ -309,4 +310,15 @@ func (r *Report) BarChart(caption string, labels []string, values []float64) {
 	p.NominalY(revLabels...)
 	h := vg.Length(n)*18 + 60
 	r.addFigure(caption, p, 6*vg.Inch, max(h, 2*vg.Inch), nil, t)
+}
+
+// Importances appends a bar chart of a forest's named feature importances,
+// in the order given (forest.Model.NamedImportances sorts largest first).
+func (r *Report) Importances(caption string, imps []forest.FeatureImportance) {
+	labels := make([]string, len(imps))
+	values := make([]float64, len(imps))
+	for i, fi := range imps {
+		labels[i], values[i] = fi.Feature, fi.Importance
+	}
+	r.BarChart(caption, labels, values)
 }

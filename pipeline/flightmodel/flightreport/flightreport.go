@@ -104,12 +104,7 @@ func Build(ev *flightmodel.Evaluation, lin report.Lineage) (*report.Report, erro
 
 	r.Section("Feature importances", "Spark's definition: gain × node count per feature, normalised per tree, summed over trees, normalised.")
 	for _, v := range ev.Variants {
-		labels := make([]string, len(v.Importances))
-		values := make([]float64, len(v.Importances))
-		for i, fi := range v.Importances {
-			labels[i], values[i] = fi.Feature, fi.Importance
-		}
-		r.BarChart(fmt.Sprintf("Feature importances, %s", v.Name), labels, values)
+		r.Importances(fmt.Sprintf("Feature importances, %s", v.Name), v.Importances)
 	}
 
 	r.Headline(serve.Holdout)
