@@ -2,20 +2,58 @@ package flightmodel_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 
+	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/pipeline/features/flightfeat"
 	"github.com/datalabhq/datalab/pipeline/flightdelay"
 	"github.com/datalabhq/datalab/pipeline/flightmodel"
+	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/sparkml"
 )
 
-// btsPath is the ingested BTS 2008 file (`datalab run ingest-bts2008`).
-var btsPath = filepath.Join("..", "..", "build", "parquet", "bts2008.parquet")
+// btsPath names the ingested BTS 2008 file as the pipeline writes it; the
+// tests ingest the mirror's raw files themselves (see loadBTS), so they never
+// depend on a previous `datalab run`.
+var btsPath = filepath.Join("build", "parquet", "bts2008.parquet")
+
+// ingestDir holds the tests' own ingest of BTS 2008; TestMain removes it.
+var ingestDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ingestDir != "" {
+		os.RemoveAll(ingestDir)
+	}
+	os.Exit(code)
+}
+
+// ingestBTS converts the mirror's BTS 2008 files with pipeline/ingest, as
+// the ingest-bts2008 stage does, into a directory of the test run.
+func ingestBTS(t *testing.T) (string, error) {
+	mirror := testmirror.Dir(t)
+	inputs, err := filepath.Glob(filepath.Join(mirror, "flights", "bts2008", "flights_2008_*.csv"))
+	if err != nil || len(inputs) == 0 {
+		return "", fmt.Errorf("no BTS 2008 files in the mirror %s: %v", mirror, err)
+	}
+	if ingestDir, err = os.MkdirTemp("", "flightmodel-test-"); err != nil {
+		return "", err
+	}
+	ds, _ := ingest.Lookup("bts2008")
+	out := filepath.Join(ingestDir, "bts2008.parquet")
+	_, err = ingest.Run(t.Context(), ds, ingest.Config{
+		Inputs:      inputs,
+		Output:      out,
+		Distances:   filepath.Join(mirror, "flights", "origin_dest_distances.jsonl"),
+		MaxBadRatio: 0.01,
+	})
+	return out, err
+}
 
 var seedVariant = flightmodel.VariantConfig{
 	Name: "bts", Data: btsPath, Features: flightfeat.SeedFeatures, Categorical: true,
@@ -31,15 +69,16 @@ var bts struct {
 	err   error
 }
 
-// loadBTS reads the BTS 2008 table once for all tests, skipping when it has
-// not been ingested.
+// loadBTS ingests and reads the BTS 2008 table once for all tests.
 func loadBTS(t *testing.T) (*flightfeat.Table, flightfeat.Split) {
 	t.Helper()
-	if _, err := os.Stat(btsPath); err != nil {
-		t.Skipf("%s not ingested (DATALAB_MIRROR=… datalab run ingest-bts2008): %v", btsPath, err)
-	}
 	bts.once.Do(func() {
-		bts.t, bts.split, bts.err = flightmodel.NewData(testConfig).Load(t.Context(), btsPath)
+		path, err := ingestBTS(t)
+		if err != nil {
+			bts.err = err
+			return
+		}
+		bts.t, bts.split, bts.err = flightmodel.NewData(testConfig).Load(t.Context(), path)
 	})
 	if bts.err != nil {
 		t.Fatal(bts.err)
