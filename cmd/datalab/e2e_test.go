@@ -2,14 +2,19 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/datalabhq/datalab/internal/browsertest"
 	"github.com/datalabhq/datalab/internal/testmirror"
 )
 
@@ -144,6 +149,12 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The reports the run wrote open in a real browser: no console errors,
+	// every plot laid out with a real size, the metrics tables filled.
+	for _, rel := range []string{"build/matches/report.html", "build/flights/report.html"} {
+		checkReportInBrowser(t, filepath.Join(dir, rel))
+	}
+
 	// A tampered byte in a materialised file is reported and not overwritten.
 	victim := filepath.Join(dir, "data", "matches", "international_matches.csv")
 	b, err := os.ReadFile(victim)
@@ -164,5 +175,47 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(victim); !bytes.Equal(after, b) {
 		t.Fatal("pull overwrote a modified working file without --force")
+	}
+}
+
+// checkReportInBrowser opens an HTML report in headless Chromium and checks
+// it renders: no console errors, SVG plots with a real size and visible text,
+// filled metrics tables; the screenshot is kept in the test's temp dir (or
+// E2E_SCREENSHOT_DIR) for a person to look at.
+func checkReportInBrowser(t *testing.T, path string) {
+	t.Helper()
+	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(path))))
+	defer srv.Close()
+	b := browsertest.New(t, 90*time.Second)
+	b.Do(t, chromedp.Navigate(srv.URL+"/"+filepath.Base(path)))
+	type box struct{ W, H float64 }
+	svgs := browsertest.Get(t, b, chromedp.Evaluate[[]box](
+		`Array.from(document.querySelectorAll("svg")).map(s => { const r = s.getBoundingClientRect(); return {W: r.width, H: r.height}; })`))
+	if len(svgs) < 3 {
+		t.Errorf("%s: %d plots, want at least 3", path, len(svgs))
+	}
+	for i, s := range svgs {
+		if s.W < 100 || s.H < 100 {
+			t.Errorf("%s: plot %d laid out at %.0f×%.0f px", path, i, s.W, s.H)
+		}
+	}
+	texts := browsertest.Get(t, b, chromedp.Evaluate[int](
+		`Array.from(document.querySelectorAll("svg text")).filter(e => e.getBBox().width > 0).length`))
+	if texts < 10*len(svgs) {
+		t.Errorf("%s: %d visible text elements in %d plots", path, texts, len(svgs))
+	}
+	if cells := browsertest.Get(t, b, chromedp.Evaluate[int](`document.querySelectorAll("table.metrics td").length`)); cells < 30 {
+		t.Errorf("%s: metrics tables have %d cells", path, cells)
+	}
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("%s: console errors: %v", path, errs)
+	}
+	shotDir := os.Getenv("E2E_SCREENSHOT_DIR")
+	if shotDir == "" {
+		shotDir = t.TempDir()
+	}
+	shot := filepath.Join(shotDir, strings.TrimSuffix(filepath.Base(filepath.Dir(path))+"-"+filepath.Base(path), ".html")+".png")
+	if png := b.Screenshot(t, shot); len(png) < 50_000 {
+		t.Errorf("%s: screenshot is only %d bytes", path, len(png))
 	}
 }
