@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -228,7 +229,7 @@ func (p *Predictor) handle(ctx context.Context, cl *kgo.Client, recs []*kgo.Reco
 	}
 	p.stored.Add(int64(len(docs)))
 	if err := p.retry(ctx, "publish", func(ctx context.Context) error {
-		return cl.ProduceSync(ctx, out...).FirstErr()
+		return produceAll(ctx, cl, out)
 	}); err != nil {
 		return err
 	}
@@ -242,6 +243,42 @@ func (p *Predictor) handle(ctx context.Context, cl *kgo.Client, recs []*kgo.Reco
 	}
 	p.committed.Add(int64(len(recs)))
 	return nil
+}
+
+// produceAll produces recs and waits for every acknowledgement, or for ctx:
+// unlike ProduceSync it returns as soon as ctx is cancelled, even when
+// records are in flight to a broker that went away (closing the client then
+// fails them), so a predictor always stops promptly.
+func produceAll(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		left     = len(recs)
+		done     = make(chan struct{})
+	)
+	for _, r := range recs {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if left--; left == 0 {
+				close(done)
+			}
+		})
+	}
+	select {
+	case <-done:
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // predict decodes and scores one record; reason is non-empty when the

@@ -377,7 +377,12 @@ func TestPoisonMessages(t *testing.T) {
 			t.Errorf("dead letter %d: headers %v value %q; want reason %q", i, headers, rec.Value, poison[i].reason)
 		}
 	}
-	if st := p.Stats(); st.DeadLettered != int64(len(poison)) || st.Committed != int64(len(recs)) {
+	// Everything, good and bad, is committed: the partition kept flowing.
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Stats().Committed != int64(len(recs)) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := p.Stats(); st.DeadLettered != int64(len(poison)) || st.Committed != int64(len(recs)) || st.Stored != int64(len(recs)-len(poison)) {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -423,4 +428,24 @@ func TestBrokerRestart(t *testing.T) {
 	publishAll(t, s.prod, reqs[50:])
 	waitCount(t, s.store, 100, 20*time.Second)
 	checkAll(t, s.store, reqs)
+	// Stop the predictor while the broker is still up (the deferred
+	// stop is then a no-op), as `up` does on shutdown.
+	stop()
+}
+
+// TestStopWithBrokerGone stops a predictor whose broker vanished mid-stream:
+// it returns promptly instead of waiting on records in flight.
+func TestStopWithBrokerGone(t *testing.T) {
+	s := newStack(t, 3)
+	p := s.predictor(t, 100)
+	_, stop := run(p)
+	publishAll(t, s.prod, requests(t, 200))
+	s.broker.Close()
+	done := make(chan struct{})
+	go func() { stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("predictor did not stop within 15 s after its broker went away")
+	}
 }
