@@ -16,6 +16,8 @@
 package main
 
 import (
+	"github.com/datalabhq/datalab/pipeline/predlog"
+
 	"context"
 	"errors"
 	"flag"
@@ -92,7 +94,7 @@ func main() {
 func openStore(ctx context.Context, dsn, dir, name string) (flightstore.Store, error) {
 	if dsn == "" {
 		dsn = filepath.Join(dir, name+".db")
-	} else if _, _, _, err := sqlstore.ParseDSN(dsn); err != nil {
+	} else if _, err := predlog.DialectOf(dsn); err != nil {
 		return nil, err
 	}
 	st, err := sqlstore.Open(ctx, dsn)
@@ -283,7 +285,7 @@ func storeName(dsn string) string {
 	if dsn == "" {
 		return "SQLite (temp file, WAL, synchronous=NORMAL)"
 	}
-	d, _, _, _ := sqlstore.ParseDSN(dsn)
+	d, _ := predlog.DialectOf(dsn)
 	return string(d)
 }
 

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -84,15 +82,6 @@ func openFlightStore(ctx context.Context, dsn string) (flightstore.Store, error)
 	defer cancel()
 	if strings.HasPrefix(dsn, "mongodb://") || strings.HasPrefix(dsn, "mongodb+srv://") {
 		return mongostore.Open(ctx, dsn)
-	}
-	if d, _, _, err := sqlstore.ParseDSN(dsn); err == nil && d == sqlstore.SQLite {
-		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
-		path, _, _ = strings.Cut(path, "?")
-		if dir := filepath.Dir(path); dir != "." {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, err
-			}
-		}
 	}
 	return sqlstore.Open(ctx, dsn)
 }

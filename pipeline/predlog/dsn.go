@@ -1,9 +1,14 @@
 package predlog
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +30,7 @@ type target struct {
 	dialect Dialect
 	driver  string // database/sql driver name
 	dsn     string // driver-specific connection string
+	path    string // SQLite: the database file
 }
 
 // parseDSN picks the database by the DSN's form:
@@ -77,10 +83,13 @@ func mysqlTarget(dsn string) (target, error) {
 }
 
 // sqlitePragmas are appended to every SQLite DSN (modernc.org/sqlite syntax).
-const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+// _txlock=immediate makes concurrent writers wait for the lock (busy
+// timeout) instead of failing a deferred transaction's upgrade.
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite&_txlock=immediate"
 
 func sqliteTarget(dsn string) (target, error) {
 	path := strings.TrimPrefix(dsn, "sqlite://")
+	path = strings.TrimPrefix(path, "sqlite:")
 	path = strings.TrimPrefix(path, "file:")
 	query := ""
 	if p, q, ok := strings.Cut(path, "?"); ok {
@@ -93,7 +102,71 @@ func sqliteTarget(dsn string) (target, error) {
 	if query != "" {
 		params = query + "&" + params
 	}
-	return target{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?" + params}, nil
+	return target{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?" + params, path: path}, nil
+}
+
+// DialectOf reports which database dsn names (the forms parseDSN accepts).
+func DialectOf(dsn string) (Dialect, error) {
+	t, err := parseDSN(dsn)
+	return t.dialect, err
+}
+
+// OpenDB connects to the database dsn names with the pool settings every
+// datalab SQL store shares, creating a SQLite file's directory, and checks
+// that the server answers. what names the store in errors ("prediction
+// log", "flight store"); errors never contain the DSN's password. Stores
+// run their own migrations on the handle.
+func OpenDB(ctx context.Context, dsn, what string) (*sql.DB, Dialect, error) {
+	t, err := parseDSN(dsn)
+	if err != nil {
+		return nil, "", err
+	}
+	if t.dialect == SQLite {
+		if dir := filepath.Dir(t.path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, "", fmt.Errorf("%s: create directory for %s: %w", what, t.path, err)
+			}
+		}
+	}
+	db, err := sql.Open(t.driver, t.dsn)
+	if err != nil {
+		return nil, "", fmt.Errorf("open %s %s: %w", what, Redact(dsn), err)
+	}
+	switch t.dialect {
+	case SQLite:
+		// One writer at a time is all SQLite allows; a small pool still lets
+		// reads run beside the writer under WAL.
+		db.SetMaxOpenConns(4)
+	default:
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(4)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, "", fmt.Errorf("connect to %s %s: %w", what, Redact(dsn), err)
+	}
+	return db, t.dialect, nil
+}
+
+// Rebind turns ? placeholders into $1, $2, … for PostgreSQL and returns q
+// unchanged for the other dialects. Queries must not contain a literal '?'.
+func Rebind(d Dialect, q string) string {
+	if d != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Redact returns dsn with any password replaced by "xxxxx", for logs and

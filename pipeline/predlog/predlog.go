@@ -125,29 +125,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Log, error) {
 			return nil, err
 		}
 	}
-	t, err := parseDSN(dsn)
+	db, dialect, err := OpenDB(ctx, dsn, "prediction log")
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(t.driver, t.dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open prediction log %s: %w", Redact(dsn), err)
-	}
-	switch t.dialect {
-	case SQLite:
-		// One writer at a time is all SQLite allows; a small pool still lets
-		// dashboard reads run beside the writer under WAL.
-		db.SetMaxOpenConns(4)
-	default:
-		db.SetMaxOpenConns(8)
-		db.SetMaxIdleConns(4)
-		db.SetConnMaxIdleTime(5 * time.Minute)
-	}
-	l := &Log{db: db, dialect: t.dialect, table: o.prefix + "match_predictions", redDSN: Redact(dsn)}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("connect to prediction log %s: %w", l.redDSN, err)
-	}
+	l := &Log{db: db, dialect: dialect, table: o.prefix + "match_predictions", redDSN: Redact(dsn)}
 	if err := l.migrate(ctx, o.prefix); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate prediction log %s: %w", l.redDSN, err)
@@ -170,25 +152,8 @@ func (l *Log) DB() *sql.DB { return l.db }
 // Close closes the database handle. Close a Writer on the log first.
 func (l *Log) Close() error { return l.db.Close() }
 
-// rebind turns ? placeholders into $1, $2, … for PostgreSQL. The queries in
-// this package never contain a literal '?', so a plain scan is exact.
-func (l *Log) rebind(q string) string {
-	if l.dialect != Postgres {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// rebind adapts q's placeholders to the log's dialect (see Rebind).
+func (l *Log) rebind(q string) string { return Rebind(l.dialect, q) }
 
 // insertColumns are the columns Insert writes, in order.
 const insertColumns = "home, away, neutral, as_of, outcome, winner, probability, probabilities, features, model_version, variant, client_time, server_time, server_day, server_hour"

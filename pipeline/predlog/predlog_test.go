@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -241,7 +242,7 @@ func TestRedact(t *testing.T) {
 
 func TestOpenDSNForms(t *testing.T) {
 	dir := t.TempDir()
-	for _, dsn := range []string{dir + "/a.db", "sqlite://" + dir + "/b.db", "file:" + dir + "/c.db"} {
+	for _, dsn := range []string{dir + "/a.db", "sqlite://" + dir + "/b.db", "file:" + dir + "/c.db", "sqlite:" + dir + "/d.db", dir + "/new/sub/e.db"} {
 		l, err := predlog.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatalf("Open(%s): %v", dsn, err)
@@ -253,7 +254,23 @@ func TestOpenDSNForms(t *testing.T) {
 		if err := l.DB().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 			t.Errorf("Open(%s): journal_mode %q, %v; want wal", dsn, mode, err)
 		}
+		if _, err := os.Stat(strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), "file:")); err != nil {
+			t.Errorf("Open(%s) did not create the file where the DSN says: %v", dsn, err)
+		}
 		l.Close()
+	}
+	for dsn, want := range map[string]predlog.Dialect{
+		"x.db": predlog.SQLite, "postgres://u:p@h/db": predlog.Postgres,
+		"mysql://u:p@tcp(h:3306)/db": predlog.MySQL, "u:p@tcp(h:3306)/db": predlog.MySQL,
+	} {
+		if d, err := predlog.DialectOf(dsn); err != nil || d != want {
+			t.Errorf("DialectOf(%s) = %s, %v; want %s", dsn, d, err, want)
+		}
+	}
+	for _, dsn := range []string{"", "mongodb://127.0.0.1"} {
+		if _, err := predlog.DialectOf(dsn); err == nil {
+			t.Errorf("DialectOf(%q) accepted", dsn)
+		}
 	}
 }
 

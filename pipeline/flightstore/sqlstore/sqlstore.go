@@ -6,8 +6,8 @@
 // id: issued_at is set when the web app issues the id, the seed's document
 // fields (snake_case columns) and stored_at when the predictor upserts the
 // prediction. A small versioned migration (flight_store_migrations) creates
-// it. This package predates pipeline/predlog landing; its DSN rules are the
-// same, and it is meant to be merged into predlog's Open.
+// it. Connecting (DSN forms, drivers, pool, SQLite pragmas) is
+// pipeline/predlog's OpenDB, shared with the match prediction log.
 package sqlstore
 
 import (
@@ -16,28 +16,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/datalabhq/datalab/pipeline/flightdelay"
-	"github.com/datalabhq/datalab/pipeline/flightstore"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	_ "modernc.org/sqlite"             // registers "sqlite"
+
+	"github.com/datalabhq/datalab/pipeline/flightdelay"
+	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/datalabhq/datalab/pipeline/predlog"
 )
 
-// Dialect is the SQL flavour in use.
-type Dialect string
+// Dialect is the SQL flavour in use (the prediction log's: the DSN rules,
+// drivers and pool settings are pipeline/predlog's, shared by both stores).
+type Dialect = predlog.Dialect
 
 // The supported databases.
 const (
-	SQLite   Dialect = "sqlite"
-	Postgres Dialect = "postgres"
-	MySQL    Dialect = "mysql"
+	SQLite   = predlog.SQLite
+	Postgres = predlog.Postgres
+	MySQL    = predlog.MySQL
 )
 
 // Table is the prediction table's name (the seed's MongoDB collection).
@@ -55,69 +54,15 @@ type Store struct {
 
 var _ flightstore.Store = (*Store)(nil)
 
-var mysqlNative = regexp.MustCompile(`^[^/]*@(tcp|unix)\(`)
-
-// ParseDSN picks the driver by the DSN's form:
-//
-//	path.db, /abs/path.db, file:path.db, sqlite:path.db → SQLite
-//	postgres://…, postgresql://…                        → PostgreSQL
-//	mysql://user:pass@tcp(host:3306)/db, user:pass@tcp(host:3306)/db → MariaDB/MySQL
-//
-// SQLite gets WAL journaling, synchronous=NORMAL, a 5 s busy timeout and
-// immediate transactions (concurrent writers wait instead of failing).
-func ParseDSN(dsn string) (d Dialect, driver, conn string, err error) {
-	dsn = strings.TrimSpace(dsn)
-	switch {
-	case dsn == "":
-		return "", "", "", errors.New("empty store DSN: give a SQLite file path, postgres://… or mysql://…")
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return Postgres, "pgx", dsn, nil
-	case strings.HasPrefix(dsn, "mysql://"), mysqlNative.MatchString(dsn):
-		cfg, err := mysql.ParseDSN(strings.TrimPrefix(dsn, "mysql://"))
-		if err != nil {
-			return "", "", "", fmt.Errorf("mysql DSN: %w (want user:pass@tcp(host:3306)/db)", err)
-		}
-		cfg.ParseTime, cfg.Loc = true, time.UTC
-		return MySQL, "mysql", cfg.FormatDSN(), nil
-	case strings.Contains(dsn, "://"):
-		scheme, _, _ := strings.Cut(dsn, "://")
-		return "", "", "", fmt.Errorf("store DSN scheme %q is not a SQL database: use a SQLite path, postgres:// or mysql:// (mongodb:// is handled by mongostore)", scheme)
-	}
-	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
-	path, query, _ := strings.Cut(path, "?")
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return "", "", "", fmt.Errorf("sqlite DSN %q: %w", dsn, err)
-	}
-	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	return SQLite, "sqlite", "file:" + path + "?" + q.Encode(), nil
-}
-
-// Open connects to dsn (see ParseDSN), waits for the database to answer
-// and applies the migrations.
+// Open connects to dsn — a SQLite file path (default), postgres://… or
+// mysql://… as pipeline/predlog.OpenDB reads it — and applies the migrations.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	dialect, driver, conn, err := ParseDSN(dsn)
+	db, dialect, err := predlog.OpenDB(ctx, dsn, "flight store")
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(driver, conn)
-	if err != nil {
-		return nil, fmt.Errorf("open %s store: %w", dialect, err)
-	}
-	if dialect == SQLite {
-		// One writer at a time is SQLite's rule anyway; a small pool keeps
-		// readers concurrent under WAL.
-		db.SetMaxOpenConns(4)
-	}
 	s := &Store{db: db, dialect: dialect}
 	s.prepareSQL()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("connect to %s store: %w", dialect, err)
-	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -227,23 +172,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// rebind turns ? placeholders into $n for PostgreSQL.
-func (s *Store) rebind(q string) string {
-	if s.dialect != Postgres {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range q {
-		if c == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+// rebind adapts q's placeholders to the store's dialect.
+func (s *Store) rebind(q string) string { return predlog.Rebind(s.dialect, q) }
 
 func (s *Store) prepareSQL() {
 	cols := append([]string{"uuid"}, docColumns...)

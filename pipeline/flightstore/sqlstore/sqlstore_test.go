@@ -59,27 +59,3 @@ func TestServers(t *testing.T) {
 		})
 	}
 }
-
-func TestParseDSN(t *testing.T) {
-	for _, c := range []struct{ in, dialect, conn, err string }{
-		{"x.db", "sqlite", "file:x.db?", ""},
-		{"file:/tmp/x.db", "sqlite", "file:/tmp/x.db?", ""},
-		{"sqlite:x.db?cache=shared", "sqlite", "cache=shared", ""},
-		{"postgres://u:p@127.0.0.1/db", "postgres", "postgres://u:p@127.0.0.1/db", ""},
-		{"u:p@tcp(127.0.0.1:3306)/db", "mysql", "parseTime=true", ""},
-		{"mysql://u:p@tcp(127.0.0.1:3306)/db", "mysql", "u:p@tcp(127.0.0.1:3306)/db", ""},
-		{"", "", "", "empty store DSN"},
-		{"mongodb://127.0.0.1", "", "", "mongostore"},
-	} {
-		d, _, conn, err := ParseDSN(c.in)
-		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%q: err %v, want %q", c.in, err, c.err)
-			}
-			continue
-		}
-		if err != nil || string(d) != c.dialect || !strings.Contains(conn, c.conn) {
-			t.Errorf("%q: %s %q %v", c.in, d, conn, err)
-		}
-	}
-}
