@@ -51,35 +51,7 @@ type VariantConfig struct {
 
 // ForestConfig holds the forest parameters that differ from Spark's
 // defaults (zero means the default).
-type ForestConfig struct {
-	NumTrees      int    `yaml:"num_trees" json:"num_trees"`
-	MaxDepth      int    `yaml:"max_depth" json:"max_depth"`
-	MaxBins       int    `yaml:"max_bins" json:"max_bins"`
-	FeatureSubset string `yaml:"feature_subset" json:"feature_subset"`
-	Seed          int64  `yaml:"seed" json:"seed"`
-}
-
-// Params turns the configuration into forest parameters, Spark's defaults
-// for anything left zero.
-func (c ForestConfig) Params() forest.Params {
-	p := forest.DefaultParams()
-	if c.NumTrees > 0 {
-		p.NumTrees = c.NumTrees
-	}
-	if c.MaxDepth > 0 {
-		p.MaxDepth = c.MaxDepth
-	}
-	if c.MaxBins > 0 {
-		p.MaxBins = c.MaxBins
-	}
-	if c.FeatureSubset != "" {
-		p.FeatureSubsetStrategy = c.FeatureSubset
-	}
-	if c.Seed != 0 {
-		p.Seed = c.Seed
-	}
-	return p
-}
+type ForestConfig = forest.Config
 
 // SparkParams describes forest params for display, Spark's names.
 func SparkParams(p forest.Params) map[string]string {

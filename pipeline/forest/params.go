@@ -143,3 +143,44 @@ func (p Params) FeaturesPerNode(numFeatures int) (int, error) {
 	}
 	return 0, fmt.Errorf("forest: FeatureSubsetStrategy %q, want auto, all, onethird, sqrt, log2, an integer in [1, n] or a fraction in (0, 1]", p.FeatureSubsetStrategy)
 }
+
+// Config is the forest parameters as a pipeline file writes them (the
+// params blocks of datalab.yaml): only what differs from Spark's defaults,
+// zero meaning the default.
+type Config struct {
+	NumTrees            int    `yaml:"num_trees" json:"num_trees"`
+	MaxDepth            int    `yaml:"max_depth" json:"max_depth"`
+	MaxBins             int    `yaml:"max_bins" json:"max_bins"`
+	MinInstancesPerNode int    `yaml:"min_instances_per_node" json:"min_instances_per_node"`
+	FeatureSubset       string `yaml:"feature_subset" json:"feature_subset"`
+	Impurity            string `yaml:"impurity" json:"impurity"`
+	Seed                int64  `yaml:"seed" json:"seed"`
+}
+
+// Params turns the configuration into forest parameters, Spark's defaults
+// for anything left zero.
+func (c Config) Params() Params {
+	p := DefaultParams()
+	if c.NumTrees > 0 {
+		p.NumTrees = c.NumTrees
+	}
+	if c.MaxDepth > 0 {
+		p.MaxDepth = c.MaxDepth
+	}
+	if c.MaxBins > 0 {
+		p.MaxBins = c.MaxBins
+	}
+	if c.MinInstancesPerNode > 0 {
+		p.MinInstancesPerNode = c.MinInstancesPerNode
+	}
+	if c.FeatureSubset != "" {
+		p.FeatureSubsetStrategy = c.FeatureSubset
+	}
+	if c.Impurity != "" {
+		p.Impurity = c.Impurity
+	}
+	if c.Seed != 0 {
+		p.Seed = c.Seed
+	}
+	return p
+}

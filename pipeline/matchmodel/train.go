@@ -28,43 +28,7 @@ import (
 
 // ForestConfig are the forest parameters of one variant, as written in
 // datalab.yaml (params.matches.forests.<variant> or .default).
-type ForestConfig struct {
-	NumTrees            int    `yaml:"num_trees" json:"num_trees"`
-	MaxDepth            int    `yaml:"max_depth" json:"max_depth"`
-	MaxBins             int    `yaml:"max_bins" json:"max_bins"`
-	MinInstancesPerNode int    `yaml:"min_instances_per_node" json:"min_instances_per_node"`
-	FeatureSubset       string `yaml:"feature_subset" json:"feature_subset"`
-	Impurity            string `yaml:"impurity" json:"impurity"`
-	Seed                int64  `yaml:"seed" json:"seed"`
-}
-
-// Params turns the configuration into forest parameters (Spark's defaults for
-// anything left zero).
-func (c ForestConfig) Params() forest.Params {
-	p := forest.DefaultParams()
-	if c.NumTrees > 0 {
-		p.NumTrees = c.NumTrees
-	}
-	if c.MaxDepth > 0 {
-		p.MaxDepth = c.MaxDepth
-	}
-	if c.MaxBins > 0 {
-		p.MaxBins = c.MaxBins
-	}
-	if c.MinInstancesPerNode > 0 {
-		p.MinInstancesPerNode = c.MinInstancesPerNode
-	}
-	if c.FeatureSubset != "" {
-		p.FeatureSubsetStrategy = c.FeatureSubset
-	}
-	if c.Impurity != "" {
-		p.Impurity = c.Impurity
-	}
-	if c.Seed != 0 {
-		p.Seed = c.Seed
-	}
-	return p
-}
+type ForestConfig = forest.Config
 
 // Config is params.matches of datalab.yaml.
 type Config struct {
