@@ -240,16 +240,26 @@ func badRequest(format string, args ...any) error {
 	return &flightdelay.ValidationError{Problems: []flightdelay.FieldError{{Field: "body", Message: fmt.Sprintf(format, args...)}}}
 }
 
-// classify is the seed's POST: enrich, record the id, publish, answer the id.
-func (a *App) classify(w http.ResponseWriter, r *http.Request) {
+// readRequest reads the form of a POST and enriches it into the request the
+// predictor gets; on failure it has answered (400 for invalid input).
+func (a *App) readRequest(w http.ResponseWriter, r *http.Request) (flightdelay.Request, bool) {
 	f, err := readForm(r)
 	if err != nil {
 		a.fail(w, http.StatusBadRequest, err)
-		return
+		return flightdelay.Request{}, false
 	}
 	req, err := a.cfg.Enricher.Enrich(f)
 	if err != nil {
 		a.fail(w, http.StatusInternalServerError, err)
+		return flightdelay.Request{}, false
+	}
+	return req, true
+}
+
+// classify is the seed's POST: enrich, record the id, publish, answer the id.
+func (a *App) classify(w http.ResponseWriter, r *http.Request) {
+	req, ok := a.readRequest(w, r)
+	if !ok {
 		return
 	}
 	// The id is recorded before publishing: a fast predictor's answer can
@@ -296,14 +306,8 @@ func (a *App) response(w http.ResponseWriter, r *http.Request) {
 
 // predictSync scores a form in the request, for scripts.
 func (a *App) predictSync(w http.ResponseWriter, r *http.Request) {
-	f, err := readForm(r)
-	if err != nil {
-		a.fail(w, http.StatusBadRequest, err)
-		return
-	}
-	req, err := a.cfg.Enricher.Enrich(f)
-	if err != nil {
-		a.fail(w, http.StatusInternalServerError, err)
+	req, ok := a.readRequest(w, r)
+	if !ok {
 		return
 	}
 	doc, err := a.cfg.Scorer.Score(req)
