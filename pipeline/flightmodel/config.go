@@ -2,7 +2,6 @@ package flightmodel
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/datalabhq/datalab/pipeline/features/flightfeat"
 	"github.com/datalabhq/datalab/pipeline/forest"
@@ -52,14 +51,6 @@ type VariantConfig struct {
 // ForestConfig holds the forest parameters that differ from Spark's
 // defaults (zero means the default).
 type ForestConfig = forest.Config
-
-// SparkParams describes forest params for display, Spark's names.
-func SparkParams(p forest.Params) map[string]string {
-	return map[string]string{
-		"numTrees": strconv.Itoa(p.NumTrees), "maxDepth": strconv.Itoa(p.MaxDepth), "maxBins": strconv.Itoa(p.MaxBins),
-		"impurity": p.Impurity, "featureSubsetStrategy": p.FeatureSubsetStrategy, "seed": strconv.FormatInt(p.Seed, 10),
-	}
-}
 
 // Variant returns the named variant.
 func (c Config) Variant(name string) (VariantConfig, error) {

@@ -154,7 +154,7 @@ func EvaluateVariant(ctx context.Context, t *flightfeat.Table, split flightfeat.
 	}
 	ve := &VariantEvaluation{
 		Name: v.Name, Description: v.Description, Data: v.Data, Features: v.Features, Categorical: v.Categorical,
-		Arity: map[string]int{}, Forest: SparkParams(params), NumNodes: p.Model.NumNodes(),
+		Arity: map[string]int{}, Forest: params.Describe(), NumNodes: p.Model.NumNodes(),
 		TrainRows: len(split.Train), TestRows: len(split.Test),
 		TrainClassCounts: counts(yTrain, k), TestClassCounts: counts(yTestF, k), Holdout: res,
 		UnseenTest: map[string]UnseenRate{},

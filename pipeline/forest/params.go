@@ -184,3 +184,19 @@ func (c Config) Params() Params {
 	}
 	return p
 }
+
+// Describe names the parameters as Spark does (numTrees, maxDepth, …), for
+// model manifests and reports; categoricalFeatures is the count of
+// categorical features.
+func (p Params) Describe() map[string]string {
+	return map[string]string{
+		"numTrees":              strconv.Itoa(p.NumTrees),
+		"maxDepth":              strconv.Itoa(p.MaxDepth),
+		"maxBins":               strconv.Itoa(p.MaxBins),
+		"minInstancesPerNode":   strconv.Itoa(p.MinInstancesPerNode),
+		"featureSubsetStrategy": p.FeatureSubsetStrategy,
+		"impurity":              p.Impurity,
+		"seed":                  strconv.FormatInt(p.Seed, 10),
+		"categoricalFeatures":   strconv.Itoa(len(p.CategoricalFeatures)),
+	}
+}

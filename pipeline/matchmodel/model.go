@@ -98,7 +98,7 @@ func Save(dir string, t *Trained, lk *matchfeat.Lookup, worldCupTeams []string) 
 	}
 	m := &Manifest{
 		Schema: ManifestSchema, Variant: v, Columns: v.Columns(), Classes: v.Classes, Labels: t.Labels,
-		Forest: t.Forest, SparkParams: describeParams(t.Model.Params),
+		Forest: t.Forest, SparkParams: t.Model.Params.Describe(),
 		TrainRows: t.TrainRows, TrainFrom: t.TrainFrom, TrainTo: t.TrainTo,
 		DataLastDate: lk.LastDate, WorldCupTeams: worldCupTeams,
 		Importances: Importances(v.Columns(), t.Model),

@@ -19,7 +19,6 @@ package matchmodel
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/datalabhq/datalab/pipeline/features/matchfeat"
 	"github.com/datalabhq/datalab/pipeline/forest"
@@ -194,18 +193,4 @@ type FeatureImportance = forest.FeatureImportance
 // first (ties by name).
 func Importances(columns []string, m *forest.Model) []FeatureImportance {
 	return m.NamedImportances(columns)
-}
-
-// describeParams renders forest parameters for the manifest and report.
-func describeParams(p forest.Params) map[string]string {
-	return map[string]string{
-		"numTrees":              strconv.Itoa(p.NumTrees),
-		"maxDepth":              strconv.Itoa(p.MaxDepth),
-		"maxBins":               strconv.Itoa(p.MaxBins),
-		"minInstancesPerNode":   strconv.Itoa(p.MinInstancesPerNode),
-		"featureSubsetStrategy": p.FeatureSubsetStrategy,
-		"impurity":              p.Impurity,
-		"seed":                  strconv.FormatInt(p.Seed, 10),
-		"categoricalFeatures":   strconv.Itoa(len(p.CategoricalFeatures)),
-	}
 }

@@ -264,3 +264,14 @@ func (r *Report) Write(path string) error {
 	}
 	return nil
 }
+
+// KeyValues renders a map as "k1=v1 k2=v2 …" sorted by key, for compact
+// parameter cells in tables.
+func KeyValues(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, " ")
+}

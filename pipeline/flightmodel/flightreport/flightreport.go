@@ -71,7 +71,7 @@ func Build(ev *flightmodel.Evaluation, lin report.Lineage) (*report.Report, erro
 		if v.Categorical {
 			kind = "categorical: " + arityText(v.Arity)
 		}
-		rows = append(rows, []string{v.Name, v.Description, strings.Join(v.Features, ", "), kind, forestText(v.Forest), fmt.Sprint(v.NumNodes), unseenText(v.UnseenTest)})
+		rows = append(rows, []string{v.Name, v.Description, strings.Join(v.Features, ", "), kind, report.KeyValues(v.Forest), fmt.Sprint(v.NumNodes), unseenText(v.UnseenTest)})
 	}
 	r.Section("Variants",
 		"Spark's StringIndexer attaches nominal metadata to its output, so Spark's RandomForest treats the index features as categorical with arity = labels (+1 with keep); "+
@@ -196,17 +196,4 @@ func unseenText(u map[string]flightmodel.UnseenRate) string {
 		parts[i] = fmt.Sprintf("%s %d", k, u[k].Rows)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func forestText(p map[string]string) string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + p[k]
-	}
-	return strings.Join(parts, " ")
 }

@@ -59,7 +59,7 @@ func Build(ev *matchmodel.Evaluation, lin report.Lineage, serveVariant string) (
 		if v.Name == serveVariant {
 			serve = "served by the web app"
 		}
-		variantRows = append(variantRows, []string{v.Name, classSet(v.Holdout), v.Description, strings.Join(v.Columns, ", "), forestText(v.Forest), v.Version, serve})
+		variantRows = append(variantRows, []string{v.Name, classSet(v.Holdout), v.Description, strings.Join(v.Columns, ", "), report.KeyValues(v.Forest), v.Version, serve})
 	}
 	r.Section("Variants")
 	r.Table("Feature sets and forests", []string{"variant", "classes", "description", "feature columns", "forest", "model version", ""}, variantRows)
@@ -167,19 +167,6 @@ func outcomeRow(name string, counts []int) []string {
 		row = append(row, fmt.Sprintf("%d (%s)", c, report.FormatPercent(float64(c)/float64(max(n, 1)))))
 	}
 	return row
-}
-
-func forestText(p map[string]string) string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + p[k]
-	}
-	return strings.Join(parts, " ")
 }
 
 // comparisons lists the variants then the baselines, for the hold-out and
