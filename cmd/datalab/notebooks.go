@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/datalabhq/datalab/pipeline/notebook"
+)
+
+var notebooksCmd = &cobra.Command{
+	Use:   "notebooks",
+	Short: "Go notebooks (GoNB) under notebooks/",
+}
+
+var notebooksRunFlags struct {
+	dir, out string
+	params   []string
+}
+
+var notebooksRunCmd = &cobra.Command{
+	Use:   "run [name…]",
+	Short: "Execute notebooks headless and render them into reports/notebooks/",
+	Long: `notebooks run executes each named notebook (notebooks/<name>.ipynb; all of them
+without names) with jupyter nbconvert and the GoNB kernel, and writes
+reports/notebooks/<name>.html plus a sidecar the report index lists.
+
+  --param k=v   becomes DATALAB_NB_K=v inside the notebook (repeatable),
+                e.g. --param sample=1000
+
+Needs jupyter-nbconvert, jupyter-client and .bin/gonb: bash .ci/setup installs
+and builds them. Run it from the repository root.`,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		params := map[string]string{}
+		for _, p := range notebooksRunFlags.params {
+			k, v, ok := strings.Cut(p, "=")
+			if !ok || k == "" {
+				return fmt.Errorf("--param %q: want key=value", p)
+			}
+			params[k] = v
+		}
+		paths, err := notebookPaths(notebooksRunFlags.dir, args)
+		if err != nil {
+			return err
+		}
+		r := notebook.Runner{Root: ".", OutDir: notebooksRunFlags.out, Params: params}
+		for _, p := range paths {
+			res, err := r.Run(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			slog.Info("notebook rendered", "notebook", p, "html", res.HTML, "took", res.Duration.Round(100_000_000))
+			fmt.Fprintln(cmd.OutOrStdout(), res.HTML)
+		}
+		return nil
+	},
+}
+
+// notebookPaths resolves names to dir/<name>.ipynb, or lists every notebook
+// in dir when no names are given.
+func notebookPaths(dir string, names []string) ([]string, error) {
+	if len(names) == 0 {
+		paths, err := filepath.Glob(filepath.Join(dir, "*.ipynb"))
+		if err != nil {
+			return nil, err
+		}
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("no notebooks in %s", dir)
+		}
+		sort.Strings(paths)
+		return paths, nil
+	}
+	var paths []string
+	for _, n := range names {
+		p := filepath.Join(dir, strings.TrimSuffix(n, ".ipynb")+".ipynb")
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("notebook %s: %w (names are files in %s without .ipynb)", n, err, dir)
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+func init() {
+	f := notebooksRunCmd.Flags()
+	f.StringVar(&notebooksRunFlags.dir, "dir", "notebooks", "directory holding the notebooks")
+	f.StringVar(&notebooksRunFlags.out, "out", filepath.Join("reports", "notebooks"), "directory for the rendered HTML and sidecars")
+	f.StringArrayVar(&notebooksRunFlags.params, "param", nil, "notebook parameter key=value, seen as DATALAB_NB_<KEY> (repeatable)")
+	notebooksCmd.AddCommand(notebooksRunCmd)
+	rootCmd.AddCommand(notebooksCmd)
+}

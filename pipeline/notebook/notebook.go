@@ -1,0 +1,315 @@
+// Package notebook runs the GoNB notebooks under notebooks/ headless and
+// renders them into the report site (reports/notebooks/<name>.html, with a
+// pipeline/report sidecar of Kind "notebook" so report.BuildIndex lists them).
+//
+// It sits at the end of the flow, beside pipeline/report: a notebook is a
+// shell over the pipeline packages, and this package only executes it through
+// `jupyter nbconvert --execute` with the GoNB kernel that .ci/setup builds
+// into .bin/. Parameters reach the notebook as environment variables
+// DATALAB_NB_<KEY> (papermill is not in Debian; the kernel inherits
+// nbconvert's environment), and DATALAB_ROOT names the repository root so the
+// notebook can point its module at the working tree.
+package notebook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/datalabhq/datalab/pipeline/atomicfile"
+	"github.com/datalabhq/datalab/pipeline/report"
+)
+
+// Kind is the sidecar kind of every rendered notebook.
+const Kind = "notebook"
+
+// ParamPrefix starts the environment variable of each notebook parameter:
+// parameter "sample" is DATALAB_NB_SAMPLE inside the notebook.
+const ParamPrefix = "DATALAB_NB_"
+
+// Runner executes notebooks. The zero value is not useful: set Root.
+type Runner struct {
+	// Root is the repository root: .bin/ (gonb, goimports) and jupyter/
+	// (the kernelspec) are found under it, and notebooks see it as
+	// DATALAB_ROOT.
+	Root string
+	// OutDir receives <name>.html and <name>.report.json; default
+	// <Root>/reports/notebooks.
+	OutDir string
+	// Params become DATALAB_NB_<KEY> (key upper-cased) in the kernel's
+	// environment.
+	Params map[string]string
+	// Jupyter is the jupyter executable; default "jupyter" from PATH.
+	Jupyter string
+	// Now stamps the sidecar's created time; default time.Now. Tests and
+	// byte-stable builds can fix it.
+	Now func() time.Time
+}
+
+// Result describes one rendered notebook.
+type Result struct {
+	HTML     string        // path of the rendered page
+	Sidecar  string        // path of its report sidecar
+	Duration time.Duration // wall time of the nbconvert run
+}
+
+// CellError is a notebook cell that failed during execution.
+type CellError struct {
+	Notebook string // notebook path
+	Cell     int    // 1-based position among all cells, as Jupyter shows them; 0 if the source matched no cell
+	Source   string // the cell's source, as nbconvert printed it
+	Message  string // the kernel's error output (compiler errors, exit status)
+}
+
+func (e *CellError) Error() string {
+	where := "a cell"
+	if e.Cell > 0 {
+		where = fmt.Sprintf("cell %d", e.Cell)
+	}
+	return fmt.Sprintf("notebook %s: %s failed: %s (open the notebook, fix the cell and re-run)", e.Notebook, where, e.Message)
+}
+
+// Name is the report name of the notebook at path: its file name without
+// the .ipynb extension.
+func Name(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+func (r Runner) outDir() string {
+	if r.OutDir != "" {
+		return r.OutDir
+	}
+	return filepath.Join(r.Root, "reports", "notebooks")
+}
+
+// Command is the nbconvert command that executes the notebook at nbPath and
+// writes <name>.html into dir.
+func (r Runner) Command(ctx context.Context, nbPath, dir string) (*exec.Cmd, error) {
+	root, err := filepath.Abs(r.Root)
+	if err != nil {
+		return nil, fmt.Errorf("notebook root %s: %w", r.Root, err)
+	}
+	jupyter := r.Jupyter
+	if jupyter == "" {
+		jupyter = "jupyter"
+	}
+	cmd := exec.CommandContext(ctx, jupyter, "nbconvert",
+		"--to", "html", "--execute", "--template", "classic",
+		"--output-dir", dir, "--output", Name(nbPath), nbPath)
+	cmd.Env = r.env(root)
+	return cmd, nil
+}
+
+// env is the process environment with the tool paths and parameters set.
+func (r Runner) env(root string) []string {
+	set := map[string]string{
+		"PATH":         filepath.Join(root, ".bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"JUPYTER_PATH": filepath.Join(root, "jupyter"),
+		"GOTOOLCHAIN":  "local",
+		"DATALAB_ROOT": root,
+	}
+	for k, v := range r.Params {
+		set[ParamPrefix+strings.ToUpper(k)] = v
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; !ok {
+			env = append(env, kv)
+		}
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+set[k])
+	}
+	return env
+}
+
+// Run executes the notebook at nbPath and publishes its HTML and sidecar
+// atomically into the output directory. A failing cell is a *CellError; the
+// previous rendering, if any, is left in place.
+func (r Runner) Run(ctx context.Context, nbPath string) (Result, error) {
+	var res Result
+	tmp, err := os.MkdirTemp("", "datalab-notebook-")
+	if err != nil {
+		return res, fmt.Errorf("run notebook %s: %w", nbPath, err)
+	}
+	defer os.RemoveAll(tmp)
+	cmd, err := r.Command(ctx, nbPath, tmp)
+	if err != nil {
+		return res, err
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	runErr := cmd.Run()
+	res.Duration = time.Since(start)
+	if runErr != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return res, fmt.Errorf("run notebook %s: %w", nbPath, ctxErr)
+		}
+		if ce := parseCellError(nbPath, out.String()); ce != nil {
+			return res, ce
+		}
+		var ee *exec.Error
+		if errors.As(runErr, &ee) {
+			return res, fmt.Errorf("run notebook %s: %w (install jupyter-nbconvert and jupyter-client: bash .ci/setup)", nbPath, runErr)
+		}
+		return res, fmt.Errorf("run notebook %s: %w\n%s", nbPath, runErr, lastLines(out.String(), 20))
+	}
+	page, err := os.ReadFile(filepath.Join(tmp, Name(nbPath)+".html"))
+	if err != nil {
+		return res, fmt.Errorf("run notebook %s: nbconvert wrote no HTML: %w", nbPath, err)
+	}
+	res.HTML = filepath.Join(r.outDir(), Name(nbPath)+".html")
+	res.Sidecar = report.SidecarPath(res.HTML)
+	if err := writeFile(res.HTML, page); err != nil {
+		return res, err
+	}
+	side, err := r.sidecar(nbPath, page)
+	if err != nil {
+		return res, err
+	}
+	if err := writeFile(res.Sidecar, side); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+var titleRE = regexp.MustCompile(`(?is)<title>(.*?)</title>`)
+
+// sidecar is the report index entry of the rendered page: the title is the
+// page's own (nbconvert uses the notebook name), the time the render time.
+func (r Runner) sidecar(nbPath string, page []byte) ([]byte, error) {
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	created := now().UTC().Truncate(time.Second)
+	title := Name(nbPath)
+	if m := titleRE.FindSubmatch(page); m != nil && len(bytes.TrimSpace(m[1])) > 0 {
+		title = string(bytes.TrimSpace(m[1]))
+	}
+	s := report.Sidecar{Kind: Kind, Title: title, HTML: Name(nbPath) + ".html", Created: &created}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("notebook %s sidecar: %w", nbPath, err)
+	}
+	return append(data, '\n'), nil
+}
+
+func writeFile(path string, data []byte) error {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Abort()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+const (
+	cellErrorMarker = "CellExecutionError: An error occurred while executing the following cell:\n"
+	separator       = "------------------\n"
+)
+
+// pythonWarning matches the warnings Python prints to the same stderr
+// (e.g. nbformat's MissingIDFieldWarning); they are not the cell's error.
+var pythonWarning = regexp.MustCompile(`(?m)^\S+\.py:\d+: \w*Warning:.*$`)
+
+// parseCellError reads nbclient's CellExecutionError report:
+//
+//	…CellExecutionError: An error occurred while executing the following cell:
+//	------------------
+//	<cell source>
+//	------------------
+//
+//	<error output>
+//
+// and finds the failing cell's position by its source. It returns nil when
+// the output holds no such report.
+func parseCellError(nbPath, out string) *CellError {
+	i := strings.LastIndex(out, cellErrorMarker)
+	if i < 0 {
+		return nil
+	}
+	rest := strings.TrimPrefix(out[i+len(cellErrorMarker):], separator)
+	source, msg, ok := strings.Cut(rest, "\n"+separator)
+	if !ok {
+		return nil
+	}
+	if loc := pythonWarning.FindStringIndex(msg); loc != nil {
+		msg = msg[:loc[0]]
+	}
+	ce := &CellError{Notebook: nbPath, Source: source, Message: strings.TrimSpace(msg)}
+	if ce.Message == "" {
+		ce.Message = "no error output"
+	}
+	ce.Cell = cellNumber(nbPath, source)
+	return ce
+}
+
+// cellNumber is the 1-based position of the cell whose source is source,
+// or 0 when the notebook cannot be read or no cell matches.
+func cellNumber(nbPath, source string) int {
+	data, err := os.ReadFile(nbPath)
+	if err != nil {
+		return 0
+	}
+	var nb struct {
+		Cells []struct {
+			Type   string          `json:"cell_type"`
+			Source json.RawMessage `json:"source"`
+		} `json:"cells"`
+	}
+	if json.Unmarshal(data, &nb) != nil {
+		return 0
+	}
+	want := strings.TrimSpace(source)
+	for i, c := range nb.Cells {
+		if c.Type == "code" && strings.TrimSpace(cellSource(c.Source)) == want {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// cellSource joins a cell source, which nbformat stores as a string or a
+// list of lines.
+func cellSource(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var lines []string
+	if json.Unmarshal(raw, &lines) == nil {
+		return strings.Join(lines, "")
+	}
+	return ""
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
