@@ -1,0 +1,160 @@
+package notebook_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/notebook"
+	"github.com/datalabhq/datalab/pipeline/report"
+)
+
+// needKernel skips when jupyter or the GoNB kernel is missing, except under
+// CI (CI=true), where .ci/setup installs them and a skip would hide a break.
+func needKernel(t *testing.T) string {
+	t.Helper()
+	root := testmirror.RepoRoot()
+	var missing []string
+	if _, err := exec.LookPath("jupyter-nbconvert"); err != nil {
+		missing = append(missing, "jupyter-nbconvert (apt-get install jupyter-nbconvert jupyter-client)")
+	}
+	if _, err := os.Stat(filepath.Join(root, ".bin", "gonb")); err != nil {
+		missing = append(missing, ".bin/gonb (bash .ci/setup)")
+	}
+	if len(missing) > 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("notebook tools missing under CI: %s", strings.Join(missing, ", "))
+		}
+		t.Skipf("notebook tools missing: %s", strings.Join(missing, ", "))
+	}
+	return root
+}
+
+func TestRunFixture(t *testing.T) {
+	root := needKernel(t)
+	out := t.TempDir()
+	created := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	r := notebook.Runner{Root: root, OutDir: out, Params: map[string]string{"who": "fixture"},
+		Now: func() time.Time { return created }}
+	res, err := r.Run(t.Context(), filepath.Join("testdata", "hello.ipynb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.HTML != filepath.Join(out, "hello.html") {
+		t.Errorf("HTML at %s, want %s", res.HTML, filepath.Join(out, "hello.html"))
+	}
+	page, err := os.ReadFile(res.HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "hello, fixture: 42") {
+		t.Errorf("rendered page lacks the cell output %q", "hello, fixture: 42")
+	}
+	s, err := report.ReadSidecar(res.Sidecar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Kind != notebook.Kind || s.HTML != "hello.html" || s.Title != "hello" || s.Created == nil || !s.Created.Equal(created) {
+		t.Errorf("sidecar = %+v", s)
+	}
+	// The report index lists the rendered notebook from its sidecar.
+	reports := t.TempDir()
+	nbDir := filepath.Join(reports, "notebooks")
+	if _, err := (notebook.Runner{Root: root, OutDir: nbDir, Params: r.Params, Now: r.Now}).Run(t.Context(), filepath.Join("testdata", "hello.ipynb")); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.BuildIndex(reports); err != nil {
+		t.Fatal(err)
+	}
+	index, err := os.ReadFile(filepath.Join(reports, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(index), "notebooks/hello.html") {
+		t.Errorf("report index does not link notebooks/hello.html")
+	}
+}
+
+func TestRunBrokenCell(t *testing.T) {
+	root := needKernel(t)
+	out := t.TempDir()
+	r := notebook.Runner{Root: root, OutDir: out}
+	_, err := r.Run(t.Context(), filepath.Join("testdata", "broken.ipynb"))
+	var ce *notebook.CellError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a *notebook.CellError", err)
+	}
+	if ce.Cell != 3 {
+		t.Errorf("failing cell = %d, want 3", ce.Cell)
+	}
+	for _, want := range []string{"cell 3", `cannot use "not a number"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if _, statErr := os.Stat(filepath.Join(out, "broken.html")); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("a failed run published broken.html (stat: %v)", statErr)
+	}
+}
+
+// TestMatchesExplore runs the real notebook on matches ingested from the
+// mirror, sampled to keep it quick.
+func TestMatchesExplore(t *testing.T) {
+	root := needKernel(t)
+	dir := t.TempDir()
+	mp := filepath.Join(dir, "matches.parquet")
+	ds, _ := ingest.Lookup("matches")
+	if _, err := ingest.Run(context.Background(), ds, ingest.Config{
+		Inputs: []string{testmirror.Path(t, "matches", "international_matches.csv")}, Output: mp}); err != nil {
+		t.Fatal(err)
+	}
+	r := notebook.Runner{Root: root, OutDir: filepath.Join(dir, "out"),
+		Params: map[string]string{"matches": mp, "sample": "5000"}}
+	res, err := r.Run(t.Context(), filepath.Join(root, "notebooks", "matches-explore.ipynb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("matches-explore rendered in %v", res.Duration)
+	page, err := os.ReadFile(res.HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"5000 matches, 1993-08-08", "<svg", "home win rate", "<td>neutral</td>", "<td>1993</td>"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("rendered notebook lacks %q", want)
+		}
+	}
+}
+
+func TestCommandEnvironment(t *testing.T) {
+	r := notebook.Runner{Root: "/repo", Params: map[string]string{"sample": "10"}, Jupyter: "/usr/bin/jupyter"}
+	cmd, err := r.Command(t.Context(), "notebooks/x.ipynb", "/tmp/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantArgs := "/usr/bin/jupyter nbconvert --to html --execute --template classic --output-dir /tmp/out --output x notebooks/x.ipynb"
+	if got := strings.Join(cmd.Args, " "); got != wantArgs {
+		t.Errorf("args = %s\nwant   %s", got, wantArgs)
+	}
+	env := map[string]string{}
+	for _, kv := range cmd.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, want := range map[string]string{"JUPYTER_PATH": "/repo/jupyter", "GOTOOLCHAIN": "local",
+		"DATALAB_ROOT": "/repo", "DATALAB_NB_SAMPLE": "10"} {
+		if env[k] != want {
+			t.Errorf("%s = %q, want %q", k, env[k], want)
+		}
+	}
+	if !strings.HasPrefix(env["PATH"], "/repo/.bin"+string(os.PathListSeparator)) {
+		t.Errorf("PATH = %q, want .bin first", env["PATH"])
+	}
+}
