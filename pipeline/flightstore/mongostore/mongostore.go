@@ -99,7 +99,7 @@ type document struct {
 	StoredAt        time.Time `bson:"StoredAt"`
 }
 
-func toDocument(p flightdelay.Prediction, at time.Time) document {
+func asMongoDocument(p flightdelay.Prediction, at time.Time) document {
 	return document{ID: p.UUID, Origin: p.Origin, DayOfWeek: p.DayOfWeek, DayOfYear: p.DayOfYear,
 		DayOfMonth: p.DayOfMonth, Dest: p.Dest, DepDelay: p.DepDelay, Timestamp: p.Timestamp,
 		FlightDate: p.FlightDate, Carrier: p.Carrier, UUID: p.UUID, Distance: p.Distance, Route: p.Route,
@@ -152,7 +152,7 @@ func (s *Store) Upsert(ctx context.Context, docs ...flightdelay.Prediction) erro
 			ids = append(ids, d.UUID)
 			order = append(order, d.UUID)
 		}
-		byID[d.UUID] = toDocument(d, now)
+		byID[d.UUID] = asMongoDocument(d, now)
 	}
 	if _, err := s.predictions.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
 		return fmt.Errorf("store %d predictions: delete previous: %w", len(docs), err)
