@@ -16,15 +16,7 @@ import (
 
 // flightsConfig reads params.flights from the pipeline file.
 func flightsConfig(pipelinePath string) (flightmodel.Config, error) {
-	var cfg flightmodel.Config
-	p, err := stagerun.Load(pipelinePath)
-	if err != nil {
-		return cfg, err
-	}
-	if err := p.DecodeParam("flights", &cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
+	return stageConfig[flightmodel.Config](pipelinePath, "flights")
 }
 
 var flightsFlags struct {

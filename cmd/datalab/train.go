@@ -23,17 +23,23 @@ func subcommandGroup(name, short string) *cobra.Command {
 	return c
 }
 
-// matchesConfig reads params.matches from the pipeline file.
-func matchesConfig(pipelinePath string) (matchmodel.Config, error) {
-	var cfg matchmodel.Config
+// stageConfig reads params.<key> of the pipeline file into a use case's
+// typed configuration and validates it.
+func stageConfig[C interface{ Validate() error }](pipelinePath, key string) (C, error) {
+	var cfg C
 	p, err := stagerun.Load(pipelinePath)
 	if err != nil {
 		return cfg, err
 	}
-	if err := p.DecodeParam("matches", &cfg); err != nil {
+	if err := p.DecodeParam(key, &cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// matchesConfig reads params.matches from the pipeline file.
+func matchesConfig(pipelinePath string) (matchmodel.Config, error) {
+	return stageConfig[matchmodel.Config](pipelinePath, "matches")
 }
 
 var matchesPaths struct {
