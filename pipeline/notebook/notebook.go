@@ -53,6 +53,14 @@ type Runner struct {
 	// Now stamps the sidecar's created time; default time.Now. Tests and
 	// byte-stable builds can fix it.
 	Now func() time.Time
+	// StableDir, when set, also receives <name>.html (no sidecar): the
+	// pipeline stage's output, whose bytes depend only on the notebook and
+	// its inputs.
+	StableDir string
+	// RunID, Commit and Dirty are recorded in the sidecar (the pipeline run
+	// and the git state the notebook was rendered from).
+	RunID, Commit string
+	Dirty         bool
 }
 
 // Result describes one rendered notebook.
@@ -92,21 +100,35 @@ func (r Runner) outDir() string {
 }
 
 // Command is the nbconvert command that executes the notebook at nbPath and
-// writes <name>.html into dir.
+// writes the executed notebook, outputs included, to dir/<name>.ipynb. Cell
+// errors do not stop it (--allow-errors): Run reads them from the executed
+// notebook, where a failing cell's stderr (a panic's message and stack) is
+// kept, which nbconvert's own error report leaves out.
 func (r Runner) Command(ctx context.Context, nbPath, dir string) (*exec.Cmd, error) {
 	root, err := filepath.Abs(r.Root)
 	if err != nil {
 		return nil, fmt.Errorf("notebook root %s: %w", r.Root, err)
 	}
-	jupyter := r.Jupyter
-	if jupyter == "" {
-		jupyter = "jupyter"
-	}
-	cmd := exec.CommandContext(ctx, jupyter, "nbconvert",
-		"--to", "html", "--execute", "--template", "classic",
-		"--output-dir", dir, "--output", Name(nbPath), nbPath)
+	cmd := exec.CommandContext(ctx, r.jupyter(), "nbconvert",
+		"--to", "notebook", "--execute", "--allow-errors",
+		"--output-dir", dir, "--output", Name(nbPath)+".ipynb", nbPath)
 	cmd.Env = r.env(root)
 	return cmd, nil
+}
+
+// htmlCommand renders the executed notebook at executed as dir/<name>.html.
+func (r Runner) htmlCommand(ctx context.Context, executed, dir string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, r.jupyter(), "nbconvert",
+		"--to", "html", "--template", "classic",
+		"--output-dir", dir, "--output", Name(executed), executed)
+	return cmd
+}
+
+func (r Runner) jupyter() string {
+	if r.Jupyter == "" {
+		return "jupyter"
+	}
+	return r.Jupyter
 }
 
 // env is the process environment with the tool paths and parameters set.
@@ -152,27 +174,31 @@ func (r Runner) Run(ctx context.Context, nbPath string) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	runErr := cmd.Run()
-	res.Duration = time.Since(start)
-	if runErr != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return res, fmt.Errorf("run notebook %s: %w", nbPath, ctxErr)
-		}
-		if ce := parseCellError(nbPath, out.String()); ce != nil {
-			return res, ce
-		}
-		var ee *exec.Error
-		if errors.As(runErr, &ee) {
-			return res, fmt.Errorf("run notebook %s: %w (install jupyter-nbconvert and jupyter-client: bash .ci/setup)", nbPath, runErr)
-		}
-		return res, fmt.Errorf("run notebook %s: %w\n%s", nbPath, runErr, lastLines(out.String(), 20))
+	if err := r.nbconvert(ctx, cmd, nbPath); err != nil {
+		return res, err
 	}
+	executed := filepath.Join(tmp, Name(nbPath)+".ipynb")
+	if ce, err := firstCellError(nbPath, executed); err != nil {
+		return res, err
+	} else if ce != nil {
+		res.Duration = time.Since(start)
+		return res, ce
+	}
+	toHTML := r.htmlCommand(ctx, executed, tmp)
+	toHTML.Env = cmd.Env
+	if err := r.nbconvert(ctx, toHTML, nbPath); err != nil {
+		return res, err
+	}
+	res.Duration = time.Since(start)
 	page, err := os.ReadFile(filepath.Join(tmp, Name(nbPath)+".html"))
 	if err != nil {
 		return res, fmt.Errorf("run notebook %s: nbconvert wrote no HTML: %w", nbPath, err)
+	}
+	if r.StableDir != "" {
+		if err := writeFile(filepath.Join(r.StableDir, Name(nbPath)+".html"), page); err != nil {
+			return res, err
+		}
 	}
 	res.HTML = filepath.Join(r.outDir(), Name(nbPath)+".html")
 	res.Sidecar = report.SidecarPath(res.HTML)
@@ -189,6 +215,85 @@ func (r Runner) Run(ctx context.Context, nbPath string) (Result, error) {
 	return res, nil
 }
 
+// nbconvert runs cmd and turns its failure into an error that says what to
+// do: a cell error nbconvert reported itself (a kernel that died), missing
+// tools, or the tail of its output.
+func (r Runner) nbconvert(ctx context.Context, cmd *exec.Cmd, nbPath string) error {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	runErr := cmd.Run()
+	if runErr == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("run notebook %s: %w", nbPath, ctxErr)
+	}
+	if ce := parseCellError(nbPath, out.String()); ce != nil {
+		return ce
+	}
+	var ee *exec.Error
+	if errors.As(runErr, &ee) {
+		return fmt.Errorf("run notebook %s: %w (install jupyter-nbconvert and jupyter-client: bash .ci/setup)", nbPath, runErr)
+	}
+	return fmt.Errorf("run notebook %s: %w\n%s", nbPath, runErr, lastLines(out.String(), 20))
+}
+
+// ansiEscape matches the terminal colour codes GoNB puts in stack traces.
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+// firstCellError reads the executed notebook and returns the first code cell
+// with an error output, or nil when every cell ran. The message is the
+// cell's stderr (a panic and its stack) or, without any, the error's
+// traceback (the compiler's message with the offending line).
+func firstCellError(nbPath, executed string) (*CellError, error) {
+	data, err := os.ReadFile(executed)
+	if err != nil {
+		return nil, fmt.Errorf("run notebook %s: nbconvert wrote no executed notebook: %w", nbPath, err)
+	}
+	var nb struct {
+		Cells []struct {
+			Type    string          `json:"cell_type"`
+			Source  json.RawMessage `json:"source"`
+			Outputs []struct {
+				Type      string          `json:"output_type"`
+				Name      string          `json:"name"`
+				Text      json.RawMessage `json:"text"`
+				EValue    string          `json:"evalue"`
+				Traceback []string        `json:"traceback"`
+			} `json:"outputs"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal(data, &nb); err != nil {
+		return nil, fmt.Errorf("run notebook %s: executed notebook: %w", nbPath, err)
+	}
+	for i, c := range nb.Cells {
+		var stderr strings.Builder
+		for _, o := range c.Outputs {
+			if o.Type == "stream" && o.Name == "stderr" {
+				stderr.WriteString(cellSource(o.Text))
+			}
+		}
+		for _, o := range c.Outputs {
+			if o.Type != "error" {
+				continue
+			}
+			msg := stderr.String()
+			if strings.TrimSpace(msg) == "" {
+				msg = strings.Join(o.Traceback, "\n")
+			}
+			if strings.TrimSpace(msg) == "" {
+				msg = o.EValue
+			}
+			msg = strings.TrimSpace(ansiEscape.ReplaceAllString(msg, ""))
+			if msg == "" {
+				msg = "no error output"
+			}
+			return &CellError{Notebook: nbPath, Cell: i + 1, Source: cellSource(c.Source), Message: msg}, nil
+		}
+	}
+	return nil, nil
+}
+
 var titleRE = regexp.MustCompile(`(?is)<title>(.*?)</title>`)
 
 // sidecar is the report index entry of the rendered page: the title is the
@@ -203,7 +308,8 @@ func (r Runner) sidecar(nbPath string, page []byte) ([]byte, error) {
 	if m := titleRE.FindSubmatch(page); m != nil && len(bytes.TrimSpace(m[1])) > 0 {
 		title = string(bytes.TrimSpace(m[1]))
 	}
-	s := report.Sidecar{Kind: Kind, Title: title, HTML: Name(nbPath) + ".html", Created: &created}
+	s := report.Sidecar{Kind: Kind, Title: title, HTML: Name(nbPath) + ".html", Created: &created,
+		RunID: r.RunID, Commit: r.Commit, Dirty: r.Dirty}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("notebook %s sidecar: %w", nbPath, err)

@@ -1,7 +1,6 @@
 package notebook_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/notebook"
 	"github.com/datalabhq/datalab/pipeline/report"
 )
@@ -104,42 +102,13 @@ func TestRunBrokenCell(t *testing.T) {
 	}
 }
 
-// TestMatchesExplore runs the real notebook on matches ingested from the
-// mirror, sampled to keep it quick.
-func TestMatchesExplore(t *testing.T) {
-	root := needKernel(t)
-	dir := t.TempDir()
-	mp := filepath.Join(dir, "matches.parquet")
-	ds, _ := ingest.Lookup("matches")
-	if _, err := ingest.Run(context.Background(), ds, ingest.Config{
-		Inputs: []string{testmirror.Path(t, "matches", "international_matches.csv")}, Output: mp}); err != nil {
-		t.Fatal(err)
-	}
-	r := notebook.Runner{Root: root, OutDir: filepath.Join(dir, "out"),
-		Params: map[string]string{"matches": mp, "sample": "5000"}}
-	res, err := r.Run(t.Context(), filepath.Join(root, "notebooks", "matches-explore.ipynb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("matches-explore rendered in %v", res.Duration)
-	page, err := os.ReadFile(res.HTML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"5000 matches, 1993-08-08", "<svg", "home win rate", "<td>neutral</td>", "<td>1993</td>"} {
-		if !strings.Contains(string(page), want) {
-			t.Errorf("rendered notebook lacks %q", want)
-		}
-	}
-}
-
 func TestCommandEnvironment(t *testing.T) {
 	r := notebook.Runner{Root: "/repo", Params: map[string]string{"sample": "10"}, Jupyter: "/usr/bin/jupyter"}
 	cmd, err := r.Command(t.Context(), "notebooks/x.ipynb", "/tmp/out")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantArgs := "/usr/bin/jupyter nbconvert --to html --execute --template classic --output-dir /tmp/out --output x notebooks/x.ipynb"
+	wantArgs := "/usr/bin/jupyter nbconvert --to notebook --execute --allow-errors --output-dir /tmp/out --output x.ipynb notebooks/x.ipynb"
 	if got := strings.Join(cmd.Args, " "); got != wantArgs {
 		t.Errorf("args = %s\nwant   %s", got, wantArgs)
 	}
@@ -156,5 +125,31 @@ func TestCommandEnvironment(t *testing.T) {
 	}
 	if !strings.HasPrefix(env["PATH"], "/repo/.bin"+string(os.PathListSeparator)) {
 		t.Errorf("PATH = %q, want .bin first", env["PATH"])
+	}
+}
+
+// A cell that compiles but panics: the error names the cell and carries the
+// panic's message from the cell's stderr, not just the exit status.
+func TestRunPanickingCell(t *testing.T) {
+	root := needKernel(t)
+	out := t.TempDir()
+	_, err := notebook.Runner{Root: root, OutDir: out}.Run(t.Context(), filepath.Join("testdata", "panic.ipynb"))
+	var ce *notebook.CellError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a *notebook.CellError", err)
+	}
+	if ce.Cell != 3 {
+		t.Errorf("failing cell = %d, want 3", ce.Cell)
+	}
+	for _, want := range []string{"cell 3", "panic: runtime error: index out of range [3] with length 0", "exit status 2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\x1b[") {
+		t.Errorf("error keeps terminal escape codes: %q", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(out, "panic.html")); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("a failed run published panic.html (stat: %v)", statErr)
 	}
 }
