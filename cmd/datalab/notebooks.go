@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/datalabhq/datalab/pipeline/notebook"
+	"github.com/datalabhq/datalab/pipeline/report"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 var notebooksCmd = &cobra.Command{
@@ -19,8 +21,8 @@ var notebooksCmd = &cobra.Command{
 }
 
 var notebooksRunFlags struct {
-	dir, out string
-	params   []string
+	dir, out, stableDir, reportsDir, toolsDir, runID string
+	params                                           []string
 }
 
 var notebooksRunCmd = &cobra.Command{
@@ -33,8 +35,18 @@ reports/notebooks/<name>.html plus a sidecar the report index lists.
   --param k=v   becomes DATALAB_NB_K=v inside the notebook (repeatable),
                 e.g. --param sample=1000
 
-Needs jupyter-nbconvert, jupyter-client and .bin/gonb: bash .ci/setup installs
-and builds them. Run it from the repository root.`,
+As the pipeline's notebooks stage (datalab.yaml) it also writes an
+input-determined copy of each page into --stable-dir (build/notebooks, the
+stage's outputs) and records the run id (DATALAB_RUN_ID) and git commit in the
+sidecar; the report site index is rebuilt after the last notebook.
+
+A failing cell stops the command with the notebook, the cell's number (as
+Jupyter counts them, markdown included) and its error: the compiler message,
+or a panic with its stack. Nothing is published for a failed notebook.
+
+Needs jupyter-nbconvert, jupyter-client and the GoNB kernel (gonb, goimports
+in --tools-dir): bash .ci/setup installs and builds them. Run it from the
+repository root.`,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		params := map[string]string{}
 		for _, p := range notebooksRunFlags.params {
@@ -48,7 +60,10 @@ and builds them. Run it from the repository root.`,
 		if err != nil {
 			return err
 		}
-		r := notebook.Runner{Root: ".", OutDir: notebooksRunFlags.out, Params: params}
+		r := notebook.Runner{Root: ".", OutDir: notebooksRunFlags.out, Params: params,
+			StableDir: notebooksRunFlags.stableDir, ToolsDir: notebooksRunFlags.toolsDir, RunID: notebooksRunFlags.runID}
+		gs := stagerun.GitStateOf(".")
+		r.Commit, r.Dirty = gs.Commit, gs.Dirty
 		for _, p := range paths {
 			res, err := r.Run(cmd.Context(), p)
 			if err != nil {
@@ -56,6 +71,12 @@ and builds them. Run it from the repository root.`,
 			}
 			slog.Info("notebook rendered", "notebook", p, "html", res.HTML, "took", res.Duration.Round(100_000_000))
 			fmt.Fprintln(cmd.OutOrStdout(), res.HTML)
+		}
+		if notebooksRunFlags.reportsDir == "" {
+			return nil
+		}
+		if err := report.BuildIndex(notebooksRunFlags.reportsDir); err != nil {
+			return fmt.Errorf("rebuild the report site index: %w", err)
 		}
 		return nil
 	},
@@ -90,6 +111,10 @@ func init() {
 	f := notebooksRunCmd.Flags()
 	f.StringVar(&notebooksRunFlags.dir, "dir", "notebooks", "directory holding the notebooks")
 	f.StringVar(&notebooksRunFlags.out, "out", filepath.Join("reports", "notebooks"), "directory for the rendered HTML and sidecars")
+	f.StringVar(&notebooksRunFlags.stableDir, "stable-dir", "", "also write each page (without sidecar) here, e.g. build/notebooks")
+	f.StringVar(&notebooksRunFlags.reportsDir, "reports-dir", "reports", "report site whose index.html is rebuilt afterwards (empty: don't)")
+	f.StringVar(&notebooksRunFlags.toolsDir, "tools-dir", envOr("DATALAB_TOOLS_DIR", ""), "directory with gonb and goimports (env DATALAB_TOOLS_DIR; default .bin)")
+	f.StringVar(&notebooksRunFlags.runID, "run-id", os.Getenv("DATALAB_RUN_ID"), "run id for the sidecar (env DATALAB_RUN_ID, set by datalab run)")
 	f.StringArrayVar(&notebooksRunFlags.params, "param", nil, "notebook parameter key=value, seen as DATALAB_NB_<KEY> (repeatable)")
 	notebooksCmd.AddCommand(notebooksRunCmd)
 	rootCmd.AddCommand(notebooksCmd)

@@ -57,6 +57,19 @@ func IntParam(key string, def int) (int, error) {
 
 // Rows renders a header and rows as an HTML table. Cells are escaped.
 func Rows(header []string, rows [][]string) string {
+	esc := make([][]string, len(rows))
+	for i, r := range rows {
+		esc[i] = make([]string, len(r))
+		for j, c := range r {
+			esc[i][j] = html.EscapeString(c)
+		}
+	}
+	return RawRows(header, esc)
+}
+
+// RawRows is Rows with cells that are HTML already (e.g. Metric); only the
+// header is escaped.
+func RawRows(header []string, rows [][]string) string {
 	var b strings.Builder
 	b.WriteString(`<table class="datalab-table"><thead><tr>`)
 	for _, h := range header {
@@ -66,7 +79,7 @@ func Rows(header []string, rows [][]string) string {
 	for _, r := range rows {
 		b.WriteString("<tr>")
 		for _, c := range r {
-			fmt.Fprintf(&b, "<td>%s</td>", html.EscapeString(c))
+			fmt.Fprintf(&b, "<td>%s</td>", c)
 		}
 		b.WriteString("</tr>")
 	}
@@ -121,8 +134,46 @@ func Bars(title, yLabel string, labels []string, values []float64) (*plot.Plot, 
 	if err != nil {
 		return nil, fmt.Errorf("bar chart %q: %w", title, err)
 	}
+	bars.Color = plotutil.Color(0)
+	bars.LineStyle.Width = 0
 	p.Add(bars)
 	p.NominalX(labels...)
+	return p, nil
+}
+
+// Group is one coloured set of bars in a GroupedBars chart: one value per
+// group label.
+type Group struct {
+	Name   string
+	Values []float64
+}
+
+// GroupedBars draws, for each label on the x axis, one bar per group side by
+// side, with a legend naming the groups.
+func GroupedBars(title, yLabel string, labels []string, groups ...Group) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = yLabel
+	p.Legend.Top = true
+	n := max(1, len(groups))
+	w := vg.Points(max(4, 400/float64(max(1, len(labels)*n))))
+	for i, g := range groups {
+		if len(g.Values) != len(labels) {
+			return nil, fmt.Errorf("bar chart %q group %q: %d values for %d labels", title, g.Name, len(g.Values), len(labels))
+		}
+		bars, err := plotter.NewBarChart(plotter.Values(g.Values), w)
+		if err != nil {
+			return nil, fmt.Errorf("bar chart %q: %w", title, err)
+		}
+		bars.Color = plotutil.Color(i)
+		bars.LineStyle.Width = 0
+		bars.Offset = vg.Length(float64(i)-float64(n-1)/2) * w
+		p.Add(bars)
+		p.Legend.Add(g.Name, bars)
+	}
+	p.NominalX(labels...)
+	// Head room for the legend above the tallest bar.
+	p.Y.Max *= 1.3
 	return p, nil
 }
 

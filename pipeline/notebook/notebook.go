@@ -50,6 +50,9 @@ type Runner struct {
 	Params map[string]string
 	// Jupyter is the jupyter executable; default "jupyter" from PATH.
 	Jupyter string
+	// ToolsDir holds gonb and goimports (first on the kernel's PATH);
+	// default <Root>/.bin, where .ci/setup builds them.
+	ToolsDir string
 	// Now stamps the sidecar's created time; default time.Now. Tests and
 	// byte-stable builds can fix it.
 	Now func() time.Time
@@ -133,8 +136,14 @@ func (r Runner) jupyter() string {
 
 // env is the process environment with the tool paths and parameters set.
 func (r Runner) env(root string) []string {
+	tools := r.ToolsDir
+	if tools == "" {
+		tools = filepath.Join(root, ".bin")
+	} else if abs, err := filepath.Abs(tools); err == nil {
+		tools = abs
+	}
 	set := map[string]string{
-		"PATH":         filepath.Join(root, ".bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"PATH":         tools + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"JUPYTER_PATH": filepath.Join(root, "jupyter"),
 		"GOTOOLCHAIN":  "local",
 		"DATALAB_ROOT": root,
