@@ -122,7 +122,7 @@ func (r Runner) Command(ctx context.Context, nbPath, dir string) (*exec.Cmd, err
 // htmlCommand renders the executed notebook at executed as dir/<name>.html.
 func (r Runner) htmlCommand(ctx context.Context, executed, dir string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, r.jupyter(), "nbconvert",
-		"--to", "html", "--template", "classic",
+		"--to", "html", "--template", "datalab",
 		"--output-dir", dir, "--output", Name(executed), executed)
 	return cmd
 }
