@@ -1,0 +1,274 @@
+package flow_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"dagger/datalab/flow"
+)
+
+// The real datalab CLI, built once from the repository the module lives in
+// (this package is dagger/flow, so the repository root is ../..).
+var cli struct {
+	once      sync.Once
+	root, bin string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cli.bin != "" {
+		os.RemoveAll(filepath.Dir(cli.bin))
+	}
+	os.Exit(code)
+}
+
+// datalab returns the repository root and the CLI built from it.
+func datalab(t *testing.T) (root, bin string) {
+	t.Helper()
+	cli.once.Do(func() {
+		root, err := filepath.Abs(filepath.Join("..", ".."))
+		if err != nil {
+			cli.err = err
+			return
+		}
+		if b, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil || !bytes.Contains(b, []byte("module github.com/datalabhq/datalab\n")) {
+			cli.err = fmt.Errorf("%s is not the datalab repository (go.mod: %v)", root, err)
+			return
+		}
+		dir, err := os.MkdirTemp("", "datalab-cli-")
+		if err != nil {
+			cli.err = err
+			return
+		}
+		cli.root, cli.bin = root, filepath.Join(dir, "datalab")
+		cmd := exec.Command("go", "build", "-o", cli.bin, "./cmd/datalab")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cli.err = fmt.Errorf("go build ./cmd/datalab: %v\n%s", err, out)
+		}
+	})
+	if cli.err != nil {
+		t.Fatal(cli.err)
+	}
+	return cli.root, cli.bin
+}
+
+// checkCommand fails unless args (a command line starting with "datalab")
+// names a subcommand the CLI has, with flags it accepts, and — for `datalab
+// run` — stages datalab.yaml has.
+//
+// It runs `datalab <args…> --help`. cobra exits non-zero for an unknown
+// top-level command or an unknown flag, but for an unknown word under a
+// command group (`datalab train nosuch --help`) it prints the group's help
+// and exits 0; so the help's Usage line must name the command the args
+// lead to, and words left over must not be meant as subcommands (the command
+// they were given to has none). Stage names are not flags or subcommands:
+// `datalab run --dry-run <stages…>` checks them without running anything.
+func checkCommand(root, bin string, args []string) error {
+	line := strings.Join(args, " ")
+	if len(args) == 0 || args[0] != "datalab" {
+		return fmt.Errorf("%q: not a datalab command", line)
+	}
+	help := exec.Command(bin, append(append([]string{}, args[1:]...), "--help")...)
+	help.Dir = root
+	out, err := help.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("`%s --help`: %v: %s", line, err, firstLine(out))
+	}
+	usage := usageLines(string(out))
+	if len(usage) == 0 {
+		return fmt.Errorf("`%s --help` printed no Usage: section", line)
+	}
+	var words []string // the leading words: subcommands, then positional args
+	for _, a := range args[1:] {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		words = append(words, a)
+	}
+	n := -1 // how many words the command cobra resolved consumed
+	for i := len(words); i >= 0 && n < 0; i-- {
+		path := strings.Join(append([]string{"datalab"}, words[:i]...), " ")
+		for _, u := range usage {
+			if u == path || strings.HasPrefix(u, path+" ") {
+				n = i
+				break
+			}
+		}
+	}
+	if n < 0 {
+		return fmt.Errorf("`%s --help` shows the usage of %q, not of a prefix of the command", line, usage[0])
+	}
+	resolved := strings.Join(append([]string{"datalab"}, words[:n]...), " ")
+	if n < len(words) && strings.Contains(string(out), "\nAvailable Commands:\n") {
+		return fmt.Errorf("%q: no such subcommand of `%s` (cobra showed the help of `%s`)", words[n], resolved, resolved)
+	}
+	if resolved == "datalab run" {
+		plan := exec.Command(bin, append([]string{"run", "--dry-run"}, words[n:]...)...)
+		plan.Dir = root
+		if out, err := plan.CombinedOutput(); err != nil {
+			return fmt.Errorf("`datalab run --dry-run %s`: %v: %s", strings.Join(words[n:], " "), err, firstLine(out))
+		}
+	}
+	return nil
+}
+
+// usageLines returns the lines of the help's "Usage:" section, trimmed.
+func usageLines(help string) []string {
+	var lines []string
+	in := false
+	for _, l := range strings.Split(help, "\n") {
+		switch {
+		case l == "Usage:":
+			in = true
+		case in && strings.TrimSpace(l) == "":
+			return lines
+		case in:
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	return lines
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return s
+}
+
+// TestCommandCheck proves checkCommand on command lines known to be good or
+// bad, including the mistakes `--help` alone would let through.
+func TestCommandCheck(t *testing.T) {
+	root, bin := datalab(t)
+	for _, tc := range []struct {
+		args []string
+		bad  string // a substring of the error; "" = the command is fine
+	}{
+		{[]string{"datalab", "run"}, ""},
+		{[]string{"datalab", "run", "ingest-matches", "report-flights"}, ""},
+		{[]string{"datalab", "run", "--force", "--retries", "0", "train-matches"}, ""},
+		{[]string{"datalab", "ingest", "matches", "--max-bad-ratio", "0.01"}, ""},
+		{[]string{"datalab", "notebooks", "run", "--param", "sample=10"}, ""},
+		{[]string{"datalab", "report", "index"}, ""},
+		{[]string{"datalab", "nosuch"}, `unknown command "nosuch"`},
+		{[]string{"datalab", "run", "--nosuchflag"}, "unknown flag: --nosuchflag"},
+		{[]string{"datalab", "ingest", "matches", "--max-bad-rate", "0.01"}, "unknown flag: --max-bad-rate"},
+		{[]string{"datalab", "train", "nosuch"}, `"nosuch": no such subcommand of ` + "`datalab train`"},
+		{[]string{"datalab", "notebooks", "render"}, `"render": no such subcommand of ` + "`datalab notebooks`"},
+		{[]string{"datalab", "run", "ingest-matches", "no-such-stage"}, `unknown stage "no-such-stage"`},
+		{[]string{"go", "build"}, "not a datalab command"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			err := checkCommand(root, bin, tc.args)
+			switch {
+			case tc.bad == "" && err != nil:
+				t.Errorf("good command reported: %v", err)
+			case tc.bad != "" && err == nil:
+				t.Errorf("bad command passed")
+			case tc.bad != "" && !strings.Contains(err.Error(), tc.bad):
+				t.Errorf("error %q does not say %q", err, tc.bad)
+			}
+		})
+	}
+}
+
+// TestFunctionsRunRealCommands: every command any function runs exists —
+// each `datalab …` is a real subcommand with real flags and stages (checked
+// against the CLI built from this repository), and each script or package
+// another command names is in the repository.
+func TestFunctionsRunRealCommands(t *testing.T) {
+	root, bin := datalab(t)
+	seen := map[string]bool{}
+	for _, fn := range functions {
+		e, _, lab := session(t, true)
+		if _, err := fn.call(context.Background(), lab); err != nil {
+			t.Fatalf("%s: %v", fn.name, err)
+		}
+		for _, ev := range e.Evals() {
+			for _, args := range e.Describe(ev.Chain).Execs {
+				line := strings.Join(args, " ")
+				if seen[line] {
+					continue
+				}
+				seen[line] = true
+				if err := checkExec(root, bin, args); err != nil {
+					t.Errorf("%s runs %q: %v", fn.name, line, err)
+				}
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no commands recorded")
+	}
+}
+
+func checkExec(root, bin string, args []string) error {
+	switch {
+	case args[0] == "datalab":
+		return checkCommand(root, bin, args)
+	case args[0] == "bash" && len(args) == 2:
+		_, err := os.Stat(filepath.Join(root, args[1]))
+		return err
+	case len(args) >= 2 && args[0] == "apt-get" && args[1] == "update":
+		return nil
+	case len(args) > 2 && args[0] == "apt-get" && args[1] == "install":
+		// The package names must exist in Debian (this machine runs the
+		// image's release, bookworm): apt-cache knows them offline.
+		var pkgs []string
+		for _, a := range args[2:] {
+			if !strings.HasPrefix(a, "-") {
+				pkgs = append(pkgs, a)
+			}
+		}
+		if out, err := exec.Command("apt-cache", append([]string{"show", "--no-all-versions"}, pkgs...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-cache show %s: %v: %s", strings.Join(pkgs, " "), err, firstLine(out))
+		}
+		return nil
+	case len(args) > 2 && args[0] == "go" && args[1] == "build":
+		_, err := os.Stat(filepath.Join(root, args[len(args)-1]))
+		return err
+	}
+	return fmt.Errorf("no check for this command; add one to checkExec")
+}
+
+var planLine = regexp.MustCompile(`(?m)^(?:run|skip)\s+(\S+):`)
+
+// TestStageListsCoverPipeline: the per-kind stage lists name exactly the
+// stages of that kind in datalab.yaml, as the CLI reads it.
+func TestStageListsCoverPipeline(t *testing.T) {
+	root, bin := datalab(t)
+	cmd := exec.Command(bin, "run", "--dry-run")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("datalab run --dry-run: %v", err)
+	}
+	byKind := map[string][]string{}
+	for _, m := range planLine.FindAllStringSubmatch(string(out), -1) {
+		kind, _, _ := strings.Cut(m[1], "-")
+		byKind[kind] = append(byKind[kind], m[1])
+	}
+	for kind, list := range map[string][]string{
+		"ingest": flow.IngestStages, "train": flow.TrainStages,
+		"evaluate": flow.EvaluateStages, "report": flow.ReportStages,
+	} {
+		got := append([]string(nil), list...)
+		want := byKind[kind]
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s stages: flow lists %q, datalab.yaml has %q", kind, got, want)
+		}
+	}
+}

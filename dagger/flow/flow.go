@@ -1,0 +1,228 @@
+// Package flow builds the container graphs behind the datalab Dagger module
+// (dagger/main.go). Every function is the same shape: the Go image pinned in
+// images.go, module and build cache volumes, the repository mounted at /src,
+// the datalab CLI built from that source, and the commands a local run uses —
+// `datalab run <stage…>`, `datalab notebooks run`, `bash .ci/run`. What a stage
+// does and what it depends on is datalab.yaml's and the CLI's business; nothing
+// here knows more than stage names.
+//
+// flow uses the dagger.io/dagger SDK client types, not the module's generated
+// ones, so that its graphs can be built and checked against a fake engine
+// session in tests (flow_test.go); the module passes objects in and out by ID.
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"dagger.io/dagger"
+)
+
+// Paths and cache volume names inside every container.
+const (
+	SrcPath    = "/src"                   // the repository (the function's --src)
+	MirrorPath = "/mirror"                // the optional data mirror (--mirror), as DATALAB_MIRROR
+	CLIPath    = "/usr/local/bin/datalab" // on PATH, so datalab.yaml's commands find it
+
+	GoModCachePath   = "/go/pkg/mod"           // GOMODCACHE of the golang image
+	GoBuildCachePath = "/root/.cache/go-build" // GOCACHE for root
+	GoModCache       = "datalab-go-mod"        // cache volume names, shared by all functions
+	GoBuildCache     = "datalab-go-build"
+)
+
+// Stage names from datalab.yaml that the per-stage functions run; `datalab
+// run` adds each one's upstream stages and skips what is up to date.
+// TestStageListsCoverPipeline fails when datalab.yaml gains a stage of a kind
+// these lists miss, or loses one they name.
+var (
+	IngestStages   = []string{"ingest-matches", "ingest-martj42", "ingest-bts2008", "ingest-bts2017", "ingest-flights3m"}
+	TrainStages    = []string{"train-matches", "train-flights"}
+	EvaluateStages = []string{"evaluate-matches", "evaluate-flights"}
+	ReportStages   = []string{"report-matches", "report-flights"}
+)
+
+// Lab builds the containers of one source tree.
+type Lab struct {
+	client *dagger.Client
+	src    *dagger.Directory
+	mirror *dagger.Directory
+}
+
+// Option configures a Lab.
+type Option func(*Lab)
+
+// WithMirror mounts dir at /mirror and names it in DATALAB_MIRROR, so
+// `datalab data pull` (which every ingest stage runs) reads the data sets
+// from it before trying their origin URLs. A nil dir is no mirror.
+func WithMirror(dir *dagger.Directory) Option {
+	return func(l *Lab) { l.mirror = dir }
+}
+
+// New returns a Lab over the repository src.
+func New(client *dagger.Client, src *dagger.Directory, opts ...Option) *Lab {
+	l := &Lab{client: client, src: src}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
+}
+
+// Go is the base of every function: GoImage with the module and build caches,
+// the repository at /src as the working directory, and the mirror if any.
+func (l *Lab) Go() *dagger.Container {
+	ctr := l.client.Container().From(GoImage).
+		WithMountedCache(GoModCachePath, l.client.CacheVolume(GoModCache)).
+		WithMountedCache(GoBuildCachePath, l.client.CacheVolume(GoBuildCache)).
+		WithEnvVariable("GOTOOLCHAIN", "local").
+		WithMountedDirectory(SrcPath, l.src).
+		WithWorkdir(SrcPath)
+	if l.mirror != nil {
+		ctr = ctr.WithMountedDirectory(MirrorPath, l.mirror).
+			WithEnvVariable("DATALAB_MIRROR", MirrorPath)
+	}
+	return ctr
+}
+
+// CLI is Go with the datalab CLI built from /src onto PATH, as `make build`
+// builds it.
+func (l *Lab) CLI() *dagger.Container {
+	return l.Go().WithExec([]string{"go", "build", "-o", CLIPath, "./cmd/datalab"})
+}
+
+// Tooled is CLI after .ci/setup: the Debian packages and the pinned GoNB
+// kernel the notebooks need (and, since .ci/setup is the one place that
+// knows them, chromium and the test databases too).
+func (l *Lab) Tooled() *dagger.Container {
+	return l.Go().WithExec([]string{"bash", ".ci/setup"}).
+		WithExec([]string{"go", "build", "-o", CLIPath, "./cmd/datalab"})
+}
+
+// Test runs the repository's whole test suite as CI does (`bash .ci/run`:
+// .ci/setup, go vet, go test, the race runs) and returns its output.
+func (l *Lab) Test(ctx context.Context) (string, error) {
+	out, err := l.Go().WithExec([]string{"bash", ".ci/run"}).Stdout(ctx)
+	if err != nil {
+		return "", failed("test", err)
+	}
+	return out, nil
+}
+
+// Ingest runs the ingest stages and returns build/ (the typed Parquet files
+// and their quarantines are under build/parquet).
+func (l *Lab) Ingest(ctx context.Context) (*dagger.Directory, error) {
+	return l.stages(ctx, "ingest", IngestStages, "build")
+}
+
+// Train runs the training stages (and what they need) and returns
+// build/models.
+func (l *Lab) Train(ctx context.Context) (*dagger.Directory, error) {
+	return l.stages(ctx, "train", TrainStages, "build/models")
+}
+
+// Evaluate runs the evaluation stages and returns build/, which holds the
+// metrics files beside the models they describe.
+func (l *Lab) Evaluate(ctx context.Context) (*dagger.Directory, error) {
+	return l.stages(ctx, "evaluate", EvaluateStages, "build")
+}
+
+// Report runs the report stages and returns the report site, reports/.
+func (l *Lab) Report(ctx context.Context) (*dagger.Directory, error) {
+	return l.stages(ctx, "report", ReportStages, "reports")
+}
+
+// Notebooks runs the pipeline the notebooks read, then every notebook, and
+// returns reports/notebooks (rendered HTML and sidecars).
+func (l *Lab) Notebooks(ctx context.Context) (*dagger.Directory, error) {
+	ctr, err := run(ctx, "notebooks", l.Tooled(),
+		[]string{"datalab", "run"},
+		[]string{"datalab", "notebooks", "run"})
+	if err != nil {
+		return nil, err
+	}
+	return output(ctx, "notebooks", ctr, "reports/notebooks")
+}
+
+// Pipeline runs everything — every stage of datalab.yaml, the notebooks, the
+// site index — and returns a directory holding the report site (reports/),
+// the models (models/) and the run records with their lineage (runs/).
+func (l *Lab) Pipeline(ctx context.Context) (*dagger.Directory, error) {
+	ctr, err := run(ctx, "pipeline", l.Tooled(),
+		[]string{"datalab", "run"},
+		[]string{"datalab", "notebooks", "run"},
+		[]string{"datalab", "report", "index"})
+	if err != nil {
+		return nil, err
+	}
+	out := l.client.Directory()
+	for _, p := range []struct{ name, from string }{
+		{"reports", "reports"}, {"models", "build/models"}, {"runs", "runs"},
+	} {
+		dir, err := output(ctx, "pipeline", ctr, p.from)
+		if err != nil {
+			return nil, err
+		}
+		out = out.WithDirectory(p.name, dir)
+	}
+	return out, nil
+}
+
+// stages runs `datalab run <names…>` and returns the directory out of /src.
+func (l *Lab) stages(ctx context.Context, what string, names []string, out string) (*dagger.Directory, error) {
+	ctr, err := run(ctx, what, l.CLI(), append([]string{"datalab", "run"}, names...))
+	if err != nil {
+		return nil, err
+	}
+	return output(ctx, what, ctr, out)
+}
+
+// run adds the commands to ctr and runs them now, so that a failing command
+// is reported by the function that ran it, with its exit code and stderr,
+// rather than later by whoever exports the result.
+func run(ctx context.Context, what string, ctr *dagger.Container, cmds ...[]string) (*dagger.Container, error) {
+	for _, c := range cmds {
+		ctr = ctr.WithExec(c)
+	}
+	done, err := ctr.Sync(ctx)
+	if err != nil {
+		return nil, failed(what, err)
+	}
+	return done, nil
+}
+
+// output returns the directory rel (relative to /src) of ctr, checked to
+// exist.
+func output(ctx context.Context, what string, ctr *dagger.Container, rel string) (*dagger.Directory, error) {
+	dir, err := ctr.Directory(path.Join(SrcPath, rel)).Sync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: output %s: %w", what, rel, err)
+	}
+	return dir, nil
+}
+
+// stderrLines is how much of a failed command's stderr an error repeats.
+const stderrLines = 30
+
+// failed wraps an engine error of the function what. A failed command
+// (*dagger.ExecError, still reachable with errors.As) is described by its
+// command line, exit code and the end of its stderr, which is where datalab
+// and go test put the reason.
+func failed(what string, err error) error {
+	var ee *dagger.ExecError
+	if !errors.As(err, &ee) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: `%s` exited with code %d (%w); stderr ends:\n%s",
+		what, strings.Join(ee.Cmd, " "), ee.ExitCode, ee, lastLines(ee.Stderr, stderrLines))
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"…"}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}

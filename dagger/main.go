@@ -1,0 +1,212 @@
+// The datalab Dagger module: the lab's pipeline stages in containers, called
+// as `dagger call <function> --src .` (docs/dagger.md). Each function is one
+// line over package flow, which builds the containers with the dagger.io/dagger
+// SDK; this file only moves objects between the module's generated client and
+// the SDK's, by ID, since the two are different Go types over one session.
+package main
+
+import (
+	"context"
+	"fmt"
+
+	sdk "dagger.io/dagger"
+
+	"dagger/datalab/flow"
+	"dagger/datalab/internal/dagger"
+)
+
+// Datalab runs datalab's pipeline stages in containers.
+type Datalab struct{}
+
+// Test runs the repository's whole test suite as CI does (bash .ci/run) and
+// returns its output.
+func (m *Datalab) Test(
+	ctx context.Context,
+	// the repository
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// a mirror of the data sets (as DATALAB_MIRROR)
+	// +optional
+	mirror *dagger.Directory,
+) (string, error) {
+	var out string
+	err := withLab(ctx, src, mirror, func(_ *sdk.Client, lab *flow.Lab) (err error) {
+		out, err = lab.Test(ctx)
+		return err
+	})
+	return out, err
+}
+
+// Ingest runs the ingest stages (each pulls its data sets) and returns build/.
+func (m *Datalab) Ingest(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// +optional
+	mirror *dagger.Directory,
+) (*dagger.Directory, error) {
+	return directory(ctx, src, mirror, (*flow.Lab).Ingest)
+}
+
+// Train runs the training stages and what they need, and returns build/models.
+func (m *Datalab) Train(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// +optional
+	mirror *dagger.Directory,
+) (*dagger.Directory, error) {
+	return directory(ctx, src, mirror, (*flow.Lab).Train)
+}
+
+// Evaluate runs the evaluation stages and what they need, and returns build/.
+func (m *Datalab) Evaluate(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// +optional
+	mirror *dagger.Directory,
+) (*dagger.Directory, error) {
+	return directory(ctx, src, mirror, (*flow.Lab).Evaluate)
+}
+
+// Notebooks runs the pipeline and every notebook, and returns
+// reports/notebooks.
+func (m *Datalab) Notebooks(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// +optional
+	mirror *dagger.Directory,
+) (*dagger.Directory, error) {
+	return directory(ctx, src, mirror, (*flow.Lab).Notebooks)
+}
+
+// Report runs the report stages and what they need, and returns the report
+// site (reports/).
+func (m *Datalab) Report(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// +optional
+	mirror *dagger.Directory,
+) (*dagger.Directory, error) {
+	return directory(ctx, src, mirror, (*flow.Lab).Report)
+}
+
+// Pipeline runs everything and returns reports/ (the site, notebooks
+// included), models/ and runs/ (run records with lineage).
+func (m *Datalab) Pipeline(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// +optional
+	mirror *dagger.Directory,
+) (*dagger.Directory, error) {
+	return directory(ctx, src, mirror, (*flow.Lab).Pipeline)
+}
+
+// Image builds the datalab images (serve, predictor, pipeline) without Docker
+// and returns build/images: the OCI layout (oci/) and the docker load
+// tarball (datalab-images.tar).
+func (m *Datalab) Image(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// the images' tag and version label (default: from the commit)
+	// +optional
+	version string,
+) (*dagger.Directory, error) {
+	return directory(ctx, src, nil, func(lab *flow.Lab, ctx context.Context) (*sdk.Directory, error) {
+		return lab.Image(ctx, version)
+	})
+}
+
+// Publish builds the images and pushes them to <registry>/datalab-<name>:<tag>,
+// logging in as username with the password secret; it returns the published
+// references with their digests.
+func (m *Datalab) Publish(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// where to push, e.g. ghcr.io/me
+	registry string,
+	username string,
+	// e.g. env:GHCR_TOKEN
+	password *dagger.Secret,
+	// the images' tag and version label (default: from the commit)
+	// +optional
+	version string,
+) ([]string, error) {
+	var refs []string
+	err := withLab(ctx, src, nil, func(c *sdk.Client, lab *flow.Lab) error {
+		id, err := password.ID(ctx)
+		if err != nil {
+			return err
+		}
+		refs, err = lab.Publish(ctx, registry, username, c.LoadSecretFromID(sdk.SecretID(id)), version)
+		return err
+	})
+	return refs, err
+}
+
+// withLab connects the SDK to the session this module runs in, loads src and
+// mirror into it by ID and calls fn with a flow.Lab over them.
+func withLab(ctx context.Context, src, mirror *dagger.Directory, fn func(*sdk.Client, *flow.Lab) error) error {
+	c, err := sdk.Connect(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to the engine session: %w", err)
+	}
+	defer c.Close()
+	s, err := toSDK(ctx, c, src)
+	if err != nil {
+		return err
+	}
+	var opts []flow.Option
+	if mirror != nil {
+		mir, err := toSDK(ctx, c, mirror)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, flow.WithMirror(mir))
+	}
+	return fn(c, flow.New(c, s, opts...))
+}
+
+// directory runs a flow function that returns a directory and hands the
+// directory back to the module's client by ID.
+func directory(ctx context.Context, src, mirror *dagger.Directory,
+	fn func(*flow.Lab, context.Context) (*sdk.Directory, error)) (*dagger.Directory, error) {
+	var out *dagger.Directory
+	err := withLab(ctx, src, mirror, func(_ *sdk.Client, lab *flow.Lab) error {
+		dir, err := fn(lab, ctx)
+		if err != nil {
+			return err
+		}
+		id, err := dir.ID(ctx)
+		if err != nil {
+			return err
+		}
+		out = dag.LoadDirectoryFromID(dagger.DirectoryID(id))
+		return nil
+	})
+	return out, err
+}
+
+// toSDK loads a directory of the module's client into the SDK's, by ID.
+func toSDK(ctx context.Context, c *sdk.Client, d *dagger.Directory) (*sdk.Directory, error) {
+	id, err := d.ID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.LoadDirectoryFromID(sdk.DirectoryID(id)), nil
+}
