@@ -132,7 +132,9 @@ func (m *Datalab) Image(
 
 // Publish builds the images and pushes them to <registry>/datalab-<name>:<tag>,
 // logging in as username with the password secret; it returns the published
-// references with their digests.
+// references with their digests. Never cached: every call pushes.
+//
+// +cache="never"
 func (m *Datalab) Publish(
 	ctx context.Context,
 	// +defaultPath="/"

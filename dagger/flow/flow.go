@@ -86,18 +86,19 @@ func (l *Lab) Go() *dagger.Container {
 	return ctr
 }
 
-// CLI is Go with the datalab CLI built from /src onto PATH, as `make build`
-// builds it.
+// buildCLI builds the datalab CLI from /src onto PATH, as `make build` does.
+var buildCLI = []string{"go", "build", "-o", CLIPath, "./cmd/datalab"}
+
+// CLI is Go with the datalab CLI built.
 func (l *Lab) CLI() *dagger.Container {
-	return l.Go().WithExec([]string{"go", "build", "-o", CLIPath, "./cmd/datalab"})
+	return l.Go().WithExec(buildCLI)
 }
 
 // Tooled is CLI after .ci/setup: the Debian packages and the pinned GoNB
 // kernel the notebooks need (and, since .ci/setup is the one place that
 // knows them, chromium and the test databases too).
 func (l *Lab) Tooled() *dagger.Container {
-	return l.Go().WithExec([]string{"bash", ".ci/setup"}).
-		WithExec([]string{"go", "build", "-o", CLIPath, "./cmd/datalab"})
+	return l.Go().WithExec([]string{"bash", ".ci/setup"}).WithExec(buildCLI)
 }
 
 // Test runs the repository's whole test suite as CI does (`bash .ci/run`:
