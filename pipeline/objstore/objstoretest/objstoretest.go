@@ -1,0 +1,174 @@
+// Package objstoretest serves an in-process S3 for tests: gofakes3 with its
+// in-memory backend behind an httptest server on 127.0.0.1, so code under
+// test talks real S3 HTTP (SigV4, path-style requests, multipart uploads)
+// to it through the same URL a real bucket would take.
+package objstoretest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// Region is the region the fake S3 URLs name.
+const Region = "us-east-1"
+
+// S3 is a running fake S3 with one bucket.
+type S3 struct {
+	// Endpoint is the server's base URL (http://127.0.0.1:PORT).
+	Endpoint string
+	// Bucket is the bucket created at start.
+	Bucket string
+	// Backend is the server's storage, for tests that damage objects
+	// behind the API's back.
+	Backend *s3mem.Backend
+}
+
+// NewS3 starts a fake S3 holding an empty bucket, stopped when the test
+// ends. It sets the AWS credential variables the SDK needs (to dummy values)
+// and points the shared AWS config files at nothing, for this test and the
+// processes it starts.
+func NewS3(t testing.TB, bucket string) *S3 {
+	t.Helper()
+	none := filepath.Join(t.TempDir(), "no-aws-config")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", none)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	backend := s3mem.New()
+	if err := backend.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	return &S3{Endpoint: srv.URL, Bucket: bucket, Backend: backend}
+}
+
+// URL is the objstore / gocloud URL of the bucket, with extra query
+// parameters (e.g. "prefix", "lab/") appended as pairs.
+func (s *S3) URL(extra ...string) string {
+	q := url.Values{}
+	q.Set("endpoint", s.Endpoint)
+	q.Set("region", Region)
+	q.Set("use_path_style", "true")
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Set(extra[i], extra[i+1])
+	}
+	return "s3://" + s.Bucket + "?" + q.Encode()
+}
+
+// Client is an AWS SDK S3 client for the server, independent of the code
+// under test, to check what it stored.
+func (s *S3) Client(t testing.TB) *s3.Client {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(Region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(s.Endpoint)
+		o.UsePathStyle = true
+	})
+}
+
+// Objects reads every object of the bucket through the S3 API (ListObjectsV2
+// and GetObject with Client): key → content.
+func (s *S3) Objects(t testing.TB) map[string][]byte {
+	t.Helper()
+	ctx := context.Background()
+	c := s.Client(t)
+	objs := map[string][]byte{}
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(s.Bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list bucket %s: %v", s.Bucket, err)
+		}
+		for _, o := range page.Contents {
+			out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: o.Key})
+			if err != nil {
+				t.Fatalf("get %s: %v", *o.Key, err)
+			}
+			b, err := io.ReadAll(out.Body)
+			out.Body.Close()
+			if err != nil {
+				t.Fatalf("read %s: %v", *o.Key, err)
+			}
+			objs[*o.Key] = b
+		}
+	}
+	return objs
+}
+
+// Keys lists the bucket's keys, sorted.
+func (s *S3) Keys(t testing.TB) []string {
+	t.Helper()
+	var keys []string
+	for k := range s.Objects(t) {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Replace overwrites key with content directly in the backend, keeping
+// the object's user metadata (x-amz-meta-*, so its recorded sha256) but not
+// the checksums S3 computed at upload: another tool rewriting the key
+// without updating datalab's checksum.
+func (s *S3) Replace(t testing.TB, key string, content []byte) {
+	t.Helper()
+	s.put(t, key, content, func(k string) bool { return strings.HasPrefix(strings.ToLower(k), "x-amz-meta-") })
+}
+
+// Corrupt overwrites key with content directly in the backend, keeping all
+// its headers, including the CRC32 S3 computed at upload: bit rot, which
+// the S3 client's own response checksum notices.
+func (s *S3) Corrupt(t testing.TB, key string, content []byte) {
+	t.Helper()
+	s.put(t, key, content, func(string) bool { return true })
+}
+
+func (s *S3) put(t testing.TB, key string, content []byte, keep func(header string) bool) {
+	t.Helper()
+	obj, err := s.Backend.HeadObject(s.Bucket, key)
+	if err != nil {
+		t.Fatalf("head %s: %v", key, err)
+	}
+	meta := map[string]string{}
+	for k, v := range obj.Metadata {
+		if keep(k) {
+			meta[k] = v
+		}
+	}
+	// s3mem carries an existing object's headers over to its replacement:
+	// delete it first so that only the kept ones survive.
+	if _, err := s.Backend.DeleteObject(s.Bucket, key); err != nil {
+		t.Fatalf("delete %s: %v", key, err)
+	}
+	if _, err := s.Backend.PutObject(s.Bucket, key, meta, bytes.NewReader(content), int64(len(content)), nil); err != nil {
+		t.Fatalf("replace %s: %v", key, err)
+	}
+}
+
+// Delete removes key directly in the backend.
+func (s *S3) Delete(t testing.TB, key string) {
+	t.Helper()
+	if _, err := s.Backend.DeleteObject(s.Bucket, key); err != nil {
+		t.Fatalf("delete %s: %v", key, err)
+	}
+}
