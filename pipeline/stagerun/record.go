@@ -41,6 +41,9 @@ type RunRecord struct {
 	Git            GitState  `json:"git"`
 	GoVersion      string    `json:"go_version"`
 	DatalabVersion string    `json:"datalab_version"`
+	// Remote is the object storage the run fetched from and pushed to
+	// (datalab run --remote), if any.
+	Remote string `json:"remote,omitempty"`
 	// Datasets maps every dependency under data/ to its sha256 (the git-LFS
 	// oid for LFS-tracked files).
 	Datasets map[string]string `json:"datasets"`
@@ -73,6 +76,9 @@ type StageRecord struct {
 	Start       time.Time  `json:"start"`
 	End         time.Time  `json:"end"`
 	DurationSec float64    `json:"duration_sec"`
+	// Fetched lists the deps and outs copied from the remote instead of
+	// being found locally or produced.
+	Fetched []string `json:"fetched,omitempty"`
 }
 
 // Attempt is one execution of a stage's command.

@@ -47,6 +47,10 @@ type Options struct {
 	Version string
 	// Logger receives progress lines; nil uses slog.Default().
 	Logger *slog.Logger
+	// Remote, when set, is object storage that stage dependencies and
+	// outs are fetched from and pushed to, and run records uploaded to
+	// (see Remote). Plan does not consult it.
+	Remote Remote
 }
 
 // DefaultOptions returns the retry policy of the CLI (3 retries, 5 minutes
@@ -98,6 +102,9 @@ func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*Ru
 		Datasets:       map[string]string{},
 		Params:         p.FlatParams(),
 	}
+	if opts.Remote != nil {
+		rec.Remote = opts.Remote.String()
+	}
 	runsDir := opts.RunsDir
 	if runsDir == "" {
 		runsDir = filepath.Join(p.Root, "runs")
@@ -123,6 +130,12 @@ func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*Ru
 	}
 	if err := rec.write(filepath.Join(runDir, "run.json")); err != nil {
 		return rec, errors.Join(runErr, fmt.Errorf("write run record: %w", err))
+	}
+	if opts.Remote != nil {
+		if err := r.pushRun(ctx); err != nil {
+			r.log.Error("run record not pushed", "err", err)
+			runErr = errors.Join(runErr, err)
+		}
 	}
 	return rec, runErr
 }
@@ -164,6 +177,15 @@ func (r *runner) stage(ctx context.Context, s *Stage) (StageRecord, error) {
 		finish(StatusNotRun)
 		return sr, err
 	}
+	if r.opts.Remote != nil {
+		fetched, err := r.fetchMissing(ctx, s, s.Deps, "dependency")
+		sr.Fetched = fetched
+		if err != nil {
+			sr.Errors = []string{err.Error()}
+			finish(StatusFailed)
+			return sr, err
+		}
+	}
 	st, err := r.p.state(s, r.h)
 	if err != nil {
 		if errors.Is(err, errMissingDep) {
@@ -185,10 +207,34 @@ func (r *runner) stage(ctx context.Context, s *Stage) (StageRecord, error) {
 	} else {
 		sr.Reasons = r.p.reasons(s, st, prev, r.h)
 	}
+	// Up to date by its key but outs missing here: another machine (or a
+	// cleaned build/) produced them; fetch instead of recomputing.
+	if len(sr.Reasons) > 0 && r.opts.Remote != nil && !r.opts.Force && prev != nil && prev.Key == st.key {
+		fetched, err := r.fetchMissing(ctx, s, s.Outs, "out")
+		sr.Fetched = append(sr.Fetched, fetched...)
+		if err != nil {
+			sr.Errors = []string{err.Error()}
+			finish(StatusFailed)
+			return sr, err
+		}
+		if len(fetched) > 0 {
+			sr.Reasons = r.p.reasons(s, st, prev, r.h)
+			if len(sr.Reasons) > 0 {
+				r.log.Warn("outs fetched from the remote differ from the lock; running the stage", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "))
+			}
+		}
+	}
 	if len(sr.Reasons) == 0 {
 		sr.Outs = prev.Outs
 		finish(StatusSkipped)
-		r.log.Info("stage up to date", "stage", s.Name)
+		if len(sr.Fetched) > 0 {
+			r.log.Info("stage up to date; outs fetched from remote", "stage", s.Name, "fetched", strings.Join(sr.Fetched, ", "))
+		} else {
+			r.log.Info("stage up to date", "stage", s.Name)
+		}
+		if r.opts.Remote != nil {
+			return sr, r.pushStage(ctx, s, st, &sr)
+		}
 		return sr, nil
 	}
 	r.log.Info("running stage", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "))
@@ -265,6 +311,9 @@ func (r *runner) stage(ctx context.Context, s *Stage) (StageRecord, error) {
 	r.pruneLock()
 	if err := r.lock.Write(r.p.LockPath()); err != nil {
 		return sr, fmt.Errorf("stage %s ran but the lock file could not be written: %w", s.Name, err)
+	}
+	if r.opts.Remote != nil {
+		return sr, r.pushStage(ctx, s, st, &sr)
 	}
 	return sr, nil
 }
