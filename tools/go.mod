@@ -1,19 +1,23 @@
-// Pinned developer tools for the Go notebooks (GoNB kernel and goimports),
-// kept in their own module: goimports v0.36.0 needs golang.org/x/tools v0.36.0,
-// which the main module (x/tools v0.52.0 via its dependencies) cannot pin
-// without downgrading ~40 of its own dependencies. .ci/setup builds them into
-// .bin/ with `go build -o ../.bin/ …` from this directory.
+// Pinned developer tools — the Go notebooks' GoNB kernel and goimports, and
+// actionlint for .github/workflows (make test) — kept in their own module:
+// goimports v0.36.0 needs golang.org/x/tools v0.36.0, which the main module
+// (x/tools v0.52.0 via its dependencies) cannot pin without downgrading ~40 of
+// its own dependencies. .ci/setup builds them into .bin/ with
+// `go build -o ../.bin/ …` from this directory.
 module github.com/datalabhq/datalab/tools
 
 go 1.26.8
 
 tool (
 	github.com/janpfeifer/gonb
+	github.com/rhysd/actionlint/cmd/actionlint
 	golang.org/x/tools/cmd/goimports
 )
 
 require (
-	github.com/fatih/color v1.18.0 // indirect
+	github.com/bmatcuk/doublestar/v4 v4.10.0 // indirect
+	github.com/clipperhouse/uax29/v2 v2.7.0 // indirect
+	github.com/fatih/color v1.19.0 // indirect
 	github.com/fsnotify/fsnotify v1.8.0 // indirect
 	github.com/go-logr/logr v1.4.2 // indirect
 	github.com/go-zeromq/goczmq/v4 v4.2.2 // indirect
@@ -25,7 +29,11 @@ require (
 	github.com/janpfeifer/must v0.2.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/mattn/go-runewidth v0.0.21 // indirect
+	github.com/mattn/go-shellwords v1.0.12 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
+	github.com/rhysd/actionlint v1.7.12 // indirect
+	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/segmentio/asm v1.1.3 // indirect
 	github.com/segmentio/encoding v0.3.4 // indirect
 	go.lsp.dev/jsonrpc2 v0.10.0 // indirect
@@ -34,10 +42,11 @@ require (
 	go.lsp.dev/uri v0.3.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
+	go.yaml.in/yaml/v4 v4.0.0-rc.3 // indirect
 	golang.org/x/exp v0.0.0-20250106191152-7588d65b2ba8 // indirect
 	golang.org/x/mod v0.27.0 // indirect
-	golang.org/x/sync v0.16.0 // indirect
-	golang.org/x/sys v0.35.0 // indirect
+	golang.org/x/sync v0.20.0 // indirect
+	golang.org/x/sys v0.42.0 // indirect
 	golang.org/x/text v0.21.0 // indirect
 	golang.org/x/tools v0.36.0 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
