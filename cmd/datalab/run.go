@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/datalabhq/datalab/pipeline/objstore/layout"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
@@ -54,6 +55,7 @@ var runFlags struct {
 	pipeline pipelineFlags
 	force    bool
 	dryRun   bool
+	remote   string
 }
 
 var runCmd = &cobra.Command{
@@ -78,12 +80,27 @@ per stage its status, attempts, errors and timings.
 
 Stages find this datalab binary first on PATH (also in $DATALAB_BIN), and get
 DATALAB_RUN_ID, DATALAB_STAGE and DATALAB_ATTEMPT. Ctrl-C stops the running
-stage's whole process group. See docs/pipeline.md for the file format.`,
+stage's whole process group. See docs/pipeline.md for the file format.
+
+With --remote URL (a directory, file://, s3:// or gs:// URL) the run also
+keeps its artifacts in object storage, in the seed's bucket layout: raw/
+(pulled data files), parquet/, models/, build/ (other outputs), scripts/
+(the stage commands as pipeline.sh, the pipeline file, pipeline/sparkjob/*.py)
+and logs/<run-id>/ (run.json and stage logs). Stages keep working on local
+files: a dependency missing locally is fetched first; a stage that is up to
+date by datalab.lock but whose outs are missing here fetches them instead of
+running; outs are uploaded after each stage, the run record at the end.
+Every object carries its sha256 and every download is verified. s3:// URLs
+take gocloud's parameters (region, endpoint, use_path_style, profile, …);
+credentials come from the usual AWS / Google environment. --dry-run does
+not consult the remote. See docs/object-storage.md.`,
 	Example: `  datalab run                  # everything that is out of date
   datalab run --dry-run        # what would run, and why
   datalab run train            # train and what it needs
   datalab run --force evaluate # rerun evaluate and its upstream stages
-  DATALAB_RETRY_DELAY=30s datalab run`,
+  DATALAB_RETRY_DELAY=30s datalab run
+  datalab run --remote s3://lab-artifacts?region=eu-west-1
+  datalab run --remote 's3://lab?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1'   # MinIO`,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		f := &runFlags.pipeline
 		p, err := stagerun.Load(f.file)
@@ -93,12 +110,26 @@ stage's whole process group. See docs/pipeline.md for the file format.`,
 		opts := f.options(cmd.OutOrStdout(), cmd.ErrOrStderr())
 		opts.Force = runFlags.force
 		if runFlags.dryRun {
+			if runFlags.remote != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "datalab: --dry-run does not consult --remote: stages shown as running may be fetched instead")
+			}
 			plan, err := p.Plan(cmd.Context(), args, opts)
 			if err != nil {
 				return err
 			}
 			fmt.Fprint(cmd.OutOrStdout(), plan)
 			return nil
+		}
+		if runFlags.remote != "" {
+			rem, err := layout.Open(cmd.Context(), runFlags.remote, p.Root, nil)
+			if err != nil {
+				return err
+			}
+			defer rem.Close()
+			if err := rem.PushScripts(cmd.Context(), p); err != nil {
+				return fmt.Errorf("push scripts to %s: %w", runFlags.remote, err)
+			}
+			opts.Remote = rem
 		}
 		rec, err := p.Run(cmd.Context(), args, opts)
 		if rec != nil {
@@ -118,6 +149,9 @@ func printRunSummary(w io.Writer, p *stagerun.Pipeline, rec *stagerun.RunRecord)
 		if s.Status == stagerun.StatusRan || s.Status == stagerun.StatusFailed {
 			line += ": " + strings.Join(s.Reasons, "; ")
 		}
+		if len(s.Fetched) > 0 {
+			line += " (fetched from remote: " + strings.Join(s.Fetched, ", ") + ")"
+		}
 		fmt.Fprintln(w, line)
 	}
 	dir := runFlags.pipeline.runsDir
@@ -131,6 +165,10 @@ func printRunSummary(w io.Writer, p *stagerun.Pipeline, rec *stagerun.RunRecord)
 		}
 	}
 	fmt.Fprintf(w, "record: %s\n", record)
+	if rec.Remote != "" {
+		key, _ := layout.Key("runs/" + rec.ID)
+		fmt.Fprintf(w, "remote: %s (%s/run.json)\n", rec.Remote, key)
+	}
 }
 
 func plural(n int) string {
@@ -144,5 +182,6 @@ func init() {
 	runFlags.pipeline.register(runCmd)
 	runCmd.Flags().BoolVar(&runFlags.force, "force", false, "run the selected stages (and their upstream stages) even if up to date")
 	runCmd.Flags().BoolVarP(&runFlags.dryRun, "dry-run", "n", false, "print which stages would run and why, and run nothing")
+	runCmd.Flags().StringVar(&runFlags.remote, "remote", envOr("DATALAB_REMOTE", ""), "object storage for the run's artifacts: a directory or a file://, s3:// or gs:// URL (env DATALAB_REMOTE; docs/object-storage.md)")
 	rootCmd.AddCommand(runCmd)
 }

@@ -18,8 +18,9 @@ import (
 type PullOptions struct {
 	// Store is the object store directory; empty means DefaultStoreDir.
 	Store string
-	// Mirror is a mirror root to read files from (see File.Mirror); empty
-	// means no mirror.
+	// Mirror is a mirror root to read files from (see File.Mirror): a
+	// directory, or an object storage URL (see BucketMirror); empty means
+	// no mirror.
 	Mirror string
 	// NoOrigin stops pull from downloading origin URLs (offline use).
 	NoOrigin bool
@@ -133,10 +134,12 @@ func (c *Catalog) Pull(ctx context.Context, names []string, opts PullOptions) (P
 		p.log = slog.Default()
 	}
 	if opts.Mirror != "" {
-		if st, err := os.Stat(opts.Mirror); err != nil || !st.IsDir() {
-			return PullResult{}, fmt.Errorf("mirror %s is not a directory: fix --mirror / DATALAB_MIRROR or unset it to use only the store and origin URLs", opts.Mirror)
+		src, closeMirror, err := mirrorSource(ctx, opts.Mirror)
+		if err != nil {
+			return PullResult{}, err
 		}
-		p.sources = append(p.sources, sourceKind{MirrorSource{Dir: opts.Mirror}, FromMirror})
+		defer closeMirror()
+		p.sources = append(p.sources, sourceKind{src, FromMirror})
 	}
 	if !opts.NoOrigin {
 		p.sources = append(p.sources, sourceKind{URLSource{Client: opts.HTTPClient, Timeout: opts.Timeout}, FromURL})
@@ -288,6 +291,8 @@ func (p *puller) fetch(ctx context.Context, src sourceKind, s *Set, f *File) err
 			mm.Source = "origin " + f.URL
 		} else if ms, ok := src.Source.(MirrorSource); ok {
 			mm.Source = "mirror copy " + ms.Dir + "/" + f.Mirror
+		} else if bm, ok := src.Source.(BucketMirror); ok {
+			mm.Source = "mirror copy " + f.Mirror + " in " + bm.Store.String()
 		}
 		mm.Hint = src.Hint(s.WorkingPath(f))
 		return mm

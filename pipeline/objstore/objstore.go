@@ -315,6 +315,17 @@ func (s *Store) expected(obj Object, want string) (string, error) {
 	return "", fmt.Errorf("%s: %s has no %s metadata and no expected digest was given, so it cannot be verified: upload it with datalab (objstore.Upload)", s.location, obj.Key, MetadataSHA256)
 }
 
+// NewReader streams the object at key without verifying it, for callers
+// that check the bytes themselves (data pull verifies them against the
+// data set's git-LFS pointer). A missing key wraps ErrNotFound.
+func (s *Store) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
+	r, err := s.bucket.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, s.wrap("read", key, err)
+	}
+	return r, nil
+}
+
 // Download copies key to the local file path, verified against want (a
 // hex sha256; empty means the object's own sha256 metadata) and the
 // object's size. The local file appears only when both match; a mismatch

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/pipeline/objstore"
+	"github.com/datalabhq/datalab/pipeline/objstore/objstoretest"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
+)
+
+// remoteStages are the cheapest stages that touch every kind of artifact:
+// pulled raw data, Parquet, other build outputs and model directories.
+var remoteStages = []string{"ingest-matches", "features-matches", "train-matches"}
+
+// TestRunRemoteS3 runs the match pipeline with --remote pointing at an
+// in-process S3 (gofakes3 over HTTP on loopback), checks the bucket holds the
+// seed's layout with the bytes of the local files, then runs the same
+// stages in a second clean copy with an empty build/: every stage is up to
+// date by the lock, so its outs are fetched from the bucket, verified, and
+// nothing is recomputed. A damaged object makes a third copy fail loudly.
+func TestRunRemoteS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run on real data")
+	}
+	mirror := testmirror.Dir(t)
+	fake := objstoretest.NewS3(t, "lab")
+	bin := buildDatalab(t)
+	dir := checkout(t)
+	// Whatever PySpark job files the tree holds go to scripts/sparkjob/;
+	// one more makes sure the check below is never vacuous.
+	job := filepath.Join(dir, "pipeline", "sparkjob", "remote_test_job.py")
+	writeFixture(t, job, "# written by cmd/datalab/remote_test.go\nprint('spark')\n")
+	env := []string{"DATALAB_MIRROR=" + mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_REMOTE="}
+
+	args := append([]string{"run", "--remote", fake.URL()}, remoteStages...)
+	out, code := datalabCmd(t, bin, dir, env, args...)
+	if code != 0 {
+		t.Fatalf("run --remote exit %d:\n%s", code, out)
+	}
+	t.Logf("first copy:\n%s", out)
+	runID := runIDOf(t, out)
+	objs := fake.Objects(t)
+
+	// Every key is in one of the layout's prefixes.
+	for key := range objs {
+		if !slices.ContainsFunc([]string{"raw/", "parquet/", "models/", "build/", "logs/", "scripts/"}, func(p string) bool { return strings.HasPrefix(key, p) }) {
+			t.Errorf("key %s is outside the layout", key)
+		}
+	}
+	// Each local artifact is in the bucket under its layout key, byte for
+	// byte (compared by sha256 so failures stay readable).
+	want := map[string]string{
+		"data/matches/international_matches.csv":      "raw/matches/international_matches.csv",
+		"data/worldcup2022/2022_world_cup_groups.csv": "raw/worldcup2022/2022_world_cup_groups.csv",
+		"build/parquet/matches.parquet":               "parquet/matches.parquet",
+		"build/parquet/matches.quarantine.jsonl":      "parquet/matches.quarantine.jsonl",
+		"build/matches/lookup.json":                   "build/matches/lookup.json",
+		"build/matches/features.parquet":              "build/matches/features.parquet",
+		"runs/" + runID + "/run.json":                 "logs/" + runID + "/run.json",
+		"datalab.yaml":                                "scripts/datalab.yaml",
+	}
+	for _, stage := range remoteStages {
+		want["runs/"+runID+"/"+stage+".log"] = "logs/" + runID + "/" + stage + ".log"
+	}
+	for _, dirRel := range []string{"build/models/matches", "pipeline/sparkjob"} {
+		root := filepath.Join(dir, filepath.FromSlash(dirRel))
+		filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() || (dirRel == "pipeline/sparkjob" && filepath.Ext(p) != ".py") {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			rel = filepath.ToSlash(rel)
+			want[rel] = strings.Replace(strings.Replace(rel, "build/models/", "models/", 1), "pipeline/sparkjob/", "scripts/sparkjob/", 1)
+			return nil
+		})
+	}
+	if _, ok := want["pipeline/sparkjob/remote_test_job.py"]; !ok {
+		t.Fatal("the test's job file was not listed")
+	}
+	for rel, key := range want {
+		local, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		if err != nil {
+			t.Errorf("local %s: %v", rel, err)
+			continue
+		}
+		got, ok := objs[key]
+		if !ok {
+			t.Errorf("%s is not in the bucket (expected at %s)", rel, key)
+			continue
+		}
+		if hexSHA256(got) != hexSHA256(local) {
+			t.Errorf("%s: bucket sha256 %s, local %s", key, hexSHA256(got), hexSHA256(local))
+		}
+	}
+	if _, ok := objs["models/matches/"+objstore.ManifestName]; !ok {
+		t.Error("models/matches has no manifest")
+	}
+	// The stored sha256 metadata is what S3 serves for the object.
+	head, err := fake.Client(t).HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("lab"), Key: aws.String("parquet/matches.parquet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Metadata["sha256"] != hexSHA256(objs["parquet/matches.parquet"]) {
+		t.Errorf("x-amz-meta-sha256 %q differs from the object's sha256", head.Metadata["sha256"])
+	}
+	// The raw files are the declared data: their sha256 is the pointer oid.
+	for _, name := range []string{"matches/international_matches.csv", "worldcup2022/2022_world_cup_groups.csv"} {
+		ptr, _ := os.ReadFile(filepath.Join(dir, "data", "pointers", filepath.FromSlash(name)+".pointer"))
+		oid, _, ok := stagerun.ParseLFSPointer(ptr)
+		if !ok || hexSHA256(objs["raw/"+name]) != oid {
+			t.Errorf("raw/%s does not match its pointer oid %s", name, oid)
+		}
+	}
+	script := string(objs["scripts/pipeline.sh"])
+	for _, cmd := range []string{"datalab data pull matches && datalab ingest matches", "datalab features matches", "datalab train matches"} {
+		if !strings.Contains(script, cmd) {
+			t.Errorf("scripts/pipeline.sh lacks %q:\n%s", cmd, script)
+		}
+	}
+	var rec stagerun.RunRecord
+	if err := json.Unmarshal(objs["logs/"+runID+"/run.json"], &rec); err != nil || rec.Remote != fake.URL() || rec.Status != "ok" {
+		t.Fatalf("stored run record: remote %q status %q err %v", rec.Remote, rec.Status, err)
+	}
+
+	// A second clean copy with the lock of the first (as committed) and an
+	// empty build/: the same stages are fetched, not run. DATALAB_REMOTE
+	// names the bucket this time.
+	dir2 := cleanCopy(t, dir)
+	env2 := append(slices.Clone(env[:len(env)-1]), "DATALAB_REMOTE="+fake.URL())
+	out, code = datalabCmd(t, bin, dir2, env2, append([]string{"run"}, remoteStages...)...)
+	if code != 0 {
+		t.Fatalf("second copy run exit %d:\n%s", code, out)
+	}
+	t.Logf("second copy:\n%s", out)
+	if strings.Contains(out, "  ran ") {
+		t.Fatalf("second copy recomputed a stage instead of fetching it:\n%s", out)
+	}
+	for _, stage := range remoteStages {
+		if !regexp.MustCompile(`skipped +` + stage + ` \(fetched from remote: `).MatchString(out) {
+			t.Errorf("stage %s not reported as fetched:\n%s", stage, out)
+		}
+	}
+	for rel := range want {
+		if !strings.HasPrefix(rel, "build/") {
+			continue
+		}
+		a, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		b, err := os.ReadFile(filepath.Join(dir2, filepath.FromSlash(rel)))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("fetched %s differs from the first copy's (err %v)", rel, err)
+		}
+	}
+	// Nothing needed the raw data: the fetched stages did not pull it.
+	if _, err := os.Stat(filepath.Join(dir2, "data", "matches", "international_matches.csv")); err == nil {
+		t.Error("the second copy materialised raw data it did not need")
+	}
+	run2 := runIDOf(t, out)
+	if _, ok := fake.Objects(t)["logs/"+run2+"/run.json"]; !ok {
+		t.Errorf("second run's record logs/%s/run.json not in the bucket", run2)
+	}
+
+	// A damaged object: the third copy's fetch fails loudly, naming the
+	// key, and leaves no file behind.
+	parquet := objs["parquet/matches.parquet"]
+	damaged := bytes.Clone(parquet)
+	damaged[len(damaged)/2] ^= 0xff
+	fake.Replace(t, "parquet/matches.parquet", damaged)
+	dir3 := cleanCopy(t, dir)
+	out, code = datalabCmd(t, bin, dir3, env2, append([]string{"run"}, remoteStages...)...)
+	t.Logf("third copy, damaged object:\n%s", out)
+	if code == 0 || !strings.Contains(out, "parquet/matches.parquet") || !strings.Contains(out, "sha256") {
+		t.Fatalf("run over a damaged object should fail naming it (exit %d):\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir3, "build", "parquet", "matches.parquet")); err == nil {
+		t.Error("a damaged object was written to build/")
+	}
+}
+
+// cleanCopy copies the source files of a used checkout — what a clone
+// holds, including its datalab.lock — leaving out build outputs, runs,
+// materialised data and the local object store. Copying the same tree
+// (rather than the live repository again) keeps the stage keys equal even
+// when the repository changes meanwhile.
+func cleanCopy(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		rel = filepath.ToSlash(rel)
+		generated := rel == "build" || rel == "runs" || rel == ".datalab" || rel == "reports/runs" ||
+			(strings.HasPrefix(rel, "data/") && !strings.HasPrefix(rel, "data/pointers") && rel != "data/catalog.yaml" && rel != "data/README.md" && !e.IsDir())
+		switch {
+		case generated && e.IsDir():
+			return filepath.SkipDir
+		case generated || e.IsDir():
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		writeFixture(t, filepath.Join(dst, filepath.FromSlash(rel)), string(b))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+var runIDLine = regexp.MustCompile(`(?m)^run (\d{8}T\d{6}Z-[0-9a-f]{6}): `)
+
+// runIDOf finds the run id in `datalab run`'s summary.
+func runIDOf(t *testing.T, out string) string {
+	t.Helper()
+	m := runIDLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no run id in output:\n%s", out)
+	}
+	return m[1]
+}
+
+func hexSHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func writeFixture(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
