@@ -235,9 +235,11 @@ func digestFile(path string) (fileDigest, error) {
 // metadata, unless the store already holds exactly those bytes (same sha256
 // metadata and size); sent reports whether anything was written.
 //
-// The content MD5 is sent along, so S3 and GCS reject bytes damaged in
-// transit, and a file that changes while it is being uploaded makes the
-// upload fail instead of storing a mix. Readers see the old object or the
+// Bytes damaged in transit are rejected by the service: GCS (and fileblob)
+// check the content MD5 sent along; on S3 the AWS SDK's CRC32 request
+// checksum does that job (gocloud's S3 driver does not send Content-MD5). A
+// file that changes while it is being uploaded makes the upload fail
+// instead of storing a mix. Readers see the old object or the
 // new one, never part of it: an S3 PUT or completed multipart upload, a GCS
 // upload and fileblob's temp-file-and-rename all publish whole objects.
 func (s *Store) Upload(ctx context.Context, key, path string) (obj Object, sent bool, err error) {

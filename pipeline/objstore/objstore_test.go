@@ -63,7 +63,9 @@ func TestFileRoundTripS3(t *testing.T) {
 	fake := objstoretest.NewS3(t, "lab")
 	s := open(t, fake.URL())
 	dir := t.TempDir()
-	data := randomBytes(12<<20+17, 1) // > 2 parts of s3blob's 5 MiB
+	// Above the AWS SDK transfer manager's 16 MiB multipart threshold (8 MiB
+	// parts), so the upload is a multipart one.
+	data := randomBytes(17<<20+17, 1)
 	src := filepath.Join(dir, "in", "matches.parquet")
 	writeFile(t, src, data)
 
@@ -73,6 +75,9 @@ func TestFileRoundTripS3(t *testing.T) {
 	}
 	if obj.SHA256 != sha(data) || obj.Size != int64(len(data)) {
 		t.Fatalf("upload returned %+v", obj)
+	}
+	if n := fake.UploadParts(); n < 2 {
+		t.Fatalf("%d UploadPart requests, want a multipart upload", n)
 	}
 	// What S3 itself holds: bytes and the sha256 metadata header.
 	got := fake.Objects(t)["parquet/matches.parquet"]

@@ -8,11 +8,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,6 +36,8 @@ type S3 struct {
 	// Backend is the server's storage, for tests that damage objects
 	// behind the API's back.
 	Backend *s3mem.Backend
+
+	parts atomic.Int64
 }
 
 // NewS3 starts a fake S3 holding an empty bucket, stopped when the test
@@ -54,10 +58,21 @@ func NewS3(t testing.TB, bucket string) *S3 {
 	if err := backend.CreateBucket(bucket); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	s := &S3{Bucket: bucket, Backend: backend}
+	api := gofakes3.New(backend).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") {
+			s.parts.Add(1)
+		}
+		api.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
-	return &S3{Endpoint: srv.URL, Bucket: bucket, Backend: backend}
+	s.Endpoint = srv.URL
+	return s
 }
+
+// UploadParts counts the multipart UploadPart requests served so far.
+func (s *S3) UploadParts() int64 { return s.parts.Load() }
 
 // URL is the objstore / gocloud URL of the bucket, with extra query
 // parameters (e.g. "prefix", "lab/") appended as pairs.
