@@ -1,6 +1,7 @@
 package emr
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,7 +128,10 @@ func TestIngestScript(t *testing.T) {
 				os.Chmod(path, 0o755)
 			}
 		}
-		p, err := makePlan(Bucket{Name: "lab-bucket"}, newSetup(t, true).job, &Ingest{DataDir: filepath.Join(s3dir, "raw"), Binary: filepath.Join(bin, "datalab")})
+		node := filepath.Join(dir, "datalab-linux-amd64")
+		writeFile(t, node, string(elfHeader(elf.EM_X86_64)))
+		cfg := Config{Bucket: Bucket{Name: "lab-bucket"}}.WithDefaults()
+		p, err := makePlan(cfg, newSetup(t, true).job, &Ingest{DataDir: filepath.Join(s3dir, "raw"), Binary: node})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,5 +186,40 @@ func TestBootstrapScriptParses(t *testing.T) {
 	}
 	if !strings.Contains(string(bootstrapScript), "set -euo pipefail") {
 		t.Error("the bootstrap script does not stop at the first failure")
+	}
+}
+
+// TestCheckNodeBinary: the ingest step's binary must run on the nodes;
+// a wrong one fails before any cluster exists.
+func TestCheckNodeBinary(t *testing.T) {
+	dir := t.TempDir()
+	amd, arm, script := filepath.Join(dir, "amd64"), filepath.Join(dir, "arm64"), filepath.Join(dir, "script")
+	writeFile(t, amd, string(elfHeader(elf.EM_X86_64)))
+	writeFile(t, arm, string(elfHeader(elf.EM_AARCH64)))
+	writeFile(t, script, "#!/bin/sh\n")
+	graviton := []string{"m6g.xlarge", "m7gd.xlarge", "c7gn.2xlarge"}
+	for _, c := range []struct {
+		file  string
+		types []string
+		want  string
+	}{
+		{amd, DefaultInstanceTypes, ""},
+		{arm, graviton, ""},
+		{arm, DefaultInstanceTypes, "need linux/amd64"},
+		{amd, graviton, "GOARCH=arm64"},
+		{script, DefaultInstanceTypes, "not a Linux executable"},
+		{"", DefaultInstanceTypes, "needs a linux/amd64 binary"},
+		{amd, []string{"m5.xlarge", "m6g.xlarge"}, "mix amd64 and arm64"},
+	} {
+		err := checkNodeBinary(c.file, c.types)
+		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s on %v: %v, want %q", filepath.Base(c.file), c.types, err, c.want)
+		}
+	}
+	for it, want := range map[string]string{"m5.xlarge": "amd64", "m6i.xlarge": "amd64", "g4dn.xlarge": "amd64", "m5dn.large": "amd64",
+		"m6g.xlarge": "arm64", "r6gd.2xlarge": "arm64", "c7gn.large": "arm64", "x2gd.xlarge": "arm64"} {
+		if got := instanceArch(it); got != want {
+			t.Errorf("instanceArch(%s) = %s, want %s", it, got, want)
+		}
 	}
 }

@@ -115,7 +115,7 @@ func (r *Runner) Submit(ctx context.Context, job sparkjob.Job) (modelDir string,
 		log = slog.Default()
 	}
 	log = log.With("variant", job.Variant.Name)
-	p, err := makePlan(cfg.Bucket, job, r.Ingest)
+	p, err := makePlan(cfg, job, r.Ingest)
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,8 @@ package emr
 import (
 	"bytes"
 	"context"
+	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -56,7 +58,7 @@ type setup struct {
 // PENDING → RUNNING → COMPLETED, later ones RUNNING → COMPLETED.
 func newSetup(t *testing.T, ingest bool) *setup {
 	t.Helper()
-	s := &setup{model: testmirror.Path(t, "spark-models", "flight-delay-spark-3.5.3"), binary: []byte("\x7fELF datalab linux/amd64 (test bytes)")}
+	s := &setup{model: testmirror.Path(t, "spark-models", "flight-delay-spark-3.5.3"), binary: elfHeader(elf.EM_X86_64)}
 	s.s3 = objstoretest.NewS3(t, testBucket)
 	s.emr = newFakeEMR(t)
 	emrClient, s3Client := testClients(t, s.emr.srv.URL, s.s3)
@@ -91,6 +93,17 @@ func newSetup(t *testing.T, ingest bool) *setup {
 	}
 	s.job = sparkjob.NewJob(flightmodel.Config{TestFraction: 0.2, SplitSeed: 2008}, v, filepath.Join(dir, "models"))
 	return s
+}
+
+// elfHeader is the smallest file debug/elf reads as a Linux executable for
+// machine: an ELF64 little-endian header without segments.
+func elfHeader(machine elf.Machine) []byte {
+	h := elf.Header64{Type: uint16(elf.ET_EXEC), Machine: uint16(machine), Version: uint32(elf.EV_CURRENT), Ehsize: 64, Phentsize: 56, Shentsize: 64}
+	copy(h.Ident[:], elf.ELFMAG)
+	h.Ident[elf.EI_CLASS], h.Ident[elf.EI_DATA], h.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, h)
+	return b.Bytes()
 }
 
 func writeFile(t *testing.T, path, content string) {

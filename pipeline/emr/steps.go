@@ -1,11 +1,14 @@
 package emr
 
 import (
+	"debug/elf"
 	_ "embed"
 	"fmt"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -76,7 +79,8 @@ type plan struct {
 // makePlan lays out a job in the bucket: the PySpark job in scripts/, the
 // data in parquet/ (uploaded, or produced by an ingest step from raw/), the
 // model in models/flights/<variant>.
-func makePlan(b Bucket, job sparkjob.Job, in *Ingest) (*plan, error) {
+func makePlan(cfg Config, job sparkjob.Job, in *Ingest) (*plan, error) {
+	b := cfg.Bucket
 	p := &plan{modelKey: b.Key(ModelsPrefix, "flights", job.Variant.Name)}
 	parquetName := filepath.Base(job.Variant.Data)
 	if in == nil {
@@ -97,8 +101,8 @@ func makePlan(b Bucket, job sparkjob.Job, in *Ingest) (*plan, error) {
 				dirs = append(dirs, dir)
 			}
 		}
-		if in.Binary == "" {
-			return nil, fmt.Errorf("the ingest step needs a linux datalab binary for the cluster: build one with CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -o datalab-linux ./cmd/datalab and pass it (--datalab-binary), or ingest locally (--emr-ingest=false)")
+		if err := checkNodeBinary(in.Binary, append(slices.Clone(cfg.MasterInstanceTypes), cfg.CoreInstanceTypes...)); err != nil {
+			return nil, err
 		}
 		p.uploads = append(p.uploads,
 			upload{key: b.Key(BinPrefix, BinaryName), file: in.Binary},
@@ -173,4 +177,55 @@ func rawFiles(dataDir string, ds ingest.Dataset) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// buildAdvice says how to get a binary the nodes run.
+const buildAdvice = "build one with `CGO_ENABLED=0 GOOS=linux GOARCH=%s go build -o datalab-linux-%s ./cmd/datalab` and pass it (--datalab-binary), or ingest locally and upload the Parquet file (--emr-ingest=false)"
+
+// checkNodeBinary checks, before any cluster is paid for, that the datalab
+// binary for the ingest step is a Linux executable for the architecture of
+// the instance types (Graviton types — m6g, c7gn, r6gd… — are arm64, the
+// rest amd64). A dynamically linked one is accepted with a warning: it
+// needs a C library on the nodes (Amazon Linux 2023 on EMR 7) at least as
+// new as the one it was built against.
+func checkNodeBinary(file string, instanceTypes []string) error {
+	arch := "amd64"
+	if len(instanceTypes) > 0 {
+		arch = instanceArch(instanceTypes[0])
+	}
+	for _, it := range instanceTypes {
+		if instanceArch(it) != arch {
+			return fmt.Errorf("instance types %v mix amd64 and arm64: the ingest step's one binary cannot run on both", instanceTypes)
+		}
+	}
+	if file == "" {
+		return fmt.Errorf("the ingest step runs datalab on the cluster's nodes and needs a linux/%s binary: "+buildAdvice, arch, arch, arch)
+	}
+	f, err := elf.Open(file)
+	if err != nil {
+		return fmt.Errorf("datalab binary %s is not a Linux executable (%v): "+buildAdvice, file, err, arch, arch)
+	}
+	defer f.Close()
+	want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[arch]
+	if f.Machine != want || (f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN) {
+		return fmt.Errorf("datalab binary %s is a %v %v file, the nodes (%v) need linux/%s: "+buildAdvice, file, f.Machine, f.Type, instanceTypes, arch, arch, arch)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			slog.Warn("the datalab binary for the EMR nodes is dynamically linked; if the ingest step fails to start it, build it with CGO_ENABLED=0", "binary", file)
+			break
+		}
+	}
+	return nil
+}
+
+// graviton matches the arm64 instance families: a 'g' among the letters
+// after the generation digit (m6g, m7gd, c7gn; not g4dn or m6i).
+var graviton = regexp.MustCompile(`^[a-z]+[0-9]+[a-z]*g[a-z]*\.`)
+
+func instanceArch(instanceType string) string {
+	if graviton.MatchString(instanceType) {
+		return "arm64"
+	}
+	return "amd64"
 }
