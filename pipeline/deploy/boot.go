@@ -86,6 +86,7 @@ func BootScript(s Stack, steps BootSteps) string {
 #   compose image: %s
 #   web port:      %d (DATALAB_HTTP_PORT)
 #   database:      %s
+#
 set -euo pipefail
 umask 077
 dir="${DATALAB_BOOT_DIR:-%s}"
@@ -109,6 +110,29 @@ exec docker run --rm --name datalab-compose \
   %s compose --project-name %s --file docker-compose.yml up --detach --remove-orphans
 `, s.HTTPPort, ShellQuote(s.ComposeImage), ComposeProject)
 	return b.String()
+}
+
+// ScriptSettings reads back the settings a boot script lists in its header
+// ("compose file", "compose image", "web port", "database"), so that a plan
+// can say which of them changed between two scripts.
+func ScriptSettings(script string) map[string]string {
+	settings := map[string]string{}
+	for _, line := range strings.Split(script, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			if line != "" && !strings.HasPrefix(line, "#!") {
+				break
+			}
+			continue
+		}
+		rest, ok := strings.CutPrefix(line, "#   ")
+		if !ok {
+			continue
+		}
+		if k, v, ok := strings.Cut(rest, ":"); ok {
+			settings[k] = strings.TrimSpace(v)
+		}
+	}
+	return settings
 }
 
 func section(b *strings.Builder, what, body string) {

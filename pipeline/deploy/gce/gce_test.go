@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	compute "google.golang.org/api/compute/v1"
-	"google.golang.org/api/option"
 
 	"github.com/datalabhq/datalab/pipeline/deploy"
 	"github.com/datalabhq/datalab/pipeline/deploy/gce"
@@ -34,29 +31,20 @@ func baseConfig() gce.Config {
 	}
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = fakecloud.Quiet
 
 func newDeployer(t *testing.T, fake *fakecloud.GCE, cfg gce.Config) *gce.Deployer {
 	t.Helper()
-	d, err := gce.New(context.Background(), cfg, quiet,
-		option.WithEndpoint(fake.Endpoint()), option.WithoutAuthentication())
+	d, err := gce.New(context.Background(), cfg, quiet, fake.ClientOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-// deployOnce plans and applies cfg and returns the plan it applied.
 func deployOnce(t *testing.T, fake *fakecloud.GCE, cfg gce.Config) *deploy.Deployment {
 	t.Helper()
-	dep, err := newDeployer(t, fake, cfg).Plan(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dep.Apply(context.Background(), quiet); err != nil {
-		t.Fatal(err)
-	}
-	return dep
+	return fakecloud.Deploy(t, newDeployer(t, fake, cfg))
 }
 
 func TestDeployCreatesFirewallAndVMThenIsIdempotent(t *testing.T) {

@@ -6,6 +6,7 @@
 #   compose image: docker:27.5-cli
 #   web port:      80 (DATALAB_HTTP_PORT)
 #   database:      projects/lab-project/secrets/datalab-db/versions/latest (resolved at boot; the value is never written to disk)
+#
 set -euo pipefail
 umask 077
 dir="${DATALAB_BOOT_DIR:-/var/lib/datalab}"
