@@ -240,3 +240,36 @@ func TestModelsLoaderFollowsThePodRules(t *testing.T) {
 		}
 	}
 }
+
+// Every DATALAB_* variable the manifests set (ConfigMap or container env) is
+// one that cmd/datalab reads: a misspelt name would be silently ignored.
+func TestVariablesAreReadByTheCLI(t *testing.T) {
+	var src []byte
+	files, _ := filepath.Glob("../../cmd/datalab/*.go")
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && !strings.HasSuffix(f, "_test.go") {
+			src = append(src, b...)
+		}
+	}
+	for _, o := range overlays {
+		inv := index(renderTyped(t, o.dir))
+		var names []string
+		for _, cm := range inv.configMaps {
+			for k := range cm.Data {
+				names = append(names, k)
+			}
+		}
+		for _, pod := range inv.pods {
+			for _, c := range pod.spec.Containers {
+				for _, e := range c.Env {
+					names = append(names, e.Name)
+				}
+			}
+		}
+		for _, n := range names {
+			if strings.HasPrefix(n, "DATALAB_") && !strings.Contains(string(src), `"`+n+`"`) {
+				t.Errorf("%s: %s is not read by cmd/datalab", o.dir, n)
+			}
+		}
+	}
+}
