@@ -82,12 +82,26 @@ var trainFlightsCmd = &cobra.Command{
 --variant) on the training split of its data set and writes a Spark PipelineModel
 directory build/models/flights/<variant>/ (label Bucketizer, StringIndexers,
 VectorAssembler, RandomForestClassificationModel). Deterministic: the same inputs
-give the same bytes. The flight web app serves such a directory unchanged.`,
+give the same bytes. The flight web app serves such a directory unchanged.
+
+With --engine spark the PySpark job (datalab spark job) trains the same pipeline
+on Spark instead — --runner local runs spark-submit --master local[*] here,
+--runner emr runs it on a transient EMR cluster (spot fleets, always
+terminated) — and the model goes to build/models/flights-spark/<variant>
+unless --models is given; default variant: params.flights.serve_variant.
+Spark's train/test split is not Go's (docs/spark-training.md):
+
+  datalab train flights --engine spark --variant bts
+  datalab train flights --engine spark --runner emr --bucket s3://my-lab \
+      --datalab-binary datalab-linux-amd64 --core-nodes 2`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		cfg, err := flightsConfig(flightsFlags.pipeline)
 		if err != nil {
 			return err
+		}
+		if sparkFlags.engine != engineGo {
+			return trainFlightsSpark(cmd, cfg)
 		}
 		ts, err := flightmodel.TrainStage(cmd.Context(), cfg, flightsFlags.models, flightsFlags.variants)
 		if err != nil {
