@@ -41,7 +41,7 @@ func TestRunRemoteS3(t *testing.T) {
 	fake := objstoretest.NewS3(t, "lab")
 	bin := buildDatalab(t)
 	dir := checkout(t)
-	// Whatever PySpark job files the tree holds go to scripts/sparkjob/;
+	// Whatever PySpark job files the tree holds go to scripts/;
 	// one more makes sure the check below is never vacuous.
 	job := filepath.Join(dir, "pipeline", "sparkjob", "remote_test_job.py")
 	writeFixture(t, job, "# written by cmd/datalab/remote_test.go\nprint('spark')\n")
@@ -85,7 +85,7 @@ func TestRunRemoteS3(t *testing.T) {
 			}
 			rel, _ := filepath.Rel(dir, p)
 			rel = filepath.ToSlash(rel)
-			want[rel] = strings.Replace(strings.Replace(rel, "build/models/", "models/", 1), "pipeline/sparkjob/", "scripts/sparkjob/", 1)
+			want[rel] = strings.Replace(strings.Replace(rel, "build/models/", "models/", 1), "pipeline/sparkjob/", "scripts/", 1)
 			return nil
 		})
 	}

@@ -40,7 +40,7 @@ var Table = []Rule{
 	{Local: "build/parquet/", Remote: "parquet/", What: "typed Parquet and quarantine files written by the ingest stages"},
 	{Local: "build/models/", Remote: "models/", What: "model directories (Spark PipelineModel format), build/models/<use case>/<variant>"},
 	{Local: "runs/", Remote: "logs/", What: "run records and stage logs, runs/<id>/run.json and runs/<id>/<stage>.log (wherever --runs-dir puts them)"},
-	{Local: SparkJobDir + "/", Remote: "scripts/sparkjob/", What: "the PySpark job files (*.py) a Spark cluster runs"},
+	{Local: SparkJobDir + "/", Remote: "scripts/", What: "the PySpark job files (*.py) a Spark cluster runs, where pipeline/emr's steps expect them"},
 	{Local: "build/", Remote: "build/", What: "every other stage output: features, lookups, metrics, reports, notebooks"},
 	{Local: "", Remote: "files/", What: "any other path a pipeline declares as a dependency or out"},
 }
@@ -52,7 +52,7 @@ const (
 	// PipelineKeyPrefix holds the pipeline file itself, under its own name.
 	PipelineKeyPrefix = "scripts/"
 	// SparkJobDir is the repository directory whose *.py files are pushed
-	// to scripts/sparkjob/.
+	// to scripts/.
 	SparkJobDir = "pipeline/sparkjob"
 )
 
