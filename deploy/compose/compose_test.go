@@ -1,5 +1,3 @@
-//go:build deploymod
-
 // Package compose_test loads deploy/compose/docker-compose.yml with
 // compose-go (the library `docker compose` is built on), schema validation
 // and consistency checks on, and asserts what docs/deploy-compose.md

@@ -1,5 +1,3 @@
-//go:build deploymod
-
 // Package k8s_test checks the kustomize tree under deploy/k8s without a
 // cluster: every overlay is rendered with kustomize's Go API (what
 // `kubectl apply -k` and `kustomize build` run), each resource is decoded

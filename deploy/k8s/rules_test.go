@@ -1,5 +1,3 @@
-//go:build deploymod
-
 package k8s_test
 
 import (
