@@ -256,7 +256,7 @@ func sparkRunner(ctx context.Context, cmd *cobra.Command) (sparkjob.Runner, erro
 			MasterInstanceTypes: sparkFlags.masterTypes, CoreInstanceTypes: sparkFlags.coreTypes, MasterOnDemand: sparkFlags.masterOnDemand,
 			ServiceRole: sparkFlags.serviceRole, InstanceProfile: sparkFlags.profile, SubnetIDs: sparkFlags.subnets,
 			SpotTimeout: sparkFlags.spotTimeout, IdleTimeout: sparkFlags.idleTimeout,
-			Name: "datalab-train-flights", Tags: map[string]string{"datalab:use-case": "flights", "datalab:version": version},
+			Tags: map[string]string{"datalab:use-case": "flights", "datalab:version": version},
 		},
 		Poll: emr.Backoff{Initial: sparkFlags.pollInitial, Max: sparkFlags.pollMax},
 	}

@@ -45,7 +45,8 @@ var DefaultInstanceTypes = []string{"m5.xlarge", "m5a.xlarge", "m6i.xlarge"}
 type Config struct {
 	// Bucket holds every input and output (see Bucket).
 	Bucket Bucket
-	// Name is the cluster's name.
+	// Name is the cluster's name (Runner.Submit: datalab-train-flights-<variant>
+	// when empty).
 	Name string
 	// ReleaseLabel is the EMR release, e.g. emr-7.13.0.
 	ReleaseLabel string
@@ -71,15 +72,13 @@ type Config struct {
 	SpotAllocation string
 	// IdleTimeout is the auto-termination idle timeout (60 s to 7 days).
 	IdleTimeout time.Duration
-	// Tags are added to the cluster (and its instances).
+	// Tags are added to the cluster (and its instances); Runner.Submit adds
+	// datalab:variant.
 	Tags map[string]string
 }
 
 // WithDefaults returns c with every unset field at its default.
 func (c Config) WithDefaults() Config {
-	if c.Name == "" {
-		c.Name = "datalab"
-	}
 	if c.ReleaseLabel == "" {
 		c.ReleaseLabel = DefaultReleaseLabel
 	}

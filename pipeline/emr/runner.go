@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -104,6 +105,14 @@ func (e *StepError) Error() string {
 // the returned error, with the command that does it by hand.
 func (r *Runner) Submit(ctx context.Context, job sparkjob.Job) (modelDir string, err error) {
 	cfg := r.Config.WithDefaults()
+	if cfg.Name == "" {
+		cfg.Name = "datalab-train-flights-" + job.Variant.Name
+	}
+	cfg.Tags = maps.Clone(cfg.Tags)
+	if cfg.Tags == nil {
+		cfg.Tags = map[string]string{}
+	}
+	cfg.Tags["datalab:variant"] = job.Variant.Name
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}

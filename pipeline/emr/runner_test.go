@@ -72,8 +72,8 @@ func newSetup(t *testing.T, ingest bool) *setup {
 	v := flightmodel.VariantConfig{Name: "bts", Data: "build/parquet/bts2008.parquet", Features: flightfeat.SeedFeatures,
 		Categorical: true, Forest: flightmodel.ForestConfig{NumTrees: 20, MaxDepth: 5, MaxBins: 4657}}
 	s.runner = &Runner{EMR: emrClient, S3: s3Client, Poll: Backoff{Initial: time.Millisecond, Max: 4 * time.Millisecond},
-		Config: Config{Bucket: Bucket{Name: testBucket}, Name: "datalab-train-flights-bts", SubnetIDs: []string{"subnet-0a1b2c3d"},
-			Tags: map[string]string{"datalab:variant": "bts", "datalab:use-case": "flights"}}}
+		Config: Config{Bucket: Bucket{Name: testBucket}, SubnetIDs: []string{"subnet-0a1b2c3d"},
+			Tags: map[string]string{"datalab:use-case": "flights"}}}
 	if ingest {
 		data := filepath.Join(dir, "data")
 		for rel, content := range map[string]string{
