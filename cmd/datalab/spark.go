@@ -32,6 +32,7 @@ var sparkFlags struct {
 	engine, runner string
 	// local runner
 	sparkSubmit, master string
+	submitArgs          []string
 	// emr runner
 	bucket, release, region  string
 	coreNodes                int
@@ -82,6 +83,7 @@ func init() {
 	f.StringVar(&sparkFlags.runner, "runner", envOr("DATALAB_SPARK_RUNNER", "local"), "with --engine spark: local (spark-submit here) or emr (a transient EMR cluster; env DATALAB_SPARK_RUNNER)")
 	f.StringVar(&sparkFlags.sparkSubmit, "spark-submit", envOr("DATALAB_SPARK_SUBMIT", ""), "local runner: spark-submit to run (default: on PATH, else $SPARK_HOME/bin; env DATALAB_SPARK_SUBMIT)")
 	f.StringVar(&sparkFlags.master, "spark-master", envOr("DATALAB_SPARK_MASTER", sparkjob.DefaultMaster), "local runner: Spark master (env DATALAB_SPARK_MASTER)")
+	f.StringArrayVar(&sparkFlags.submitArgs, "spark-submit-arg", nil, "local runner: an extra spark-submit option before the job, repeatable (e.g. --spark-submit-arg=--driver-memory=6g)")
 	f.StringVar(&sparkFlags.bucket, "bucket", envOr("DATALAB_BUCKET", ""), "emr runner: s3://NAME[/PREFIX] holding raw/, parquet/, scripts/, models/, logs/, bin/ (env DATALAB_BUCKET)")
 	f.StringVar(&sparkFlags.release, "emr-release", envOr("DATALAB_EMR_RELEASE", emr.DefaultReleaseLabel), "emr runner: EMR release label (env DATALAB_EMR_RELEASE)")
 	f.StringVar(&sparkFlags.region, "region", "", "emr runner: AWS region (default: AWS_REGION / the AWS profile)")
@@ -227,7 +229,7 @@ func trainFlightsSpark(cmd *cobra.Command, cfg flightmodel.Config) error {
 func sparkRunner(ctx context.Context, cmd *cobra.Command) (sparkjob.Runner, error) {
 	switch sparkFlags.runner {
 	case "local":
-		return &sparkjob.LocalRunner{SparkSubmit: sparkFlags.sparkSubmit, Master: sparkFlags.master,
+		return &sparkjob.LocalRunner{SparkSubmit: sparkFlags.sparkSubmit, Master: sparkFlags.master, SubmitArgs: sparkFlags.submitArgs,
 			Stdout: cmd.ErrOrStderr(), Stderr: cmd.ErrOrStderr()}, nil
 	case "emr":
 	default:
