@@ -43,6 +43,12 @@ printed before anything changes; --plan stops there.
   datalab deploy gce   one Container-Optimized OS VM running the stack, firewall 80/443
   datalab deploy aws   launch template + auto-scaling group (1–3) behind an ALB
 
+Every VM runs the same boot script (GCE startup script, AWS user-data): it
+fetches --compose-url and, with --models-url, the models archive; reads
+--db-secret; makes a local PostgreSQL password once; and runs
+docker compose up with DATALAB_HTTP_PORT, DATALAB_DB, DATALAB_MODELS_DIR,
+POSTGRES_PASSWORD and the --stack-env settings.
+
 What is opened to the internet is the web only: 80 and 443. SSH, 8080 (the
 app port), PostgreSQL, MySQL and Kafka are never opened to 0.0.0.0/0 or ::/0;
 a deployment whose rules would do so is refused before any call.
@@ -80,7 +86,7 @@ sudo google_metadata_script_runner startup on it). A different machine type or
 service account needs a new VM: the plan says so and only --recreate does it.
 
 The service account needs roles/secretmanager.secretAccessor on the secret
-(and storage.objects.get on a gs:// compose URL).`,
+(and storage.objects.get on gs:// compose and models URLs).`,
 	Example: `  datalab deploy gce --project my-lab --zone europe-west1-b --db-secret projects/my-lab/secrets/datalab-db --plan
   datalab deploy gce --project my-lab --zone europe-west1-b --db-secret projects/my-lab/secrets/datalab-db
   datalab deploy gce --project my-lab --zone europe-west1-b --plan --offline     # no credentials needed
@@ -138,7 +144,7 @@ var deployAWSCmd = &cobra.Command{
                               IMDSv2 required (hop limit 2), user-data that reads --db-secret
                               from Secrets Manager and runs docker compose up
                               (print it with --print-user-data); a change adds a version
-  target-group <name>         HTTP --app-port, health check GET /healthz → 200
+  target-group <name>         HTTP --app-port, health check GET --health-check-path → 200
   load-balancer <name>        internet-facing ALB in --subnets with <name>-alb
   listeners                   80 → target group; with --certificate-arn 80 → redirect to 443,
                               443 HTTPS (TLS 1.2/1.3 policy) → target group
@@ -146,8 +152,8 @@ var deployAWSCmd = &cobra.Command{
                               a new template version starts an instance refresh
 
 The instance profile is not created: give one whose role may
-secretsmanager:GetSecretValue on --db-secret (and s3:GetObject on an s3://
-compose URL). The user-data expects Amazon Linux 2023 (dnf, the AWS CLI).`,
+secretsmanager:GetSecretValue on --db-secret (and s3:GetObject on s3://
+compose and models URLs). The user-data expects Amazon Linux 2023 (dnf, the AWS CLI).`,
 	Example: `  datalab deploy aws --region eu-west-1 --vpc vpc-0abc --subnets subnet-1,subnet-2 \
       --ami ami-0123456789abcdef0 --instance-profile datalab-app \
       --db-secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:datalab/db-AbCdEf --plan
@@ -266,6 +272,10 @@ func init() {
 		"where the VM fetches the compose file: https://…, gs://bucket/object (GCE) or s3://bucket/key (AWS) (env DATALAB_COMPOSE_URL)")
 	pf.StringVar(&deployOpts.stack.ComposeImage, "compose-image", envOr("DATALAB_COMPOSE_IMAGE", deploy.DefaultComposeImage),
 		"image whose docker compose starts the stack on the VM (env DATALAB_COMPOSE_IMAGE)")
+	pf.StringVar(&deployOpts.stack.ModelsURL, "models-url", envOr("DATALAB_MODELS_URL", ""),
+		"a .tar.gz of the models directory (matches/form3/, flights/…, distances/…) the VM fetches and unpacks at every boot: https://, gs:// or s3:// (env DATALAB_MODELS_URL)")
+	pf.StringToStringVar(&deployOpts.stack.Env, "stack-env", nil,
+		"more compose settings, KEY=VALUE, repeatable (DATALAB_VERSION, DATALAB_REGISTRY, DATALAB_SITE, DATALAB_MODEL, DATALAB_PARTITIONS…); stored in clear, so nothing secret")
 	pf.StringVar(&deployOpts.stack.DBSecret, "db-secret", envOr("DATALAB_DB_SECRET", ""),
 		"secret holding the database DSN (a reference, never the DSN): projects/P/secrets/S[/versions/V] on GCE, a Secrets Manager ARN on AWS (env DATALAB_DB_SECRET)")
 	pf.StringVar(&deployOpts.endpoint, "endpoint", envOr("DATALAB_DEPLOY_ENDPOINT", ""),
@@ -294,6 +304,7 @@ func init() {
 	a.StringVar(&awsCfg.InstanceType, "instance-type", aws.DefaultInstanceType, "EC2 instance type")
 	a.StringVar(&awsCfg.InstanceProfile, "instance-profile", envOr("DATALAB_AWS_INSTANCE_PROFILE", ""), "name or ARN of an IAM instance profile that may read --db-secret (env DATALAB_AWS_INSTANCE_PROFILE)")
 	a.IntVar(&awsCfg.AppPort, "app-port", aws.DefaultAppPort, "port the instances publish the web app on (target group port; reachable from the load balancer only)")
+	a.StringVar(&awsCfg.HealthCheckPath, "health-check-path", aws.DefaultHealthCheckPath, "path the load balancer checks on every instance (must answer 200)")
 	a.StringVar(&awsCfg.CertificateARN, "certificate-arn", envOr("DATALAB_AWS_CERTIFICATE_ARN", ""), "ACM certificate: adds HTTPS on 443 and redirects 80 to it (env DATALAB_AWS_CERTIFICATE_ARN)")
 	a.StringVar(&awsCfg.SSHCIDR, "ssh-cidr", "", "open SSH to the instances from this network only (e.g. 203.0.113.7/32); 0.0.0.0/0 and ::/0 are refused")
 	a.StringVar(&awsCfg.DBSecurityGroupID, "db-security-group", envOr("DATALAB_AWS_DB_SECURITY_GROUP", ""), "the RDS instance's security group: gets --db-port from the instances' group (env DATALAB_AWS_DB_SECURITY_GROUP)")

@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,21 +28,31 @@ const (
 )
 
 // Stack says which compose stack a VM runs and how it is configured. The
-// compose file reads two variables from the environment the boot script
-// gives it: DATALAB_HTTP_PORT, the host port the web app is published on,
-// and DATALAB_DB, the prediction log's DSN (unset: the stack's own database).
+// compose file (docs/deploy-compose.md) reads its settings from the
+// environment the boot script gives `docker compose`: DATALAB_HTTP_PORT (the
+// host port of the web entry point), DATALAB_DB (a managed database's DSN;
+// unset: the stack's own PostgreSQL), POSTGRES_PASSWORD (generated once per
+// VM for the stack's own PostgreSQL), DATALAB_MODELS_DIR, and Env.
 type Stack struct {
 	// ComposeURL is where the VM fetches the compose file: https://…, or a
 	// bucket object the VM's role may read (gs:// on GCE, s3:// on AWS).
 	ComposeURL string
 	// ComposeImage is the image whose `docker compose` starts the stack.
 	ComposeImage string
+	// ModelsURL, when set, is a .tar.gz of the models directory
+	// (matches/form3/, flights/…, distances/…), fetched like ComposeURL and
+	// unpacked as DATALAB_MODELS_DIR at every boot. Empty: the models must
+	// already be in BootDir/models.
+	ModelsURL string
 	// HTTPPort is DATALAB_HTTP_PORT.
 	HTTPPort int
 	// DBSecret is a reference to the secret holding DATALAB_DB — a GCP Secret
 	// Manager version or an AWS Secrets Manager ARN — never the DSN itself.
 	// The VM resolves it at boot with its own identity. Empty: no DATALAB_DB.
 	DBSecret string
+	// Env holds more compose settings (DATALAB_VERSION, DATALAB_SITE, …).
+	// They are written into the boot script in clear: nothing secret.
+	Env map[string]string
 }
 
 // WithDefaults fills the empty fields of s.
@@ -53,6 +66,38 @@ func (s Stack) WithDefaults() Stack {
 	return s
 }
 
+var envNameRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+
+// reservedEnv are set by the boot script itself.
+var reservedEnv = []string{"DATALAB_DB", "DATALAB_HTTP_PORT", "DATALAB_MODELS_DIR", "POSTGRES_PASSWORD"}
+
+// Check validates the URLs (https://, or a bucket URL with one of
+// bucketSchemes) and the Env names: no reserved name, and nothing that
+// looks like a secret, since Env is stored in clear in the VM's metadata.
+func (s Stack) Check(bucketSchemes ...string) error {
+	if _, err := CheckComposeURL(s.ComposeURL, bucketSchemes...); err != nil {
+		return err
+	}
+	if s.ModelsURL != "" {
+		if _, err := CheckComposeURL(s.ModelsURL, bucketSchemes...); err != nil {
+			return fmt.Errorf("models archive: %w", err)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+		switch up := strings.ToUpper(k); {
+		case !envNameRE.MatchString(k):
+			return fmt.Errorf("stack setting %q: want an environment variable name (A-Z, 0-9, _)", k)
+		case slices.Contains(reservedEnv, k):
+			return fmt.Errorf("stack setting %s is set by the deployment itself (use the flag for it)", k)
+		case strings.Contains(up, "PASSWORD") || strings.Contains(up, "SECRET") || strings.Contains(up, "TOKEN") || strings.HasSuffix(up, "_KEY"):
+			return fmt.Errorf("stack setting %s looks secret: settings are stored in clear in the VM's metadata; keep secrets in the secret store (--db-secret)", k)
+		case strings.ContainsAny(s.Env[k], "\n\x00"):
+			return fmt.Errorf("stack setting %s: the value has a line break", k)
+		}
+	}
+	return nil
+}
+
 // BootSteps are the cloud-specific parts of a boot script: shell fragments
 // the common skeleton runs in order. Each may use $dir (the boot directory)
 // and must fail (non-zero) on error: the script runs under set -euo pipefail.
@@ -61,22 +106,28 @@ type BootSteps struct {
 	Cloud string
 	// Prepare makes docker available and running.
 	Prepare string
-	// FetchCompose writes the compose file to "$dir/docker-compose.yml".
-	FetchCompose string
+	// Fetch returns the command that downloads rawURL (https:// or the
+	// cloud's bucket URL) to the file dest (a shell word such as
+	// "$dir/docker-compose.yml").
+	Fetch func(rawURL, dest string) string
 	// FetchSecret prints the DSN on stdout; empty when Stack.DBSecret is.
 	FetchSecret string
 }
 
 // BootScript renders the script a VM runs at every boot (GCE startup-script,
-// AWS user-data): fetch the compose file, resolve the database secret with
-// the machine's own identity, and `docker compose up` the stack. It is
-// idempotent, writes the DSN nowhere (it passes through the environment of
-// one docker command), and never prints it.
+// AWS user-data): fetch the compose file (and the models), resolve the
+// database secret with the machine's own identity, and `docker compose up`
+// the stack. It is idempotent, writes the DSN nowhere (it passes through the
+// environment of one docker command), and never prints it.
 func BootScript(s Stack, steps BootSteps) string {
 	var b strings.Builder
-	db := "the stack's own database (no DATALAB_DB)"
+	db := "the stack's own PostgreSQL (no DATALAB_DB)"
 	if s.DBSecret != "" {
 		db = s.DBSecret + " (resolved at boot; the value is never written to disk)"
+	}
+	models := BootDir + "/models, put there by other means"
+	if s.ModelsURL != "" {
+		models = s.ModelsURL
 	}
 	fmt.Fprintf(&b, `#!/bin/bash
 # datalab boot script for %s, generated by `+"`datalab deploy`"+`.
@@ -84,31 +135,57 @@ func BootScript(s Stack, steps BootSteps) string {
 # It runs at every boot and is idempotent.
 #   compose file:  %s
 #   compose image: %s
+#   models:        %s
 #   web port:      %d (DATALAB_HTTP_PORT)
 #   database:      %s
-#
+`, steps.Cloud, s.ComposeURL, s.ComposeImage, models, s.HTTPPort, db)
+	keys := slices.Sorted(maps.Keys(s.Env))
+	for _, k := range keys {
+		fmt.Fprintf(&b, "#   %s: %s\n", k, s.Env[k])
+	}
+	fmt.Fprintf(&b, `#
 set -euo pipefail
 umask 077
 dir="${DATALAB_BOOT_DIR:-%s}"
 mkdir -p "$dir"
 log() { echo "datalab-boot: $*" >&2; }
-`, steps.Cloud, s.ComposeURL, s.ComposeImage, s.HTTPPort, db, BootDir)
+`, BootDir)
 	section(&b, "starting docker", steps.Prepare)
-	section(&b, "fetching the compose file", steps.FetchCompose)
+	section(&b, "fetching the compose file", steps.Fetch(s.ComposeURL, `"$dir/docker-compose.yml"`))
+	if s.ModelsURL != "" {
+		// Unpacked beside the old models and swapped in, readable by the
+		// apps' user (65532): a failed download keeps the previous models.
+		section(&b, "fetching the models", steps.Fetch(s.ModelsURL, `"$dir/models.tar.gz"`)+`
+rm -rf "$dir/models.new" && mkdir -p "$dir/models.new"
+tar -xzf "$dir/models.tar.gz" --no-same-owner --no-same-permissions -C "$dir/models.new"
+chmod -R a+rX "$dir/models.new"
+rm -rf "$dir/models" && mv "$dir/models.new" "$dir/models" && rm -f "$dir/models.tar.gz"`)
+	}
 	if steps.FetchSecret != "" {
 		fmt.Fprintf(&b, "\nlog 'resolving the database secret'\nDATALAB_DB=\"$(\n%s\n)\"\n", indent(steps.FetchSecret))
 		b.WriteString(`[ -n "$DATALAB_DB" ] || { log 'the database secret is empty'; exit 1; }
 export DATALAB_DB
 `)
 	}
-	fmt.Fprintf(&b, `
-export DATALAB_HTTP_PORT=%d
-log 'starting the compose stack'
+	b.WriteString(`
+# The stack's own PostgreSQL needs a password even when DATALAB_DB points
+# elsewhere: one is made on the first boot and kept on the VM (root only).
+[ -s "$dir/postgres-password" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/postgres-password"
+POSTGRES_PASSWORD="$(cat "$dir/postgres-password")"
+export POSTGRES_PASSWORD
+`)
+	fmt.Fprintf(&b, "\nexport DATALAB_HTTP_PORT=%d\nexport DATALAB_MODELS_DIR=\"$dir/models\"\n", s.HTTPPort)
+	envFlags := "-e DATALAB_DB -e DATALAB_HTTP_PORT -e DATALAB_MODELS_DIR -e POSTGRES_PASSWORD"
+	for _, k := range keys {
+		fmt.Fprintf(&b, "export %s=%s\n", k, ShellQuote(s.Env[k]))
+		envFlags += " -e " + k
+	}
+	fmt.Fprintf(&b, `log 'starting the compose stack'
 exec docker run --rm --name datalab-compose \
   -v /var/run/docker.sock:/var/run/docker.sock -v "$dir:$dir" -w "$dir" \
-  -e DATALAB_DB -e DATALAB_HTTP_PORT \
+  %s \
   %s compose --project-name %s --file docker-compose.yml up --detach --remove-orphans
-`, s.HTTPPort, ShellQuote(s.ComposeImage), ComposeProject)
+`, envFlags, ShellQuote(s.ComposeImage), ComposeProject)
 	return b.String()
 }
 
@@ -153,9 +230,9 @@ func indent(s string) string {
 // ShellQuote quotes s for a POSIX shell.
 func ShellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// FetchHTTPS is the FetchCompose step for an https:// URL.
-func FetchHTTPS(rawURL string) string {
-	return "curl -fsSL --retry 5 --retry-connrefused -o \"$dir/docker-compose.yml\" " + ShellQuote(rawURL)
+// FetchHTTPS is the command that downloads an https:// URL to dest.
+func FetchHTTPS(rawURL, dest string) string {
+	return "curl -fsSL --retry 5 --retry-connrefused -o " + dest + " " + ShellQuote(rawURL)
 }
 
 // CheckComposeURL accepts https:// URLs and bucket URLs with one of the
@@ -163,7 +240,7 @@ func FetchHTTPS(rawURL string) string {
 func CheckComposeURL(raw string, bucketSchemes ...string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("compose URL %q: %w", raw, err)
+		return nil, fmt.Errorf("URL %q: %w", raw, err)
 	}
 	ok := u.Scheme == "https"
 	for _, s := range bucketSchemes {
@@ -174,7 +251,7 @@ func CheckComposeURL(raw string, bucketSchemes ...string) (*url.URL, error) {
 		for _, s := range bucketSchemes {
 			want += " or " + s + "://bucket/object"
 		}
-		return nil, fmt.Errorf("compose URL %q: want %s", raw, want)
+		return nil, fmt.Errorf("URL %q: want %s", raw, want)
 	}
 	return u, nil
 }

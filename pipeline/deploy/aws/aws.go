@@ -38,14 +38,14 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultName         = "datalab"
-	DefaultInstanceType = "t3.small"
-	DefaultAppPort      = 8080
-	DefaultDBPort       = 5432
-	MinSize             = 1
-	MaxSize             = 3
-	DesiredCapacity     = 1
-	HealthCheckPath     = "/healthz"
+	DefaultName            = "datalab"
+	DefaultInstanceType    = "t3.small"
+	DefaultAppPort         = 8080
+	DefaultDBPort          = 5432
+	MinSize                = 1
+	MaxSize                = 3
+	DesiredCapacity        = 1
+	DefaultHealthCheckPath = "/healthz"
 	// HopLimit is the IMDSv2 response hop limit: 2 lets the stack's
 	// containers (one network hop away) use the instance role, e.g. for an
 	// s3:// model; 1 would confine the role to the host.
@@ -77,6 +77,9 @@ type Config struct {
 	// AppPort is the port the instances publish the web app on, the target
 	// group's port. Only the load balancer's security group may reach it.
 	AppPort int
+	// HealthCheckPath is the target group's health check, answered 200 by a
+	// healthy instance (DefaultHealthCheckPath).
+	HealthCheckPath string
 	// CertificateARN, when set, adds an HTTPS listener on 443 with this ACM
 	// certificate and turns the HTTP listener into a redirect to it.
 	CertificateARN string
@@ -107,6 +110,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DBPort == 0 {
 		c.DBPort = DefaultDBPort
 	}
+	if c.HealthCheckPath == "" {
+		c.HealthCheckPath = DefaultHealthCheckPath
+	}
+	if !strings.HasPrefix(c.HealthCheckPath, "/") || strings.ContainsAny(c.HealthCheckPath, " \t\n") {
+		return c, fmt.Errorf("--health-check-path %q: want an absolute path such as /healthz", c.HealthCheckPath)
+	}
 	c.Stack = c.Stack.WithDefaults()
 	c.Stack.HTTPPort = c.AppPort
 	var missing []string
@@ -134,7 +143,7 @@ func (c Config) withDefaults() (Config, error) {
 	if !secretARNRE.MatchString(c.Stack.DBSecret) {
 		return c, fmt.Errorf("--db-secret %q: want a Secrets Manager ARN, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME", c.Stack.DBSecret)
 	}
-	if _, err := deploy.CheckComposeURL(c.Stack.ComposeURL, "s3"); err != nil {
+	if err := c.Stack.Check("s3"); err != nil {
 		return c, err
 	}
 	if c.SSHCIDR != "" {
@@ -170,11 +179,11 @@ func (c Config) userData() string {
 		Prepare: `command -v docker >/dev/null || dnf install -y docker
 systemctl enable --now docker`,
 	}
-	if u, err := url.Parse(c.Stack.ComposeURL); err == nil && u.Scheme == "s3" {
-		steps.FetchCompose = "aws s3 cp --only-show-errors --region " + deploy.ShellQuote(c.Region) + " " +
-			deploy.ShellQuote(c.Stack.ComposeURL) + ` "$dir/docker-compose.yml"`
-	} else {
-		steps.FetchCompose = deploy.FetchHTTPS(c.Stack.ComposeURL)
+	steps.Fetch = func(rawURL, dest string) string {
+		if u, err := url.Parse(rawURL); err == nil && u.Scheme == "s3" {
+			return "aws s3 cp --only-show-errors --region " + deploy.ShellQuote(c.Region) + " " + deploy.ShellQuote(rawURL) + " " + dest
+		}
+		return deploy.FetchHTTPS(rawURL, dest)
 	}
 	region := secretARNRE.FindStringSubmatch(c.Stack.DBSecret)[1]
 	steps.FetchSecret = "aws secretsmanager get-secret-value --region " + deploy.ShellQuote(region) +

@@ -425,6 +425,9 @@ func TestOfflinePlanGolden(t *testing.T) {
 			c.InstanceType = "t3.medium"
 			c.InstanceProfile = "arn:aws:iam::123456789012:instance-profile/datalab-app"
 			c.Stack.ComposeURL = "s3://lab-deploy/docker-compose.yml"
+			c.Stack.ModelsURL = "s3://lab-deploy/models-v1.2.0.tar.gz"
+			c.Stack.Env = map[string]string{"DATALAB_VERSION": "v1.2.0"}
+			c.HealthCheckPath = "/"
 		}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {

@@ -33,7 +33,7 @@ func healthFields(path string, interval, healthy, unhealthy int32, matcher strin
 // an error to resolve by hand (delete the group, or use another --name).
 func (d *Deployer) planTargetGroup(dep *deploy.Deployment, id *ids, have *elbtypes.TargetGroup) {
 	c := d.cfg
-	wantHealth := healthFields(HealthCheckPath, healthInterval, healthyCount, unhealthyCount, healthMatcher)
+	wantHealth := healthFields(c.HealthCheckPath, healthInterval, healthyCount, unhealthyCount, healthMatcher)
 	ch := deploy.Change{Action: deploy.Update, Kind: "target-group", Name: c.Name}
 	if have == nil {
 		ch.Action = deploy.Create
@@ -47,7 +47,7 @@ func (d *Deployer) planTargetGroup(dep *deploy.Deployment, id *ids, have *elbtyp
 				VpcId: awssdk.String(c.VPCID), TargetType: elbtypes.TargetTypeEnumInstance,
 				HealthCheckEnabled:         awssdk.Bool(true),
 				HealthCheckProtocol:        targetProtocol,
-				HealthCheckPath:            awssdk.String(HealthCheckPath),
+				HealthCheckPath:            awssdk.String(c.HealthCheckPath),
 				HealthCheckIntervalSeconds: awssdk.Int32(healthInterval),
 				HealthyThresholdCount:      awssdk.Int32(healthyCount),
 				UnhealthyThresholdCount:    awssdk.Int32(unhealthyCount),
@@ -84,7 +84,7 @@ func (d *Deployer) planTargetGroup(dep *deploy.Deployment, id *ids, have *elbtyp
 			TargetGroupArn:             have.TargetGroupArn,
 			HealthCheckEnabled:         awssdk.Bool(true),
 			HealthCheckProtocol:        targetProtocol,
-			HealthCheckPath:            awssdk.String(HealthCheckPath),
+			HealthCheckPath:            awssdk.String(c.HealthCheckPath),
 			HealthCheckIntervalSeconds: awssdk.Int32(healthInterval),
 			HealthyThresholdCount:      awssdk.Int32(healthyCount),
 			UnhealthyThresholdCount:    awssdk.Int32(unhealthyCount),

@@ -42,7 +42,7 @@ func TestUserDataRunsTheStackWithTheResolvedSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := fakecloud.RunBoot(t, script, map[string]string{
+	run := fakecloud.RunBoot(t, "", script, map[string]string{
 		"aws":       awsCLIStub(true),
 		"systemctl": `echo "$*" >> "$REC/systemctl"`,
 		"dnf":       `echo "dnf must not run: docker is there" >&2; exit 1`,
@@ -72,7 +72,7 @@ func TestUserDataStopsWithoutTheSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := fakecloud.RunBoot(t, script, map[string]string{
+	run := fakecloud.RunBoot(t, "", script, map[string]string{
 		"aws":       awsCLIStub(false),
 		"systemctl": ":",
 		"curl":      `while [ $# -gt 1 ]; do [ "$1" = -o ] && echo 'services: {}' > "$2"; shift; done`,

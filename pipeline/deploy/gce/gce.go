@@ -116,7 +116,7 @@ func (c Config) withDefaults() (Config, error) {
 	case !nameRE.MatchString(c.Name):
 		return c, fmt.Errorf("name %q: want a lowercase GCE name of at most 54 characters (letters, digits, dashes)", c.Name)
 	}
-	if _, err := deploy.CheckComposeURL(c.Stack.ComposeURL, "gs"); err != nil {
+	if err := c.Stack.Check("gs"); err != nil {
 		return c, err
 	}
 	if s := c.Stack.DBSecret; s != "" {
@@ -389,6 +389,16 @@ func (c Config) managedMetadata() map[string]string {
 	if c.Stack.DBSecret == "" {
 		md["datalab-db-secret"] = "(none: the stack's own database)"
 	}
+	if c.Stack.ModelsURL != "" {
+		md["datalab-models-url"] = c.Stack.ModelsURL
+	}
+	if len(c.Stack.Env) > 0 {
+		var kv []string
+		for _, k := range slices.Sorted(maps.Keys(c.Stack.Env)) {
+			kv = append(kv, k+"="+c.Stack.Env[k])
+		}
+		md["datalab-stack-env"] = strings.Join(kv, " ")
+	}
 	return md
 }
 
@@ -413,12 +423,16 @@ gcp_token() {
     sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p'
 }`,
 	}
-	if u, err := url.Parse(c.Stack.ComposeURL); err == nil && u.Scheme == "gs" {
+	steps.Fetch = func(rawURL, dest string) string {
+		u, err := url.Parse(rawURL)
+		if err != nil || u.Scheme != "gs" {
+			return deploy.FetchHTTPS(rawURL, dest)
+		}
+		// A gs:// object through the Cloud Storage JSON API with the VM's
+		// token: COS has curl but no gsutil.
 		object := url.PathEscape(strings.TrimPrefix(u.Path, "/"))
 		api := "https://storage.googleapis.com/storage/v1/b/" + u.Host + "/o/" + object + "?alt=media"
-		steps.FetchCompose = `curl -fsSL --retry 5 -H "Authorization: Bearer $(gcp_token)" -o "$dir/docker-compose.yml" ` + deploy.ShellQuote(api)
-	} else {
-		steps.FetchCompose = deploy.FetchHTTPS(c.Stack.ComposeURL)
+		return `curl -fsSL --retry 5 -H "Authorization: Bearer $(gcp_token)" -o ` + dest + " " + deploy.ShellQuote(api)
 	}
 	if s := c.Stack.DBSecret; s != "" {
 		steps.FetchSecret = `curl -fsS --retry 5 -H "Authorization: Bearer $(gcp_token)" \

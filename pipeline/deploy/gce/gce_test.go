@@ -415,6 +415,8 @@ func TestOfflinePlanGolden(t *testing.T) {
 			c.MachineType = "e2-medium"
 			c.ServiceAccount = "datalab-vm@lab-project.iam.gserviceaccount.com"
 			c.Stack.ComposeURL = "gs://lab-deploy/docker-compose.yml"
+			c.Stack.ModelsURL = "gs://lab-deploy/models-v1.2.0.tar.gz"
+			c.Stack.Env = map[string]string{"DATALAB_VERSION": "v1.2.0", "DATALAB_SITE": "lab.example.org"}
 		}},
 		{"plan-offline-no-db.golden", func(c *gce.Config) { c.Stack.DBSecret = "" }},
 	} {
@@ -451,6 +453,11 @@ func TestConfigErrors(t *testing.T) {
 		{"not a secret name", func(c *gce.Config) { c.Stack.DBSecret = "datalab-db" }, "projects/PROJECT/secrets/SECRET"},
 		{"s3 compose URL on GCE", func(c *gce.Config) { c.Stack.ComposeURL = "s3://bucket/compose.yml" }, "gs://bucket/object"},
 		{"plain http compose URL", func(c *gce.Config) { c.Stack.ComposeURL = "http://example.com/compose.yml" }, "https://"},
+		{"s3 models on GCE", func(c *gce.Config) { c.Stack.ModelsURL = "s3://bucket/models.tar.gz" }, "models archive"},
+		{"secret-looking setting", func(c *gce.Config) { c.Stack.Env = map[string]string{"DATALAB_API_TOKEN": "t0k3n"} }, "looks secret"},
+		{"password setting", func(c *gce.Config) { c.Stack.Env = map[string]string{"POSTGRES_PASSWORD": "pw"} }, "set by the deployment"},
+		{"DSN as a setting", func(c *gce.Config) { c.Stack.Env = map[string]string{"DATALAB_DB": "postgres://u:p@h/db"} }, "set by the deployment"},
+		{"bad setting name", func(c *gce.Config) { c.Stack.Env = map[string]string{"datalab-site": "x"} }, "environment variable name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := baseConfig()

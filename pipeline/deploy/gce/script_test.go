@@ -1,7 +1,10 @@
 package gce_test
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/base64"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +20,11 @@ const dsn = "postgres://lab:s3cr%27t@10.1.2.3:5432/datalab?sslmode=require"
 
 // curlStub answers the metadata server's token request, Secret Manager (only
 // with that token) and the compose file download, like the real services.
-func curlStub(secretStatus string) string {
+func curlStub(secretStatus string) string { return curlStubWithModels(secretStatus, "") }
+
+// curlStubWithModels also serves models, a .tar.gz on this machine, as
+// the gs://lab-deploy/models.tar.gz object.
+func curlStubWithModels(secretStatus, models string) string {
 	data := base64.StdEncoding.EncodeToString([]byte(dsn))
 	return `out=""; url=""; auth=""
 while [ $# -gt 0 ]; do
@@ -37,6 +44,9 @@ case "$url" in
     [ "$auth" = "Authorization: Bearer ya29.fake-token" ] || { echo "curl: (22) 401" >&2; exit 22; }
     [ "` + secretStatus + `" = ok ] || { echo "curl: (22) The requested URL returned error: 403" >&2; exit 22; }
     printf '{\n  "name": "projects/123/secrets/datalab-db/versions/3",\n  "payload": {\n    "data": "` + data + `",\n    "dataCrc32c": "1234"\n  }\n}\n' ;;
+  https://storage.googleapis.com/storage/v1/b/lab-deploy/o/models.tar.gz?alt=media)
+    [ "$auth" = "Authorization: Bearer ya29.fake-token" ] || { echo "curl: (22) 401" >&2; exit 22; }
+    cp '` + models + `' "$out" ;;
   https://storage.googleapis.com/*|https://raw.githubusercontent.com/*)
     [ -n "$out" ] || exit 2
     echo 'services: {}' > "$out" ;;
@@ -53,7 +63,7 @@ func TestStartupScriptRunsTheStackWithTheResolvedSecret(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			run := fakecloud.RunBoot(t, script, map[string]string{
+			run := fakecloud.RunBoot(t, "", script, map[string]string{
 				"systemctl": `echo "$*" >> "$REC/systemctl"`,
 				"curl":      curlStub("ok"),
 			})
@@ -90,7 +100,7 @@ func TestStartupScriptStopsWhenTheSecretCannotBeRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := fakecloud.RunBoot(t, script, map[string]string{"systemctl": ":", "curl": curlStub("denied")})
+	run := fakecloud.RunBoot(t, "", script, map[string]string{"systemctl": ":", "curl": curlStub("denied")})
 	if run.Err == nil {
 		t.Fatalf("script succeeded without the secret:\n%s", run.Output)
 	}
@@ -109,7 +119,7 @@ func TestStartupScriptWithoutSecretLeavesDATALAB_DBUnset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := fakecloud.RunBoot(t, script, map[string]string{"systemctl": ":", "curl": curlStub("ok")})
+	run := fakecloud.RunBoot(t, "", script, map[string]string{"systemctl": ":", "curl": curlStub("ok")})
 	if run.Err != nil {
 		t.Fatalf("script failed: %v\n%s", run.Err, run.Output)
 	}
@@ -128,4 +138,89 @@ func assertNoFileContains(t *testing.T, dir, s string) {
 		}
 		return nil
 	})
+}
+
+// modelsArchive writes a .tar.gz of a models directory whose file is
+// private (0600), as a careless tar would hold it.
+func modelsArchive(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "models.tar.gz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	body := []byte(`{"class":"PipelineModel"}`)
+	for _, h := range []*tar.Header{
+		{Name: "matches/", Typeflag: tar.TypeDir, Mode: 0o700},
+		{Name: "matches/form3/", Typeflag: tar.TypeDir, Mode: 0o700},
+		{Name: "matches/form3/metadata.json", Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(body)), Uid: 1234},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			tw.Write(body)
+		}
+	}
+	for _, c := range []io.Closer{tw, zw, f} {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+func TestStartupScriptUnpacksModelsAndKeepsOnePostgresPassword(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Stack.ModelsURL = "gs://lab-deploy/models.tar.gz"
+	cfg.Stack.Env = map[string]string{"DATALAB_VERSION": "v1.2.0", "DATALAB_SITE": "lab.example.org"}
+	script, err := gce.StartupScript(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stubs := map[string]string{"systemctl": ":", "curl": curlStubWithModels("ok", modelsArchive(t))}
+	run := fakecloud.RunBoot(t, "", script, stubs)
+	if run.Err != nil {
+		t.Fatalf("script failed: %v\n%s", run.Err, run.Output)
+	}
+	model := filepath.Join(run.Dir, "models", "matches", "form3", "metadata.json")
+	fi, err := os.Stat(model)
+	if err != nil {
+		t.Fatalf("models not unpacked: %v\n%s", err, run.Output)
+	}
+	if fi.Mode().Perm()&0o004 == 0 {
+		t.Errorf("%s is %v: the apps (uid 65532) cannot read it", model, fi.Mode().Perm())
+	}
+	want := map[string]string{
+		"DATALAB_MODELS_DIR": filepath.Join(run.Dir, "models"), "DATALAB_HTTP_PORT": "80", "DATALAB_DB": dsn,
+		"DATALAB_VERSION": "v1.2.0", "DATALAB_SITE": "lab.example.org",
+	}
+	for k, v := range want {
+		if run.DockerEnv[k] != v {
+			t.Errorf("docker saw %s=%q, want %q", k, run.DockerEnv[k], v)
+		}
+	}
+	pw := run.DockerEnv["POSTGRES_PASSWORD"]
+	if len(pw) != 48 || strings.Trim(pw, "0123456789abcdef") != "" {
+		t.Errorf("POSTGRES_PASSWORD = %q, want 48 hex digits", pw)
+	}
+	for _, k := range []string{"DATALAB_VERSION", "DATALAB_SITE", "DATALAB_MODELS_DIR", "POSTGRES_PASSWORD"} {
+		if !strings.Contains(run.Docker[0], "-e "+k) {
+			t.Errorf("docker run does not pass %s: %s", k, run.Docker[0])
+		}
+	}
+
+	// A reboot keeps the password (the database volume was made with it).
+	again := fakecloud.RunBoot(t, run.Root, script, stubs)
+	if again.Err != nil {
+		t.Fatalf("second boot failed: %v\n%s", again.Err, again.Output)
+	}
+	if again.DockerEnv["POSTGRES_PASSWORD"] != pw {
+		t.Errorf("the password changed across boots: %q → %q", pw, again.DockerEnv["POSTGRES_PASSWORD"])
+	}
+	if strings.Contains(run.Output+again.Output, pw) {
+		t.Error("the script printed the PostgreSQL password")
+	}
 }

@@ -4,6 +4,7 @@
 # It runs at every boot and is idempotent.
 #   compose file:  https://raw.githubusercontent.com/datalabhq/datalab/main/deploy/compose/docker-compose.yml
 #   compose image: docker:27.5-cli
+#   models:        /var/lib/datalab/models, put there by other means
 #   web port:      80 (DATALAB_HTTP_PORT)
 #   database:      projects/lab-project/secrets/datalab-db/versions/latest (resolved at boot; the value is never written to disk)
 #
@@ -33,9 +34,16 @@ DATALAB_DB="$(
 [ -n "$DATALAB_DB" ] || { log 'the database secret is empty'; exit 1; }
 export DATALAB_DB
 
+# The stack's own PostgreSQL needs a password even when DATALAB_DB points
+# elsewhere: one is made on the first boot and kept on the VM (root only).
+[ -s "$dir/postgres-password" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/postgres-password"
+POSTGRES_PASSWORD="$(cat "$dir/postgres-password")"
+export POSTGRES_PASSWORD
+
 export DATALAB_HTTP_PORT=80
+export DATALAB_MODELS_DIR="$dir/models"
 log 'starting the compose stack'
 exec docker run --rm --name datalab-compose \
   -v /var/run/docker.sock:/var/run/docker.sock -v "$dir:$dir" -w "$dir" \
-  -e DATALAB_DB -e DATALAB_HTTP_PORT \
+  -e DATALAB_DB -e DATALAB_HTTP_PORT -e DATALAB_MODELS_DIR -e POSTGRES_PASSWORD \
   'docker:27.5-cli' compose --project-name datalab --file docker-compose.yml up --detach --remove-orphans

@@ -15,34 +15,37 @@ type BootRun struct {
 	Output string
 	// Err is bash's exit error, nil when the script succeeded.
 	Err error
-	// Dir is the boot directory the script was given (DATALAB_BOOT_DIR).
-	Dir string
+	// Dir is the boot directory the script was given (DATALAB_BOOT_DIR),
+	// Root the machine's directory (pass it to RunBoot again to reboot).
+	Dir, Root string
 	// Docker holds the arguments of each docker call, one string each.
 	Docker []string
-	// DockerEnv holds DATALAB_DB and DATALAB_HTTP_PORT as the (last)
-	// docker call saw them; a variable that was not set is absent.
+	// DockerEnv holds the DATALAB_* and POSTGRES_* variables the (last)
+	// docker call saw (DATALAB_BOOT_DIR aside); unset ones are absent.
 	DockerEnv map[string]string
 }
 
 // RunBoot runs a boot script with bash on this machine, with every command
 // in stubs (name → bash body, arguments in "$@") shadowing the real one on
-// PATH, and docker always replaced by a recorder. The boot directory is a
-// temporary one. Real coreutils (sed, tr, base64) do the script's parsing.
-func RunBoot(t *testing.T, script string, stubs map[string]string) BootRun {
+// PATH, and docker always replaced by a recorder. The machine is the
+// directory root ("" = a new temporary one; the same root again is a
+// reboot): its boot directory is root/boot. Real coreutils (sed, tr,
+// base64, tar, od) do the script's work.
+func RunBoot(t *testing.T, root, script string, stubs map[string]string) BootRun {
 	t.Helper()
-	root := t.TempDir()
+	if root == "" {
+		root = t.TempDir()
+	}
 	bin, dir, rec := filepath.Join(root, "bin"), filepath.Join(root, "boot"), filepath.Join(root, "rec")
 	for _, d := range []string{bin, rec} {
+		os.RemoveAll(d)
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	all := map[string]string{
 		"docker": `printf '%s\n' "$*" >> "$REC/docker.args"
-: > "$REC/docker.env"
-for v in DATALAB_DB DATALAB_HTTP_PORT; do
-  if [ -n "${!v+set}" ]; then printf '%s=%s\n' "$v" "${!v}" >> "$REC/docker.env"; fi
-done`,
+env | grep -E '^(DATALAB_|POSTGRES_)' | grep -v '^DATALAB_BOOT_DIR=' > "$REC/docker.env" || true`,
 	}
 	for name, body := range stubs {
 		all[name] = body
@@ -61,7 +64,7 @@ done`,
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	run := BootRun{Err: cmd.Run(), Dir: dir, DockerEnv: map[string]string{}}
+	run := BootRun{Err: cmd.Run(), Dir: dir, DockerEnv: map[string]string{}, Root: root}
 	run.Output = out.String()
 	if b, err := os.ReadFile(filepath.Join(rec, "docker.args")); err == nil {
 		run.Docker = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
