@@ -17,8 +17,10 @@ BIN := .bin
 build:
 	$(GO) build -o $(BIN)/datalab ./cmd/datalab
 
-# The main job on embedded defaults: pull data, ingest, train, evaluate, report.
+# The main job on embedded defaults: pull data, ingest, train, evaluate, report,
+# notebooks (whose kernel `.ci/setup notebooks` installs and builds).
 run: build
+	bash .ci/setup notebooks
 	$(BIN)/datalab run
 
 # Installs and starts what the tests need (Debian packages, database servers,

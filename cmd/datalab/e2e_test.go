@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,9 @@ import (
 
 	"github.com/datalabhq/datalab/internal/browsertest"
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/pipeline/flightmodel"
+	"github.com/datalabhq/datalab/pipeline/matchmodel"
+	"github.com/datalabhq/datalab/pipeline/nbview"
 )
 
 // buildDatalab compiles the datalab binary once per test binary run.
@@ -106,9 +112,10 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 		t.Skip("end-to-end run on real data")
 	}
 	mirror := testmirror.Dir(t)
+	tools := notebookTools(t)
 	bin := buildDatalab(t)
 	dir := checkout(t)
-	env := []string{"DATALAB_MIRROR=" + mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0"}
+	env := []string{"DATALAB_MIRROR=" + mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_TOOLS_DIR=" + tools}
 
 	out, code := datalabCmd(t, bin, dir, env, "data", "pull")
 	if code != 0 {
@@ -153,6 +160,42 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	// every plot laid out with a real size, the metrics tables filled.
 	for _, rel := range []string{"build/matches/report.html", "build/flights/report.html"} {
 		checkReportInBrowser(t, filepath.Join(dir, rel))
+	}
+
+	// The notebooks ran as a stage: their pages open in the browser, the
+	// site index links them, and model-variants shows the pipeline's own
+	// metrics for this run.
+	for _, name := range []string{"matches-explore", "flights-explore", "model-variants"} {
+		checkNotebookInBrowser(t, filepath.Join(dir, "build", "notebooks", name+".html"))
+	}
+	index, err := os.ReadFile(filepath.Join(dir, "reports", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"matches-explore", "flights-explore", "model-variants"} {
+		if !bytes.Contains(index, []byte(`href="notebooks/`+name+`.html"`)) {
+			t.Errorf("reports/index.html does not link notebooks/%s.html", name)
+		}
+	}
+	checkNotebookMetrics(t, dir)
+
+	// A notebook parameter change reruns the notebooks stage only, and the
+	// figures change with it.
+	before, err := os.ReadFile(filepath.Join(dir, "build", "notebooks", "matches-explore.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setNotebookSample(t, filepath.Join(dir, "datalab.yaml"), "3000")
+	out, code = datalabCmd(t, bin, dir, env, "run")
+	if code != 0 || !strings.Contains(out, "ran      notebooks") || strings.Count(out, "  ran ") != 1 {
+		t.Fatalf("after a notebook parameter change only the notebooks stage should run (exit %d):\n%s", code, out)
+	}
+	after, err := os.ReadFile(filepath.Join(dir, "build", "notebooks", "matches-explore.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pngsBefore, pngsAfter := embeddedPNGs(before), embeddedPNGs(after); len(pngsAfter) == 0 || slices.Equal(pngsBefore, pngsAfter) {
+		t.Errorf("matches-explore figures unchanged by sample 300000 → 3000 (%d and %d PNGs)", len(pngsBefore), len(pngsAfter))
 	}
 
 	// A tampered byte in a materialised file is reported and not overwritten.
@@ -216,6 +259,142 @@ func checkReportInBrowser(t *testing.T, path string) {
 	}
 	shot := filepath.Join(shotDir, strings.TrimSuffix(filepath.Base(filepath.Dir(path))+"-"+filepath.Base(path), ".html")+".png")
 	if png := b.Screenshot(t, shot); len(png) < 50_000 {
+		t.Errorf("%s: screenshot is only %d bytes", path, len(png))
+	}
+}
+
+// notebookTools is the directory holding the GoNB kernel (.bin of the
+// repository, where .ci/setup builds it); the run's notebooks stage needs it
+// and jupyter-nbconvert. Outside CI the test skips without them.
+func notebookTools(t *testing.T) string {
+	t.Helper()
+	tools := filepath.Join(testmirror.RepoRoot(), ".bin")
+	var missing []string
+	if _, err := exec.LookPath("jupyter-nbconvert"); err != nil {
+		missing = append(missing, "jupyter-nbconvert")
+	}
+	if _, err := os.Stat(filepath.Join(tools, "gonb")); err != nil {
+		missing = append(missing, ".bin/gonb")
+	}
+	if len(missing) > 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("notebook tools missing under CI: %v (bash .ci/setup installs them)", missing)
+		}
+		t.Skipf("notebook tools missing: %v (bash .ci/setup installs them)", missing)
+	}
+	return tools
+}
+
+// checkNotebookMetrics compares every metric model-variants shows with the
+// pipeline's metrics files of the same run: each must be there and equal,
+// and every variant of both use cases must be shown.
+func checkNotebookMetrics(t *testing.T, dir string) {
+	t.Helper()
+	page, err := os.ReadFile(filepath.Join(dir, "build", "notebooks", "model-variants.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, err := nbview.Metrics(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	mev, err := matchmodel.ReadEvaluation(filepath.Join(dir, "build", "matches", "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range mev.Variants {
+		want["matches."+v.Name+".holdout.accuracy"] = v.Holdout.Accuracy
+		want["matches."+v.Name+".holdout.log_loss"] = v.Holdout.LogLoss
+		want["matches."+v.Name+".world_cup.accuracy"] = v.WorldCup.Accuracy
+	}
+	fev, err := flightmodel.ReadEvaluation(filepath.Join(dir, "build", "metrics", "flights", "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range fev.Variants {
+		want["flights."+v.Name+".holdout.accuracy"] = v.Holdout.Accuracy
+		want["flights."+v.Name+".holdout.weighted_f1"] = v.Holdout.WeightedF1
+		for i, b := range v.Baselines {
+			want[fmt.Sprintf("flights.%s.baseline%d.accuracy", v.Name, i)] = b.Holdout.Accuracy
+		}
+	}
+	if len(want) < 20 {
+		t.Fatalf("only %d pipeline metrics to compare", len(want))
+	}
+	for k, v := range want {
+		got, ok := shown[k]
+		if !ok {
+			t.Errorf("model-variants does not show %s (pipeline: %v)", k, v)
+		} else if got != v {
+			t.Errorf("model-variants shows %s = %v, the pipeline's metrics file %v", k, got, v)
+		}
+	}
+	for k := range shown {
+		if _, ok := want[k]; !ok {
+			t.Errorf("model-variants shows %s, which the pipeline's metrics do not have", k)
+		}
+	}
+}
+
+// setNotebookSample rewrites params.notebooks.sample in a pipeline file.
+func setNotebookSample(t *testing.T, path, value string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^(  notebooks:\n(?:    #.*\n)*    sample: )\d+$`)
+	if !re.Match(b) {
+		t.Fatalf("%s: no params.notebooks.sample line", path)
+	}
+	if err := os.WriteFile(path, re.ReplaceAll(b, []byte("${1}"+value)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var pngRE = regexp.MustCompile(`data:image/png;base64,([A-Za-z0-9+/=\n]+)`)
+
+// embeddedPNGs returns the base64 of every PNG image embedded in a page.
+func embeddedPNGs(page []byte) []string {
+	var out []string
+	for _, m := range pngRE.FindAllSubmatch(page, -1) {
+		out = append(out, string(m[1]))
+	}
+	return out
+}
+
+// checkNotebookInBrowser opens a rendered notebook in headless Chromium: no
+// console errors, at least one PNG figure decoded with a real size, at least
+// one table; a screenshot is kept like the reports'.
+func checkNotebookInBrowser(t *testing.T, path string) {
+	t.Helper()
+	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(path))))
+	defer srv.Close()
+	b := browsertest.New(t, 90*time.Second)
+	b.Do(t, chromedp.Navigate(srv.URL+"/"+filepath.Base(path)))
+	type img struct{ W, H float64 }
+	imgs := browsertest.Get(t, b, chromedp.Evaluate[[]img](
+		`Array.from(document.querySelectorAll("img")).filter(i => i.src.startsWith("data:image/png")).map(i => ({W: i.naturalWidth, H: i.naturalHeight}))`))
+	if len(imgs) == 0 {
+		t.Errorf("%s: no PNG figures", path)
+	}
+	for i, im := range imgs {
+		if im.W < 200 || im.H < 100 {
+			t.Errorf("%s: figure %d decoded at %.0f×%.0f px", path, i, im.W, im.H)
+		}
+	}
+	if cells := browsertest.Get(t, b, chromedp.Evaluate[int](`document.querySelectorAll("table td").length`)); cells < 6 {
+		t.Errorf("%s: tables have %d cells", path, cells)
+	}
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("%s: console errors: %v", path, errs)
+	}
+	shotDir := os.Getenv("E2E_SCREENSHOT_DIR")
+	if shotDir == "" {
+		shotDir = t.TempDir()
+	}
+	if png := b.Screenshot(t, filepath.Join(shotDir, "notebook-"+strings.TrimSuffix(filepath.Base(path), ".html")+".png")); len(png) < 20_000 {
 		t.Errorf("%s: screenshot is only %d bytes", path, len(png))
 	}
 }
