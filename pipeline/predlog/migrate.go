@@ -2,6 +2,7 @@ package predlog
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -100,42 +101,53 @@ const MaxTeamNameLength = 255
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
 
 // migrate brings the schema to the newest version, recording each applied
-// version in <prefix>predlog_migrations. Two processes migrating the same
-// database at once can collide (one fails on the version's primary key and
-// can simply be restarted).
+// version in <prefix>predlog_migrations. It holds the migration lock
+// (WithMigrationLock), so processes opening one database together migrate
+// one after the other, and each migration checks inside its transaction
+// that no one applied it meanwhile.
 func (l *Log) migrate(ctx context.Context, prefix string) error {
-	mt := prefix + "predlog_migrations"
-	ts := map[Dialect]string{SQLite: "TIMESTAMP", Postgres: "TIMESTAMPTZ", MySQL: "DATETIME(6)"}[l.dialect]
-	if _, err := l.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+mt+
-		" (version INTEGER NOT NULL PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at "+ts+" NOT NULL)"); err != nil {
-		return fmt.Errorf("create %s: %w", mt, err)
-	}
-	var current int
-	if err := l.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM "+mt).Scan(&current); err != nil {
-		return fmt.Errorf("read schema version from %s: %w", mt, err)
-	}
-	if current > SchemaVersion() {
-		return fmt.Errorf("database schema version %d is newer than this program's %d: upgrade datalab", current, SchemaVersion())
-	}
-	for _, m := range migrations {
-		if m.version <= current {
-			continue
+	return WithMigrationLock(ctx, l.db, l.dialect, func(ctx context.Context, conn *sql.Conn) error {
+		mt := prefix + "predlog_migrations"
+		ts := map[Dialect]string{SQLite: "TIMESTAMP", Postgres: "TIMESTAMPTZ", MySQL: "DATETIME(6)"}[l.dialect]
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+mt+
+			" (version INTEGER NOT NULL PRIMARY KEY, name VARCHAR(200) NOT NULL, applied_at "+ts+" NOT NULL)"); err != nil {
+			return fmt.Errorf("create %s: %w", mt, err)
 		}
-		if err := l.apply(ctx, mt, m); err != nil {
-			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		var current int
+		if err := conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM "+mt).Scan(&current); err != nil {
+			return fmt.Errorf("read schema version from %s: %w", mt, err)
 		}
-	}
-	return nil
+		if current > SchemaVersion() {
+			return fmt.Errorf("database schema version %d is newer than this program's %d: upgrade datalab", current, SchemaVersion())
+		}
+		for _, m := range migrations {
+			if m.version <= current {
+				continue
+			}
+			if err := l.apply(ctx, conn, mt, m); err != nil {
+				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		return nil
+	})
 }
 
-// apply runs one migration in a transaction (MySQL commits DDL implicitly,
-// so there a failed migration can leave part of it applied).
-func (l *Log) apply(ctx context.Context, mt string, m migration) error {
-	tx, err := l.db.BeginTx(ctx, nil)
+// apply runs one migration in a transaction on conn, unless the version is
+// recorded by the time the transaction starts (MySQL commits DDL
+// implicitly, so there a failed migration can leave part of it applied).
+func (l *Log) apply(ctx context.Context, conn *sql.Conn, mt string, m migration) error {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	var done int
+	if err := tx.QueryRowContext(ctx, l.rebind("SELECT COUNT(*) FROM "+mt+" WHERE version = ?"), m.version).Scan(&done); err != nil {
+		return err
+	}
+	if done > 0 {
+		return nil
+	}
 	r := strings.NewReplacer("{t}", l.table)
 	for _, s := range m.stmts[l.dialect] {
 		if _, err := tx.ExecContext(ctx, r.Replace(s)); err != nil {

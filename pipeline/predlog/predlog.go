@@ -101,16 +101,25 @@ var validPrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
 
 // WithTablePrefix prefixes the log's table names (match_predictions and
 // predlog_migrations), so several logs can share one database — tests use it
-// to stay apart from each other. The prefix must be lower-case letters,
-// digits and underscores, starting with a letter.
+// to stay apart from each other. The prefix must pass CheckTablePrefix.
 func WithTablePrefix(prefix string) Option {
 	return func(o *options) error {
-		if !validPrefix.MatchString(prefix) {
-			return fmt.Errorf("table prefix %q: want [a-z][a-z0-9_]*, at most 31 characters", prefix)
+		if err := CheckTablePrefix(prefix); err != nil {
+			return err
 		}
 		o.prefix = prefix
 		return nil
 	}
+}
+
+// CheckTablePrefix accepts a table-name prefix of lower-case letters,
+// digits and underscores, starting with a letter, at most 31 characters:
+// safe to splice into SQL on every dialect. The SQL stores share it.
+func CheckTablePrefix(prefix string) error {
+	if !validPrefix.MatchString(prefix) {
+		return fmt.Errorf("table prefix %q: want [a-z][a-z0-9_]*, at most 31 characters", prefix)
+	}
+	return nil
 }
 
 // Open connects to the log database named by dsn, creating or upgrading its

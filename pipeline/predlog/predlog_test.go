@@ -2,6 +2,7 @@ package predlog_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -192,6 +193,76 @@ func TestMigrationsIdempotent(t *testing.T) {
 			}
 			if n, err := l2.Count(context.Background()); err != nil || n != 1 {
 				t.Errorf("Count after reopen = %d, %v; want 1", n, err)
+			}
+		})
+	}
+}
+
+// TestConcurrentFirstMigration: replicas opening the log on an empty
+// database at the same moment all succeed and the schema is migrated once.
+// Without the migration lock they raced on the first CREATE TABLE
+// (PostgreSQL: duplicate key … "pg_type_typname_nsp_index"; MariaDB: table
+// already exists; SQLite: the same, without the version check inside the
+// transaction).
+func TestConcurrentFirstMigration(t *testing.T) {
+	predlogtest.FirstStartTogether(t, 8, 3, func(ctx context.Context, dsn, prefix string) error {
+		l, err := predlog.Open(ctx, dsn, predlog.WithTablePrefix(prefix))
+		if err != nil {
+			return err
+		}
+		return l.Close()
+	}, func(t *testing.T, d predlog.Dialect, dsn, prefix string) {
+		l := predlogtest.Open(t, d, dsn, prefix) // and drops the tables when the test ends
+		var versions int
+		if err := l.DB().QueryRow("SELECT COUNT(*) FROM " + prefix + "predlog_migrations").Scan(&versions); err != nil {
+			t.Fatal(err)
+		}
+		if versions != predlog.SchemaVersion() {
+			t.Errorf("%d migration rows, want %d", versions, predlog.SchemaVersion())
+		}
+	})
+}
+
+// TestMigrationLock: while one session migrates, another waits (and gives
+// up at its deadline with an error saying why); a failed migration still
+// releases the lock.
+func TestMigrationLock(t *testing.T) {
+	for _, d := range []predlog.Dialect{predlog.Postgres, predlog.MySQL} {
+		t.Run(string(d), func(t *testing.T) {
+			dsn := predlogtest.DSN(t, d)
+			predlogtest.Reachable(t, d, dsn)
+			ctx := context.Background()
+			open := func() *sql.DB {
+				db, _, err := predlog.OpenDB(ctx, dsn, "test database")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return db
+			}
+			first, second := open(), open()
+			boom := errors.New("migration failed")
+			err := predlog.WithMigrationLock(ctx, first, d, func(ctx context.Context, _ *sql.Conn) error {
+				wctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+				defer cancel()
+				err := predlog.WithMigrationLock(wctx, second, d, func(context.Context, *sql.Conn) error {
+					t.Error("second session migrated while the first held the lock")
+					return nil
+				})
+				if err == nil || !strings.Contains(err.Error(), "another process's migration") {
+					t.Errorf("waiting for a held lock: %v, want a timeout naming the other migration", err)
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Fatalf("WithMigrationLock = %v, want the migration's error", err)
+			}
+			// Released after the failure: the second session gets it at once.
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			ran := false
+			if err := predlog.WithMigrationLock(wctx, second, d, func(context.Context, *sql.Conn) error { ran = true; return nil }); err != nil || !ran {
+				t.Fatalf("after a failed migration: ran %v, %v", ran, err)
 			}
 		})
 	}

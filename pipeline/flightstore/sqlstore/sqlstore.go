@@ -42,10 +42,15 @@ const (
 // Table is the prediction table's name (the seed's MongoDB collection).
 const Table = "flight_delay_classification_response"
 
+// MigrationsTable records the applied migrations.
+const MigrationsTable = "flight_store_migrations"
+
 // Store is a flightstore.Store over database/sql.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
+	// table and migrations are Table and MigrationsTable, prefixed.
+	table, migrations string
 	// upsertPrefix, upsertRow and upsertSuffix build the multi-row upsert.
 	upsertSQL func(n int) string
 	issueSQL  string
@@ -54,14 +59,40 @@ type Store struct {
 
 var _ flightstore.Store = (*Store)(nil)
 
+// Option configures Open.
+type Option func(*Store) error
+
+// WithTablePrefix prefixes the store's table names, so several stores can
+// share one database — tests use it to stay apart from each other. The
+// prefix must pass predlog.CheckTablePrefix and keep the names within
+// PostgreSQL's 63 characters.
+func WithTablePrefix(prefix string) Option {
+	return func(s *Store) error {
+		if err := predlog.CheckTablePrefix(prefix); err != nil {
+			return err
+		}
+		if n := len(prefix + Table + "_pkey"); n > 63 {
+			return fmt.Errorf("table prefix %q: %s%s_pkey would be %d characters, PostgreSQL keeps 63", prefix, prefix, Table, n)
+		}
+		s.table, s.migrations = prefix+Table, prefix+MigrationsTable
+		return nil
+	}
+}
+
 // Open connects to dsn — a SQLite file path (default), postgres://… or
 // mysql://… as pipeline/predlog.OpenDB reads it — and applies the migrations.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	s := &Store{table: Table, migrations: MigrationsTable}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
 	db, dialect, err := predlog.OpenDB(ctx, dsn, "flight store")
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, dialect: dialect}
+	s.db, s.dialect = db, dialect
 	s.prepareSQL()
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -75,6 +106,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // DB is the underlying pool (for tests and operations).
 func (s *Store) DB() *sql.DB { return s.db }
+
+// Table is the prediction table's name: Table with the prefix, if any.
+func (s *Store) Table() string { return s.table }
 
 // Close closes the pool.
 func (s *Store) Close() error { return s.db.Close() }
@@ -90,9 +124,9 @@ var docColumns = []string{"origin", "day_of_week", "day_of_year", "day_of_month"
 // migrations are applied in order, each once; never edit an applied one.
 var migrations = []struct {
 	version int
-	stmts   func(Dialect) []string
+	stmts   func(d Dialect, table string) []string
 }{
-	{1, func(d Dialect) []string {
+	{1, func(d Dialect, table string) []string {
 		text, float, ts := "TEXT", "DOUBLE PRECISION", "TIMESTAMP"
 		key := "VARCHAR(36) PRIMARY KEY"
 		if d == MySQL {
@@ -105,7 +139,7 @@ var migrations = []struct {
 		if d == MySQL {
 			probability = "TEXT"
 		}
-		return []string{`CREATE TABLE ` + Table + ` (
+		return []string{`CREATE TABLE ` + table + ` (
 	uuid ` + key + `,
 	issued_at ` + ts + ` NULL,
 	stored_at ` + ts + ` NULL,
@@ -129,47 +163,52 @@ var migrations = []struct {
 }
 
 // migrate creates the migration table and applies what is missing, each
-// migration in its own transaction.
+// migration in its own transaction that first checks the version is still
+// missing, all under the migration lock shared with the prediction log
+// (predlog.WithMigrationLock): replicas starting together on an empty
+// database migrate one after the other.
 func (s *Store) migrate(ctx context.Context) error {
-	ts := "TIMESTAMP"
-	if s.dialect == MySQL {
-		ts = "DATETIME(6)"
-	}
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS flight_store_migrations (version INTEGER PRIMARY KEY, applied_at `+ts+` NOT NULL)`); err != nil {
-		return fmt.Errorf("create flight_store_migrations: %w", err)
-	}
-	for _, m := range migrations {
-		var n int
-		if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM flight_store_migrations WHERE version = ?`), m.version).Scan(&n); err != nil {
-			return fmt.Errorf("read flight_store_migrations: %w", err)
+	return predlog.WithMigrationLock(ctx, s.db, s.dialect, func(ctx context.Context, conn *sql.Conn) error {
+		ts := "TIMESTAMP"
+		if s.dialect == MySQL {
+			ts = "DATETIME(6)"
 		}
-		if n > 0 {
-			continue
+		if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+s.migrations+` (version INTEGER PRIMARY KEY, applied_at `+ts+` NOT NULL)`); err != nil {
+			return fmt.Errorf("create %s: %w", s.migrations, err)
 		}
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		for _, st := range m.stmts(s.dialect) {
-			if _, err := tx.ExecContext(ctx, st); err != nil {
-				tx.Rollback()
+		for _, m := range migrations {
+			if err := s.apply(ctx, conn, m.version, m.stmts(s.dialect, s.table)); err != nil {
 				return fmt.Errorf("flight store migration %d: %w", m.version, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO flight_store_migrations (version, applied_at) VALUES (?, ?)`), m.version, time.Now().UTC()); err != nil {
-			tx.Rollback()
-			// Another process migrated concurrently: fine if it is there now.
-			var again int
-			if s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM flight_store_migrations WHERE version = ?`), m.version).Scan(&again) == nil && again > 0 {
-				continue
-			}
-			return fmt.Errorf("record flight store migration %d: %w", m.version, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("commit flight store migration %d: %w", m.version, err)
+		return nil
+	})
+}
+
+// apply runs one migration's statements and records its version, in one
+// transaction on conn, unless the version is recorded already.
+func (s *Store) apply(ctx context.Context, conn *sql.Conn, version int, stmts []string) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM `+s.migrations+` WHERE version = ?`), version).Scan(&n); err != nil {
+		return fmt.Errorf("read %s: %w", s.migrations, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	for _, st := range stmts {
+		if _, err := tx.ExecContext(ctx, st); err != nil {
+			return err
 		}
 	}
-	return nil
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO `+s.migrations+` (version, applied_at) VALUES (?, ?)`), version, time.Now().UTC()); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return tx.Commit()
 }
 
 // rebind adapts q's placeholders to the store's dialect.
@@ -186,16 +225,16 @@ func (s *Store) prepareSQL() {
 			sets[i] = c + " = VALUES(" + c + ")"
 		}
 		conflict = " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
-		s.issueSQL = `INSERT IGNORE INTO ` + Table + ` (uuid, issued_at) VALUES (?, ?)`
+		s.issueSQL = `INSERT IGNORE INTO ` + s.table + ` (uuid, issued_at) VALUES (?, ?)`
 	default:
 		sets := make([]string, len(docColumns))
 		for i, c := range docColumns {
 			sets[i] = c + " = excluded." + c
 		}
 		conflict = " ON CONFLICT (uuid) DO UPDATE SET " + strings.Join(sets, ", ")
-		s.issueSQL = s.rebind(`INSERT INTO ` + Table + ` (uuid, issued_at) VALUES (?, ?) ON CONFLICT (uuid) DO NOTHING`)
+		s.issueSQL = s.rebind(`INSERT INTO ` + s.table + ` (uuid, issued_at) VALUES (?, ?) ON CONFLICT (uuid) DO NOTHING`)
 	}
-	head := `INSERT INTO ` + Table + ` (` + strings.Join(cols, ", ") + `) VALUES `
+	head := `INSERT INTO ` + s.table + ` (` + strings.Join(cols, ", ") + `) VALUES `
 	s.upsertSQL = func(n int) string {
 		rows := make([]string, n)
 		for i := range rows {
@@ -203,7 +242,7 @@ func (s *Store) prepareSQL() {
 		}
 		return s.rebind(head + strings.Join(rows, ", ") + conflict)
 	}
-	s.getSQL = s.rebind(`SELECT stored_at IS NOT NULL, ` + strings.Join(docColumns[:len(docColumns)-1], ", ") + ` FROM ` + Table + ` WHERE uuid = ?`)
+	s.getSQL = s.rebind(`SELECT stored_at IS NOT NULL, ` + strings.Join(docColumns[:len(docColumns)-1], ", ") + ` FROM ` + s.table + ` WHERE uuid = ?`)
 }
 
 // Issue implements flightstore.Store.
@@ -344,7 +383,7 @@ func (s *Store) Get(ctx context.Context, id string) (flightdelay.Prediction, fli
 // Count implements flightstore.Store.
 func (s *Store) Count(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+Table+` WHERE stored_at IS NOT NULL`).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+s.table+` WHERE stored_at IS NOT NULL`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count predictions: %w", err)
 	}
 	return n, nil

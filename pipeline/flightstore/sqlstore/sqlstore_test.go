@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/datalabhq/datalab/pipeline/flightstore/storetest"
+	"github.com/datalabhq/datalab/pipeline/predlog"
+	"github.com/datalabhq/datalab/pipeline/predlog/predlogtest"
 )
 
 func TestSQLite(t *testing.T) {
@@ -57,5 +59,64 @@ func TestServers(t *testing.T) {
 			}
 			storetest.Run(t, s)
 		})
+	}
+}
+
+// TestConcurrentFirstMigration: replicas (flight apps, predictors) opening
+// the store on an empty database at the same moment all succeed and each
+// migration is applied once. Without the migration lock they raced on the
+// first CREATE TABLE (PostgreSQL: duplicate key …
+// "pg_type_typname_nsp_index"). Fresh prefixed tables stand for the empty
+// database, on SQLite and the PostgreSQL and MariaDB test servers.
+func TestConcurrentFirstMigration(t *testing.T) {
+	predlogtest.FirstStartTogether(t, 8, 3, func(ctx context.Context, dsn, prefix string) error {
+		s, err := Open(ctx, dsn, WithTablePrefix(prefix))
+		if err != nil {
+			return err
+		}
+		return s.Close()
+	}, func(t *testing.T, _ predlog.Dialect, dsn, prefix string) {
+		s, err := Open(context.Background(), dsn, WithTablePrefix(prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			for _, table := range []string{s.Table(), prefix + MigrationsTable} {
+				if _, err := s.DB().Exec("DROP TABLE IF EXISTS " + table); err != nil {
+					t.Errorf("drop %s: %v", table, err)
+				}
+			}
+			s.Close()
+		})
+		var versions int
+		if err := s.DB().QueryRow("SELECT COUNT(*) FROM " + prefix + MigrationsTable).Scan(&versions); err != nil {
+			t.Fatal(err)
+		}
+		if versions != len(migrations) {
+			t.Errorf("%d migration rows, want %d", versions, len(migrations))
+		}
+		if n, err := s.Count(context.Background()); err != nil || n != 0 {
+			t.Errorf("Count = %d, %v on the fresh table", n, err)
+		}
+	})
+}
+
+func TestTablePrefix(t *testing.T) {
+	ctx := context.Background()
+	dsn := filepath.Join(t.TempDir(), "flights.db")
+	s, err := Open(ctx, dsn, WithTablePrefix("a_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.Run(t, s)
+	var n int
+	if err := s.DB().QueryRow("SELECT COUNT(*) FROM a_" + Table).Scan(&n); err != nil || n == 0 {
+		t.Errorf("rows in a_%s: %d, %v", Table, n, err)
+	}
+	for _, bad := range []string{"A_", "1a", "a-b", "a'; DROP TABLE x; --", "abcdefghijklmnopqrstuvwxyz_"} {
+		if _, err := Open(ctx, dsn, WithTablePrefix(bad)); err == nil {
+			t.Errorf("prefix %q accepted", bad)
+		}
 	}
 }

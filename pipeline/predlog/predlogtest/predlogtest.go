@@ -5,7 +5,8 @@
 //
 // Each log gets its own table prefix, so concurrent test packages sharing a
 // server do not see each other's rows, and its tables are dropped when the
-// test ends. A server that is not configured or not reachable skips the test
+// test ends. The flight store's tests (pipeline/flightstore/sqlstore) use
+// the same DSNs, prefixes and helpers. A server that is not configured or not reachable skips the test
 // locally and fails it under CI (CI set, e.g. CI=true), where it must be there.
 package predlogtest
 
@@ -15,6 +16,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,6 +89,72 @@ func Open(t testing.TB, dialect predlog.Dialect, dsn, prefix string) *predlog.Lo
 func OpenFresh(t testing.TB, dialect predlog.Dialect) *predlog.Log {
 	t.Helper()
 	return Open(t, dialect, DSN(t, dialect), Prefix(t))
+}
+
+// Reachable skips (locally) or fails (CI=true) the test when the server
+// dsn names does not answer; SQLite always does.
+func Reachable(t testing.TB, dialect predlog.Dialect, dsn string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, _, err := predlog.OpenDB(ctx, dsn, "test database")
+	if err != nil {
+		if dialect == predlog.SQLite {
+			t.Fatal(err)
+		}
+		unavailable(t, "%s server: %v", dialect, err)
+	}
+	db.Close()
+}
+
+// Together calls fn n times at once, as n replicas starting at the same
+// moment: n goroutines wait for one signal, then run, each with a context
+// that ends after a minute. It returns each call's error by index.
+func Together(n int, fn func(ctx context.Context) error) []error {
+	errs := make([]error, n)
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			ready.Done()
+			<-start
+			errs[i] = fn(ctx)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	return errs
+}
+
+// FirstStartTogether is the concurrent-first-start test both SQL stores
+// run: on every dialect in Dialects, rounds times, replicas calls of open
+// on one fresh table prefix start at the same moment and must all succeed;
+// then after (which also drops the tables) checks the schema they left.
+func FirstStartTogether(t *testing.T, replicas, rounds int,
+	open func(ctx context.Context, dsn, prefix string) error,
+	after func(t *testing.T, dialect predlog.Dialect, dsn, prefix string)) {
+	for _, d := range Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			dsn := DSN(t, d)
+			Reachable(t, d, dsn)
+			for round := range rounds {
+				prefix := Prefix(t)
+				errs := Together(replicas, func(ctx context.Context) error { return open(ctx, dsn, prefix) })
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("round %d, replica %d: %v", round, i, err)
+					}
+				}
+				after(t, d, dsn, prefix)
+			}
+		})
+	}
 }
 
 func unavailable(t testing.TB, format string, args ...any) {
