@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	sdk "dagger.io/dagger"
 
@@ -151,14 +152,66 @@ func (m *Datalab) Publish(
 ) ([]string, error) {
 	var refs []string
 	err := withLab(ctx, src, nil, func(c *sdk.Client, lab *flow.Lab) error {
-		id, err := password.ID(ctx)
+		pw, err := secretToSDK(ctx, c, password)
 		if err != nil {
 			return err
 		}
-		refs, err = lab.Publish(ctx, registry, username, c.LoadSecretFromID(sdk.SecretID(id)), version)
+		refs, err = lab.Publish(ctx, registry, username, pw, version)
 		return err
 	})
 	return refs, err
+}
+
+// Deploy runs `datalab deploy <target> <flags>` (docs/deploy-cloud.md) with
+// the cloud credentials as secrets, and returns its output: the plan, then
+// what it changed. Never cached: every call deploys.
+//
+// +cache="never"
+func (m *Datalab) Deploy(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// gce or aws
+	target string,
+	// the target's flags, separated by spaces, e.g. "--project p --zone europe-west1-b --db-secret projects/p/secrets/db --plan"
+	// +optional
+	flags string,
+	// GCE: a service account key (JSON), mounted at /run/secrets/gcp.json and named in GOOGLE_APPLICATION_CREDENTIALS
+	// +optional
+	gcpCredentials *dagger.Secret,
+	// AWS: AWS_ACCESS_KEY_ID
+	// +optional
+	awsAccessKeyId *dagger.Secret,
+	// AWS: AWS_SECRET_ACCESS_KEY
+	// +optional
+	awsSecretAccessKey *dagger.Secret,
+	// AWS: AWS_SESSION_TOKEN
+	// +optional
+	awsSessionToken *dagger.Secret,
+) (string, error) {
+	var out string
+	err := withLab(ctx, src, nil, func(c *sdk.Client, lab *flow.Lab) error {
+		var creds flow.DeployCredentials
+		for _, s := range []struct {
+			from *dagger.Secret
+			to   **sdk.Secret
+		}{
+			{gcpCredentials, &creds.GCPKey},
+			{awsAccessKeyId, &creds.AWSAccessKeyID},
+			{awsSecretAccessKey, &creds.AWSSecretAccessKey},
+			{awsSessionToken, &creds.AWSSessionToken},
+		} {
+			var err error
+			if *s.to, err = secretToSDK(ctx, c, s.from); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = lab.Deploy(ctx, target, strings.Fields(flags), creds)
+		return err
+	})
+	return out, err
 }
 
 // withLab connects the SDK to the session this module runs in, loads src and
@@ -202,6 +255,19 @@ func directory(ctx context.Context, src, mirror *dagger.Directory,
 		return nil
 	})
 	return out, err
+}
+
+// secretToSDK loads a secret of the module's client into the SDK's, by ID
+// (never by value); nil stays nil.
+func secretToSDK(ctx context.Context, c *sdk.Client, s *dagger.Secret) (*sdk.Secret, error) {
+	if s == nil {
+		return nil, nil
+	}
+	id, err := s.ID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.LoadSecretFromID(sdk.SecretID(id)), nil
 }
 
 // toSDK loads a directory of the module's client into the SDK's, by ID.

@@ -7,6 +7,7 @@ type Container struct {
 	Mounts    map[string]Chain  // mount path → the mounted directory's chain
 	Env       map[string]string // withEnvVariable
 	SecretEnv map[string]string // withSecretVariable: name → secret ID as sent
+	Secrets   map[string]string // withMountedSecret: path → secret ID as sent
 	Workdir   string
 	Execs     [][]string     // withExec args, in order
 	Auth      []RegistryAuth // withRegistryAuth
@@ -32,7 +33,7 @@ func (e *Engine) Describe(chain Chain) Container {
 	defer e.mu.Unlock()
 	c := Container{
 		Caches: map[string]string{}, Mounts: map[string]Chain{},
-		Env: map[string]string{}, SecretEnv: map[string]string{},
+		Env: map[string]string{}, SecretEnv: map[string]string{}, Secrets: map[string]string{},
 	}
 	str := func(call Call, name string) string { s, _ := call.Args[name].(string); return s }
 	for _, call := range chain {
@@ -53,6 +54,8 @@ func (e *Engine) Describe(chain Chain) Container {
 			c.Env[str(call, "name")] = str(call, "value")
 		case "withSecretVariable":
 			c.SecretEnv[str(call, "name")] = str(call, "secret")
+		case "withMountedSecret":
+			c.Secrets[str(call, "path")] = str(call, "source")
 		case "withWorkdir":
 			c.Workdir = str(call, "path")
 		case "withExec":

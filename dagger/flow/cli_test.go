@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -217,9 +218,15 @@ func checkExec(root, bin string, args []string) error {
 	switch {
 	case args[0] == "datalab":
 		return checkCommand(root, bin, args)
-	case args[0] == "bash" && len(args) == 2:
-		_, err := os.Stat(filepath.Join(root, args[1]))
-		return err
+	case args[0] == "bash" && len(args) >= 2:
+		script, err := os.ReadFile(filepath.Join(root, args[1]))
+		if err != nil {
+			return err
+		}
+		if len(args) > 2 {
+			return checkScriptMode(args[1], string(script), args[2:])
+		}
+		return nil
 	case len(args) >= 2 && args[0] == "apt-get" && args[1] == "update":
 		return nil
 	case len(args) > 2 && args[0] == "apt-get" && args[1] == "install":
@@ -242,6 +249,45 @@ func checkExec(root, bin string, args []string) error {
 	return fmt.Errorf("no check for this command; add one to checkExec")
 }
 
+// scriptModes matches a script's mode dispatch, as in .ci/setup:
+// `case $mode in all|notebooks) ;; …`.
+// TestScriptModeCheck proves checkScriptMode on .ci/setup's real dispatch.
+func TestScriptModeCheck(t *testing.T) {
+	root, _ := datalab(t)
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"bash", ".ci/setup"}, true},
+		{[]string{"bash", ".ci/setup", "notebooks"}, true},
+		{[]string{"bash", ".ci/setup", "all"}, true},
+		{[]string{"bash", ".ci/setup", "notebook"}, false},
+		{[]string{"bash", ".ci/setup", "notebooks", "extra"}, false},
+		{[]string{"bash", ".ci/run", "notebooks"}, false},
+		{[]string{"bash", ".ci/nosuch"}, false},
+	} {
+		if err := checkExec(root, "", tc.args); (err == nil) != tc.ok {
+			t.Errorf("%q: error %v, want ok=%v", tc.args, err, tc.ok)
+		}
+	}
+}
+
+var scriptModes = regexp.MustCompile(`(?m)^\s*case "?\$\{?\w+\}?"? in ([\w|-]+)\)`)
+
+// checkScriptMode fails unless a script given arguments takes exactly one,
+// a mode its `case … in a|b)` line lists (the script cannot be run here: it
+// installs packages).
+func checkScriptMode(name, script string, args []string) error {
+	m := scriptModes.FindStringSubmatch(script)
+	if m == nil || len(args) != 1 {
+		return fmt.Errorf("%s %q: no mode dispatch (case $mode in a|b)) in the script to check the arguments against", name, args)
+	}
+	if !slices.Contains(strings.Split(m[1], "|"), args[0]) {
+		return fmt.Errorf("%s has no mode %q (modes: %s)", name, args[0], m[1])
+	}
+	return nil
+}
+
 var planLine = regexp.MustCompile(`(?m)^(?:run|skip)\s+(\S+):`)
 
 // TestStageListsCoverPipeline: the per-kind stage lists name exactly the
@@ -262,6 +308,7 @@ func TestStageListsCoverPipeline(t *testing.T) {
 	for kind, list := range map[string][]string{
 		"ingest": flow.IngestStages, "train": flow.TrainStages,
 		"evaluate": flow.EvaluateStages, "report": flow.ReportStages,
+		"notebooks": flow.NotebookStages,
 	} {
 		got := append([]string(nil), list...)
 		want := byKind[kind]

@@ -42,6 +42,7 @@ var (
 	TrainStages    = []string{"train-matches", "train-flights"}
 	EvaluateStages = []string{"evaluate-matches", "evaluate-flights"}
 	ReportStages   = []string{"report-matches", "report-flights"}
+	NotebookStages = []string{"notebooks"}
 )
 
 // Lab builds the containers of one source tree.
@@ -94,11 +95,11 @@ func (l *Lab) CLI() *dagger.Container {
 	return l.Go().WithExec(buildCLI)
 }
 
-// Tooled is CLI after .ci/setup: the Debian packages and the pinned GoNB
-// kernel the notebooks need (and, since .ci/setup is the one place that
-// knows them, chromium and the test databases too).
-func (l *Lab) Tooled() *dagger.Container {
-	return l.Go().WithExec([]string{"bash", ".ci/setup"}).WithExec(buildCLI)
+// NotebookCLI is CLI with the notebook kernel `datalab run`'s notebooks stage
+// needs (`bash .ci/setup notebooks`: Debian's jupyter-nbconvert and
+// jupyter-client, GoNB built from tools/ into .bin).
+func (l *Lab) NotebookCLI() *dagger.Container {
+	return l.Go().WithExec([]string{"bash", ".ci/setup", "notebooks"}).WithExec(buildCLI)
 }
 
 // Test runs the repository's whole test suite as CI does (`bash .ci/run`:
@@ -114,46 +115,39 @@ func (l *Lab) Test(ctx context.Context) (string, error) {
 // Ingest runs the ingest stages and returns build/ (the typed Parquet files
 // and their quarantines are under build/parquet).
 func (l *Lab) Ingest(ctx context.Context) (*dagger.Directory, error) {
-	return l.stages(ctx, "ingest", IngestStages, "build")
+	return l.stages(ctx, "ingest", l.CLI(), IngestStages, "build")
 }
 
 // Train runs the training stages (and what they need) and returns
 // build/models.
 func (l *Lab) Train(ctx context.Context) (*dagger.Directory, error) {
-	return l.stages(ctx, "train", TrainStages, "build/models")
+	return l.stages(ctx, "train", l.CLI(), TrainStages, "build/models")
 }
 
 // Evaluate runs the evaluation stages and returns build/, which holds the
 // metrics files beside the models they describe.
 func (l *Lab) Evaluate(ctx context.Context) (*dagger.Directory, error) {
-	return l.stages(ctx, "evaluate", EvaluateStages, "build")
+	return l.stages(ctx, "evaluate", l.CLI(), EvaluateStages, "build")
 }
 
 // Report runs the report stages and returns the report site, reports/.
 func (l *Lab) Report(ctx context.Context) (*dagger.Directory, error) {
-	return l.stages(ctx, "report", ReportStages, "reports")
+	return l.stages(ctx, "report", l.CLI(), ReportStages, "reports")
 }
 
-// Notebooks runs the pipeline the notebooks read, then every notebook, and
-// returns reports/notebooks (rendered HTML and sidecars).
+// Notebooks runs the notebooks stage (and the stages whose outputs the
+// notebooks read) and returns reports/notebooks: the rendered pages with
+// their sidecars, which the site index lists.
 func (l *Lab) Notebooks(ctx context.Context) (*dagger.Directory, error) {
-	ctr, err := run(ctx, "notebooks", l.Tooled(),
-		[]string{"datalab", "run"},
-		[]string{"datalab", "notebooks", "run"})
-	if err != nil {
-		return nil, err
-	}
-	return output(ctx, "notebooks", ctr, "reports/notebooks")
+	return l.stages(ctx, "notebooks", l.NotebookCLI(), NotebookStages, "reports/notebooks")
 }
 
-// Pipeline runs everything — every stage of datalab.yaml, the notebooks, the
-// site index — and returns a directory holding the report site (reports/),
-// the models (models/) and the run records with their lineage (runs/).
+// Pipeline runs every stage of datalab.yaml — the notebooks and reports
+// included, each of which rebuilds the site index — and returns a directory
+// holding the report site (reports/), the models (models/) and the run
+// records with their lineage (runs/).
 func (l *Lab) Pipeline(ctx context.Context) (*dagger.Directory, error) {
-	ctr, err := run(ctx, "pipeline", l.Tooled(),
-		[]string{"datalab", "run"},
-		[]string{"datalab", "notebooks", "run"},
-		[]string{"datalab", "report", "index"})
+	ctr, err := run(ctx, "pipeline", l.NotebookCLI(), []string{"datalab", "run"})
 	if err != nil {
 		return nil, err
 	}
@@ -170,9 +164,10 @@ func (l *Lab) Pipeline(ctx context.Context) (*dagger.Directory, error) {
 	return out, nil
 }
 
-// stages runs `datalab run <names…>` and returns the directory out of /src.
-func (l *Lab) stages(ctx context.Context, what string, names []string, out string) (*dagger.Directory, error) {
-	ctr, err := run(ctx, what, l.CLI(), append([]string{"datalab", "run"}, names...))
+// stages runs `datalab run <names…>` in ctr and returns the directory out of
+// /src.
+func (l *Lab) stages(ctx context.Context, what string, ctr *dagger.Container, names []string, out string) (*dagger.Directory, error) {
+	ctr, err := run(ctx, what, ctr, append([]string{"datalab", "run"}, names...))
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ const (
 
 var (
 	buildCLI = []string{"go", "build", "-o", "/usr/local/bin/datalab", "./cmd/datalab"}
-	setup    = []string{"bash", ".ci/setup"}
+	setup    = []string{"bash", ".ci/setup", "notebooks"}
 )
 
 // function is one flow function as the module calls it.
@@ -79,13 +79,13 @@ var functions = []function{
 	{
 		name:  "notebooks",
 		call:  dirFn((*flow.Lab).Notebooks),
-		execs: [][]string{setup, buildCLI, {"datalab", "run"}, {"datalab", "notebooks", "run"}},
+		execs: [][]string{setup, buildCLI, {"datalab", "run", "notebooks"}},
 		out:   []string{"/src/reports/notebooks"},
 	},
 	{
 		name:  "pipeline",
 		call:  dirFn((*flow.Lab).Pipeline),
-		execs: [][]string{setup, buildCLI, {"datalab", "run"}, {"datalab", "notebooks", "run"}, {"datalab", "report", "index"}},
+		execs: [][]string{setup, buildCLI, {"datalab", "run"}},
 		out:   []string{"/src/reports", "/src/build/models", "/src/runs"},
 	},
 }
@@ -173,8 +173,8 @@ func TestFunctionGraphs(t *testing.T) {
 				if !reflect.DeepEqual(got.Execs, fn.execs) {
 					t.Errorf("execs =\n  %q\nwant\n  %q", got.Execs, fn.execs)
 				}
-				if len(got.SecretEnv) > 0 || len(got.Auth) > 0 {
-					t.Errorf("secrets in a function that takes none: %v %v", got.SecretEnv, got.Auth)
+				if len(got.SecretEnv) > 0 || len(got.Secrets) > 0 || len(got.Auth) > 0 {
+					t.Errorf("secrets in a function that takes none: %v %v %v", got.SecretEnv, got.Secrets, got.Auth)
 				}
 				if fn.out != nil {
 					dir, ok := res.(*dagger.Directory)
