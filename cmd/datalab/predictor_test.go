@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/pipeline/flightdelay"
+	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/stream"
+)
+
+// TestGroupHealth: the consumer counts as in its group from an answered
+// sync or heartbeat until a session failure or 10 s without one.
+func TestGroupHealth(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	h := &groupHealth{group: "g", now: func() time.Time { return now }}
+	answered := func(k kmsg.Key) { h.OnBrokerE2E(kgo.BrokerMetadata{}, int16(k), kgo.BrokerE2E{}) }
+	want := func(step, reason string) {
+		t.Helper()
+		err := h.err()
+		switch {
+		case reason == "" && err != nil:
+			t.Errorf("%s: %v, want healthy", step, err)
+		case reason != "" && (err == nil || !strings.Contains(err.Error(), reason)):
+			t.Errorf("%s: %v, want %q", step, err, reason)
+		}
+	}
+	want("start", `not in consumer group "g" yet`)
+	h.OnBrokerE2E(kgo.BrokerMetadata{}, int16(kmsg.Metadata), kgo.BrokerE2E{WriteErr: errors.New("dial tcp 127.0.0.1:9092: connect: connection refused")})
+	want("broker down", "last error: dial tcp 127.0.0.1:9092: connect: connection refused")
+	answered(kmsg.Fetch)
+	want("fetch answered, not joined", "not in consumer group")
+	answered(kmsg.SyncGroup)
+	want("joined", "")
+	now = now.Add(9 * time.Second)
+	want("9 s later", "")
+	now = now.Add(2 * time.Second)
+	want("11 s later", `no heartbeat answered in consumer group "g" for 11s`)
+	answered(kmsg.Heartbeat)
+	want("heartbeat", "")
+	now = now.Add(time.Second)
+	h.OnGroupManageError(errors.New("UNKNOWN_MEMBER_ID"))
+	want("session lost", "session lost, rejoining (last error: UNKNOWN_MEMBER_ID)")
+	now = now.Add(time.Second)
+	answered(kmsg.SyncGroup)
+	want("rejoined", "")
+}
+
+// pingStore is a store whose Ping answers err; nothing else is called.
+type pingStore struct {
+	flightstore.Store
+	err error
+}
+
+func (s pingStore) Ping(context.Context) error { return s.err }
+
+func TestPredictorHealthz(t *testing.T) {
+	joined := &groupHealth{group: "g", now: time.Now}
+	joined.OnBrokerE2E(kgo.BrokerMetadata{}, int16(kmsg.Heartbeat), kgo.BrokerE2E{})
+	stats := func() stream.PredictorStats { return stream.PredictorStats{Stored: 7} }
+	for _, c := range []struct {
+		name   string
+		health *groupHealth
+		store  flightstore.Store
+		code   int
+		want   string
+	}{
+		{"healthy", joined, pingStore{}, 200, `{"group":"g","stats":{"stored":7,"deadLettered":0,"committed":0,"retries":0,"batches":0},"status":"OK"}`},
+		{"not joined", &groupHealth{group: "g", now: time.Now}, pingStore{}, 503, `{"error":"kafka: not in consumer group \"g\" yet","status":"ERROR"}`},
+		{"store down", joined, pingStore{err: errors.New("dial tcp 10.0.0.5:5432: i/o timeout")}, 503, `{"error":"store: dial tcp 10.0.0.5:5432: i/o timeout","status":"ERROR"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			predictorHealthz(c.health, c.store, stats).ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+			if rec.Code != c.code || strings.TrimSpace(rec.Body.String()) != c.want {
+				t.Errorf("%d %s, want %d %s", rec.Code, rec.Body, c.code, c.want)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+		})
+	}
+}
+
+// TestPredictorEndpoint runs `datalab predictor` against the embedded
+// broker: /healthz turns 200 once it is in its group, /metrics counts a
+// stored prediction, `datalab healthcheck` agrees, and /healthz turns 503
+// with a Kafka reason when the broker goes away.
+func TestPredictorEndpoint(t *testing.T) {
+	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
+	distances := testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
+	b, err := stream.StartBroker(stream.BrokerConfig{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	o := predictorOptions{group: "endpoint-test", addr: "127.0.0.1:0"}
+	o.model, o.store, o.brokers = model, filepath.Join(t.TempDir(), "flights.sqlite"), b.Addr()
+	o.topics, o.partitions = stream.DefaultTopics(), 1
+	log := slog.New(slog.DiscardHandler)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- runPredictor(ctx, o, log, func(a string) { addrc <- a }) }()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the endpoint did not start listening")
+	}
+
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 30s for %s", what)
+			}
+		}
+	}
+
+	var code int
+	var body string
+	waitFor("/healthz 200", func() bool { code, body = get("/healthz"); return code == 200 })
+	var h struct{ Status, Group string }
+	if err := json.Unmarshal([]byte(body), &h); err != nil || h.Status != "OK" || h.Group != "endpoint-test" {
+		t.Errorf("/healthz body %s (%v)", body, err)
+	}
+	var out bytes.Buffer
+	if err := runHealthcheck(ctx, base+"/healthz", 2*time.Second, &out); err != nil {
+		t.Errorf("datalab healthcheck: %v", err)
+	}
+
+	// One request through Kafka shows on /metrics.
+	sc, err := flightdelay.LoadScorer(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := ingest.LoadDistances(distances)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := (&flightdelay.Enricher{Distances: dist, Scorer: sc}).Enrich(flightdelay.DefaultForm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := stream.NewProducer([]string{b.Addr()}, o.topics.Request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.Publish(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the stored prediction on /metrics", func() bool {
+		_, body = get("/metrics")
+		return strings.Contains(body, `datalab_flight_predictor_records_total{outcome="stored"} 1`)
+	})
+	for _, m := range []string{"datalab_flight_predictor_group_member 1", "datalab_flight_predictor_batch_seconds_count 1", "go_goroutines", "process_cpu_seconds_total"} {
+		if !strings.Contains(body, m) {
+			t.Errorf("/metrics lacks %q", m)
+		}
+	}
+
+	// The broker goes away: not ready, with the reason.
+	prod.Close()
+	b.Close()
+	waitFor("/healthz 503 after the broker closed", func() bool { code, body = get("/healthz"); return code == 503 })
+	if !strings.Contains(body, `"error":"kafka: `) {
+		t.Errorf("/healthz 503 body %s, want a kafka reason", body)
+	}
+	if err := runHealthcheck(ctx, base+"/healthz", 2*time.Second, &out); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("datalab healthcheck with the broker gone: %v", err)
+	}
+	if _, body = get("/metrics"); !strings.Contains(body, "datalab_flight_predictor_group_member 0") {
+		t.Error("/metrics still reports group membership with the broker gone")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("runPredictor after cancel: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("runPredictor did not stop")
+	}
+	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
+		t.Error("the endpoint still accepts connections after the predictor stopped")
+	}
+}
+
+// A taken --addr fails at startup, before the predictor joins its group.
+func TestPredictorAddrInUse(t *testing.T) {
+	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
+	b, err := stream.StartBroker(stream.BrokerConfig{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	o := predictorOptions{group: "addr-test", addr: taken.Addr().String()}
+	o.model, o.store, o.brokers = model, filepath.Join(t.TempDir(), "flights.sqlite"), b.Addr()
+	o.topics, o.partitions = stream.DefaultTopics(), 1
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = runPredictor(ctx, o, slog.New(slog.DiscardHandler), nil)
+	if err == nil || !strings.Contains(err.Error(), "listen on "+taken.Addr().String()) {
+		t.Fatalf("runPredictor on a taken address: %v", err)
+	}
+}
