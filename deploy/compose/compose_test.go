@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -28,6 +29,9 @@ const (
 var (
 	datalabServices = []string{"match-app", "flight-app", "predictor"}
 	allServices     = []string{"flight-app", "kafka", "match-app", "postgres", "predictor", "proxy"}
+	// addrVars names the variable each datalab service reads its listen
+	// address from.
+	addrVars = map[string]string{"match-app": "DATALAB_ADDR", "flight-app": "DATALAB_FLIGHT_ADDR", "predictor": "DATALAB_PREDICTOR_ADDR"}
 )
 
 // load reads the compose file the way `docker compose` does, with only the
@@ -156,10 +160,35 @@ func TestOnlyTheWebEntryPointIsPublished(t *testing.T) {
 
 func TestHealthchecksAndStartOrder(t *testing.T) {
 	p := mustLoad(t, "POSTGRES_PASSWORD="+testPassword)
-	for _, name := range []string{"proxy", "kafka", "postgres"} {
+	for _, name := range allServices {
 		h := p.Services[name].HealthCheck
-		if h == nil || h.Disable || len(h.Test) < 2 || h.Interval == nil || h.Retries == nil {
+		if h == nil || h.Disable || len(h.Test) < 2 || h.Interval == nil || h.Timeout == nil || h.Retries == nil {
 			t.Errorf("%s: no usable healthcheck: %+v", name, h)
+		}
+	}
+	// The datalab images have no shell or HTTP client: each service GETs its
+	// own /healthz with the binary, on the port it listens on, and gives up
+	// before Docker's timeout does (datalab healthcheck's default is 3 s).
+	for _, name := range datalabServices {
+		s := p.Services[name]
+		addr := s.Environment[addrVars[name]]
+		if addr == nil || !strings.HasPrefix(*addr, ":") {
+			t.Errorf("%s: %s = %v, want :PORT", name, addrVars[name], addr)
+			continue
+		}
+		want := types.HealthCheckTest{"CMD", "/usr/local/bin/datalab", "healthcheck", "http://127.0.0.1" + *addr + "/healthz"}
+		h := s.HealthCheck
+		if h == nil {
+			continue
+		}
+		if !slices.Equal(h.Test, want) {
+			t.Errorf("%s: healthcheck %q, want %q", name, h.Test, want)
+		}
+		if h.Timeout != nil && time.Duration(*h.Timeout) <= 3*time.Second {
+			t.Errorf("%s: healthcheck timeout %s, not above datalab healthcheck's 3 s", name, time.Duration(*h.Timeout))
+		}
+		if h.StartPeriod == nil || time.Duration(*h.StartPeriod) < 60*time.Second {
+			t.Errorf("%s: start_period %v, want at least 60 s for the model, store and topics", name, h.StartPeriod)
 		}
 	}
 	want := map[string]map[string]string{
@@ -187,9 +216,8 @@ func TestHealthchecksAndStartOrder(t *testing.T) {
 	}
 }
 
-// The datalab images have no HTTP client for a Docker healthcheck; Caddy
-// polls each app's /healthz on the port the app listens on, and routes only
-// public paths.
+// Caddy polls each app's /healthz on the port the app listens on (so it
+// stops sending traffic to a failing replica), and routes only public paths.
 func TestProxyChecksAndRoutesTheApps(t *testing.T) {
 	p := mustLoad(t, "POSTGRES_PASSWORD="+testPassword)
 	cfg, ok := p.Configs["caddyfile"]

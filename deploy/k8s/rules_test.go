@@ -33,14 +33,16 @@ var appCommands = map[string]string{
 	"flight-predictor": "predictor",
 }
 
+// The variable each subcommand reads its listen address from.
+var addrVars = map[string]string{
+	"serve":         "DATALAB_ADDR",
+	"serve-flights": "DATALAB_FLIGHT_ADDR",
+	"predictor":     "DATALAB_PREDICTOR_ADDR",
+}
+
 // Containers allowed a writable root file system, and why.
 var writableRoot = map[string]string{
 	"StatefulSet/kafka/kafka": "apache/kafka's start script rewrites /opt/kafka/config at every start",
-}
-
-// datalab containers that serve no HTTP and so have no /healthz to probe.
-var noHTTP = map[string]string{
-	"Deployment/flight-predictor/predictor": "datalab predictor has no HTTP listener yet",
 }
 
 // Secrets the manifests may reference; both are created out of band.
@@ -175,7 +177,7 @@ func checkPod(inv *inventory, pod podOwner, pins map[string]string, p *problems)
 		checkEnv(inv, c, id, p)
 		isDatalab := len(c.Command) > 0 && c.Command[0] == datalabBin
 		if isDatalab {
-			checkDatalabContainer(pod, c, id, key, volumes, p)
+			checkDatalabContainer(pod, c, id, volumes, p)
 		} else if !strings.HasPrefix(pod.id, "Pod/") { // a bare Pod is a one-off tool
 			if c.ReadinessProbe == nil {
 				p.add("%s: no readinessProbe", id)
@@ -291,7 +293,7 @@ func checkEnv(inv *inventory, c corev1.Container, id string, p *problems) {
 	}
 }
 
-func checkDatalabContainer(pod podOwner, c corev1.Container, id, key string, volumes map[string]corev1.Volume, p *problems) {
+func checkDatalabContainer(pod podOwner, c corev1.Container, id string, volumes map[string]corev1.Volume, p *problems) {
 	app := pod.labels[nameLabel]
 	if want, ok := appCommands[app]; ok && (len(c.Command) < 2 || c.Command[1] != want) {
 		p.add("%s: command %v, want %s %s", id, c.Command, datalabBin, want)
@@ -303,9 +305,7 @@ func checkDatalabContainer(pod podOwner, c corev1.Container, id, key string, vol
 		}
 	}
 	if http == nil {
-		if _, ok := noHTTP[key]; !ok {
-			p.add("%s: no port named http to probe %s on", id, healthzPath)
-		}
+		p.add("%s: no port named http to probe %s on", id, healthzPath)
 		if len(c.Ports) > 0 {
 			p.add("%s: ports without one named http", id)
 		}
@@ -340,10 +340,10 @@ func checkDatalabContainer(pod podOwner, c corev1.Container, id, key string, vol
 
 // listenAddr is the address the container's subcommand listens on.
 func listenAddr(c corev1.Container) string {
-	env := "DATALAB_ADDR"
-	if len(c.Command) > 1 && c.Command[1] == "serve-flights" {
-		env = "DATALAB_FLIGHT_ADDR"
+	if len(c.Command) < 2 {
+		return ""
 	}
+	env := addrVars[c.Command[1]]
 	for _, e := range c.Env {
 		if e.Name == env {
 			return e.Value
