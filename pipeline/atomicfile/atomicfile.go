@@ -1,7 +1,9 @@
 // Package atomicfile writes files so that readers never see a half-written
 // file: data goes to a temporary file in the destination directory, is synced,
 // and is renamed over the destination only when the writer is committed.
-// Every stage that produces an output file uses it.
+// Every stage that produces an output file uses it. Whole directories (a
+// Spark model, an image layout, a download) are published the same way:
+// filled in TempDirBeside, then renamed into place by ReplaceDir.
 package atomicfile
 
 import (

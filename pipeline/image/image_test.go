@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/image"
 )
 
@@ -194,20 +194,12 @@ func TestAssembleReproducible(t *testing.T) {
 	}
 }
 
+// treeHashes maps every file under root to its sha256, short enough to print.
 func treeHashes(t *testing.T, root string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(root, p)
-		m[rel] = sha(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+	for rel, content := range testtree.Read(t, root) {
+		m[rel] = sha([]byte(content))
 	}
 	return m
 }

@@ -30,47 +30,19 @@ const (
 // temporary directory beside dir and renamed into place, so dir holds either
 // the previous complete output or the new one.
 func (s *Set) Write(dir string) error {
-	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
+	tmp, err := atomicfile.TempDirBeside(dir, "tmp")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
 	if err := s.WriteLayout(filepath.Join(tmp, LayoutDir)); err != nil {
 		return err
 	}
 	if err := s.WriteDockerTarball(filepath.Join(tmp, DockerTarball)); err != nil {
 		return err
 	}
-	return replaceDir(tmp, dir)
-}
-
-// replaceDir renames the complete directory tmp onto dir, moving an old dir
-// aside first and back if the rename fails.
-func replaceDir(tmp, dir string) error {
-	old := tmp + ".old"
-	_, statErr := os.Stat(dir)
-	hadOld := statErr == nil
-	if hadOld {
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("move old %s aside: %w", dir, err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if hadOld {
-			os.Rename(old, dir)
-		}
-		return fmt.Errorf("rename images into %s: %w", dir, err)
-	}
-	if hadOld {
-		return os.RemoveAll(old)
+	if err := atomicfile.ReplaceDir(tmp, dir); err != nil {
+		return fmt.Errorf("write images: %w", err)
 	}
 	return nil
 }

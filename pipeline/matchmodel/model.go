@@ -61,9 +61,10 @@ type Manifest struct {
 	Version string `json:"version"`
 }
 
-// Save writes the trained model to dir (replacing it): the Spark pipeline,
-// the lookup and the manifest. The bytes depend only on the inputs: Spark
-// metadata timestamps are the last data date, uids are derived.
+// Save writes the trained model to dir (replacing it only once the new one
+// is complete): the Spark pipeline, the lookup and the manifest. The bytes
+// depend only on the inputs: Spark metadata timestamps are the last data
+// date, uids are derived.
 func Save(dir string, t *Trained, lk *matchfeat.Lookup, worldCupTeams []string) (*Manifest, error) {
 	lookupJSON, err := matchfeat.MarshalLookup(lk)
 	if err != nil {
@@ -81,11 +82,8 @@ func Save(dir string, t *Trained, lk *matchfeat.Lookup, worldCupTeams []string) 
 	stages = append(stages, sparkml.NewVectorAssembler(v.Columns(), "features", "keep"))
 	p := sparkml.NewPipeline(stages, nil, t.Model)
 
-	tmp := dir + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	tmp, err := atomicfile.TempDirBeside(dir, "tmp")
+	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
@@ -113,11 +111,8 @@ func Save(dir string, t *Trained, lk *matchfeat.Lookup, worldCupTeams []string) 
 	if err := atomicfile.WriteFile(filepath.Join(tmp, ManifestFile), append(b, '\n')); err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return nil, err
+	if err := atomicfile.ReplaceDir(tmp, dir); err != nil {
+		return nil, fmt.Errorf("save model: %w", err)
 	}
 	return m, nil
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/datalabhq/datalab/pipeline/atomicfile"
 )
 
 // ManifestName is the object inside a directory's prefix that lists the
@@ -289,11 +291,7 @@ func (s *Store) DownloadDir(ctx context.Context, prefix, dir string) (*Manifest,
 	if err != nil {
 		return nil, err
 	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".download-*")
+	tmp, err := atomicfile.TempDirBeside(dir, "download")
 	if err != nil {
 		return nil, err
 	}
@@ -313,29 +311,8 @@ func (s *Store) DownloadDir(ctx context.Context, prefix, dir string) (*Manifest,
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
-	}
-	if err := replaceDir(tmp, dir); err != nil {
-		return nil, err
+	if err := atomicfile.ReplaceDir(tmp, dir); err != nil {
+		return nil, fmt.Errorf("download %s: %w", prefix, err)
 	}
 	return m, nil
-}
-
-// replaceDir moves the directory src to dst, replacing whatever dst was.
-// The old content is renamed aside first and removed last, so dst is
-// missing only between two renames.
-func replaceDir(src, dst string) error {
-	if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-		return os.Rename(src, dst)
-	}
-	old := src + ".old"
-	if err := os.Rename(dst, old); err != nil {
-		return fmt.Errorf("replace %s: %w", dst, err)
-	}
-	if err := os.Rename(src, dst); err != nil {
-		os.Rename(old, dst)
-		return fmt.Errorf("replace %s: %w", dst, err)
-	}
-	return os.RemoveAll(old)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/objstore/objstoretest"
 )
 
@@ -128,25 +129,6 @@ func stores(t *testing.T) map[string]*Store {
 	}
 }
 
-// tree reads every file under dir: relative path → content.
-func tree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		files[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
 func equalTrees(t *testing.T, got, want map[string]string) {
 	t.Helper()
 	for k, v := range want {
@@ -201,7 +183,7 @@ func TestDirRoundTrip(t *testing.T) {
 			if _, err := s.DownloadDir(ctx, "models/matches/form3", dst); err != nil {
 				t.Fatal(err)
 			}
-			equalTrees(t, tree(t, dst), want)
+			equalTrees(t, testtree.Read(t, dst), want)
 
 			// Unchanged: nothing sent.
 			if _, sent, err := s.UploadDir(ctx, "models/matches/form3", src); err != nil || sent != 0 {
@@ -238,7 +220,7 @@ func TestDirRoundTrip(t *testing.T) {
 			if _, err := s.DownloadDir(ctx, "models/matches/form3", dst); err != nil {
 				t.Fatal(err)
 			}
-			equalTrees(t, tree(t, dst), want)
+			equalTrees(t, testtree.Read(t, dst), want)
 			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(dst), ".form3*")); len(left) > 0 {
 				t.Fatalf("temporary directories left behind: %v", left)
 			}
@@ -313,12 +295,12 @@ func TestCorruptObjectFails(t *testing.T) {
 	if _, err := s.DownloadDir(ctx, "models/m", local); err != nil {
 		t.Fatal(err)
 	}
-	before := tree(t, local)
+	before := testtree.Read(t, local)
 	fake.Replace(t, "models/m/data/part-00000", []byte("data v2"))
 	if _, err := s.DownloadDir(ctx, "models/m", local); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("directory with a corrupt file: err = %v, want ErrCorrupt", err)
 	}
-	equalTrees(t, tree(t, local), before)
+	equalTrees(t, testtree.Read(t, local), before)
 }
 
 // TestMissingObjectFails: missing files, directories without a manifest

@@ -2,10 +2,9 @@ package sparkjob
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 
+	"github.com/datalabhq/datalab/pipeline/atomicfile"
 	"github.com/datalabhq/datalab/pipeline/sparkml"
 )
 
@@ -13,11 +12,7 @@ import (
 // so Install can rename it into place) for a runner to put Spark's output
 // in. The caller removes it when done; Install leaves it empty on success.
 func StagingDir(modelDir string) (string, error) {
-	parent := filepath.Dir(filepath.Clean(modelDir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", err
-	}
-	return os.MkdirTemp(parent, "."+filepath.Base(modelDir)+".spark-*")
+	return atomicfile.TempDirBeside(modelDir, "spark")
 }
 
 // Install makes the PipelineModel directory written by Spark at dir the
@@ -33,24 +28,8 @@ func Install(dir string, job Job) (*sparkml.Pipeline, error) {
 	if got := p.FeatureNames(); !slices.Equal(got, job.Variant.Features) {
 		return nil, fmt.Errorf("the model Spark wrote has features %v, variant %s wants %v", got, job.Variant.Name, job.Variant.Features)
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, err
-	}
-	aside := ""
-	if _, err := os.Stat(job.ModelDir); err == nil {
-		aside = dir + ".replaced"
-		if err := os.Rename(job.ModelDir, aside); err != nil {
-			return nil, fmt.Errorf("move the old model %s aside: %w", job.ModelDir, err)
-		}
-	}
-	if err := os.Rename(dir, job.ModelDir); err != nil {
-		if aside != "" {
-			os.Rename(aside, job.ModelDir)
-		}
-		return nil, fmt.Errorf("install model %s: %w", job.ModelDir, err)
-	}
-	if aside != "" {
-		os.RemoveAll(aside)
+	if err := atomicfile.ReplaceDir(dir, job.ModelDir); err != nil {
+		return nil, fmt.Errorf("install model: %w", err)
 	}
 	p.Source.Dir = job.ModelDir
 	return p, nil

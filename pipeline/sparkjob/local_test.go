@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/features/flightfeat"
 	"github.com/datalabhq/datalab/pipeline/flightmodel"
 	"github.com/datalabhq/datalab/pipeline/ingest"
@@ -132,25 +133,6 @@ func newJob(t *testing.T, v flightmodel.VariantConfig) Job {
 	return NewJob(flightmodel.Config{TestFraction: 0.2, SplitSeed: 2008}, v, filepath.Join(dir, "models"))
 }
 
-// treeBytes maps every file under dir to its bytes.
-func treeBytes(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // leftovers lists what is in the models directory besides the variants.
 func leftovers(t *testing.T, job Job) []string {
 	t.Helper()
@@ -210,7 +192,7 @@ func TestLocalRunnerServesModel(t *testing.T) {
 	if l := leftovers(t, job); len(l) > 0 {
 		t.Errorf("left in the models directory: %v", l)
 	}
-	if got, want := treeBytes(t, job.ModelDir), treeBytes(t, src); !reflect.DeepEqual(got, want) {
+	if got, want := testtree.Read(t, job.ModelDir), testtree.Read(t, src); !reflect.DeepEqual(got, want) {
 		t.Errorf("installed model differs from what spark-submit wrote (%d vs %d files)", len(got), len(want))
 	}
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/datalabhq/datalab/pipeline/atomicfile"
 	"github.com/datalabhq/datalab/pipeline/forest"
 )
 
@@ -394,13 +395,9 @@ func SavePipeline(dir string, p *Pipeline, opts ...SaveOption) error {
 		}
 	}
 
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
+	tmp, err := atomicfile.TempDirBeside(dir, "tmp")
 	if err != nil {
-		return err
+		return fmt.Errorf("save pipeline: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 
@@ -418,26 +415,9 @@ func SavePipeline(dir string, p *Pipeline, opts ...SaveOption) error {
 	if err := writeRandomForest(stagePath(tmp, last, len(uids), p.ModelInfo.UID), p.Model, p.ModelInfo, cfg); err != nil {
 		return fmt.Errorf("save pipeline stage %d (%s): %w", last, p.ModelInfo.UID, err)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	// Replace dir: move any old directory aside first so that a failed
-	// rename leaves the old model in place.
-	old := ""
-	if _, err := os.Stat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("save pipeline: move old %s aside: %w", dir, err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
+	// A failed replace leaves the old model in place.
+	if err := atomicfile.ReplaceDir(tmp, dir); err != nil {
 		return fmt.Errorf("save pipeline: %w", err)
-	}
-	if old != "" {
-		os.RemoveAll(old)
 	}
 	return nil
 }

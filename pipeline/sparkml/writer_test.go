@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/forest"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -123,7 +123,7 @@ func TestRoundTripGoTrained(t *testing.T) {
 	if err := SavePipeline(dir2, p, WithTimestamp(1700000000000)); err != nil {
 		t.Fatal(err)
 	}
-	a, b := treeBytes(t, dir), treeBytes(t, dir2)
+	a, b := testtree.Read(t, dir), testtree.Read(t, dir2)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("saving the same pipeline twice gave different files")
 	}
@@ -136,32 +136,13 @@ func TestRoundTripGoTrained(t *testing.T) {
 	}
 }
 
-// treeBytes maps every file under dir (relative path) to its contents.
-func treeBytes(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = string(data)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 var uuidPart = regexp.MustCompile(`part-(\d{5})-[0-9a-f-]{36}-c000`)
 
 // layout lists a stage directory's files with part-file uuids blanked.
 func layout(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
-	for rel := range treeBytes(t, dir) {
+	for rel := range testtree.Read(t, dir) {
 		out = append(out, uuidPart.ReplaceAllString(rel, "part-$1-UUID-c000"))
 	}
 	sort.Strings(out)
@@ -359,7 +340,7 @@ func TestGoldenSavedPipeline(t *testing.T) {
 	if err := SavePipeline(dir, p, WithTimestamp(1700000000000)); err != nil {
 		t.Fatal(err)
 	}
-	files := treeBytes(t, dir)
+	files := testtree.Read(t, dir)
 	var names []string
 	for k := range files {
 		names = append(names, k)

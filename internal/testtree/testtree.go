@@ -1,0 +1,38 @@
+// Package testtree reads a directory tree for tests that compare what a
+// stage wrote: two writes of the same input, a download with its upload, a
+// model with its golden file.
+package testtree
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Read maps every file under dir, by its slash-separated path relative to
+// dir, to its contents. The contents are strings so that two trees compare
+// with maps.Equal and a difference prints with %q. A read error fails t.
+func Read(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read tree %s: %v", dir, err)
+	}
+	return files
+}
