@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/datalabhq/datalab/pipeline/atomicfile"
+
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// model locations
 	_ "gocloud.dev/blob/s3blob"   // s3:// model locations
@@ -66,10 +68,9 @@ func FetchModel(ctx context.Context, location, cacheDir string) (string, error) 
 	if cacheDir == "" {
 		cacheDir = filepath.Join(os.TempDir(), "datalab-models")
 	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("model cache: %w", err)
-	}
-	tmp, err := os.MkdirTemp(cacheDir, ".download-")
+	sum := sha256.Sum256([]byte(location))
+	dst := filepath.Join(cacheDir, "model-"+hex.EncodeToString(sum[:8]))
+	tmp, err := atomicfile.TempDirBeside(dst, "download")
 	if err != nil {
 		return "", fmt.Errorf("model cache: %w", err)
 	}
@@ -81,12 +82,9 @@ func FetchModel(ctx context.Context, location, cacheDir string) (string, error) 
 	if n == 0 {
 		return "", fmt.Errorf("model location %s holds no files", location)
 	}
-	sum := sha256.Sum256([]byte(location))
-	dst := filepath.Join(cacheDir, "model-"+hex.EncodeToString(sum[:8]))
-	if err := os.RemoveAll(dst); err != nil {
-		return "", fmt.Errorf("model cache: %w", err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
+	// A model already cached from this location stays in place until the
+	// new copy is complete.
+	if err := atomicfile.ReplaceDir(tmp, dst); err != nil {
 		return "", fmt.Errorf("model cache: %w", err)
 	}
 	return dst, nil
