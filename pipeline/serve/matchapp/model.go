@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/datalabhq/datalab/pipeline/atomicfile"
-
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// model locations
 	_ "gocloud.dev/blob/s3blob"   // s3:// model locations
 
 	"github.com/datalabhq/datalab/pipeline/matchwinner"
+
+	"github.com/datalabhq/datalab/pipeline/atomicfile"
 )
 
 // Loader loads a trained model from a local directory (matchmodel.Load).
