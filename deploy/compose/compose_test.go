@@ -247,14 +247,24 @@ func TestProxyChecksAndRoutesTheApps(t *testing.T) {
 	if len(matchers) != 2 {
 		t.Fatalf("%d path matchers, want 2", len(matchers))
 	}
+	// /metrics stays internal; /healthz is routed (to the match app) for a
+	// load balancer's health check (datalab deploy aws targets it).
+	healthRoutes := 0
 	for _, m := range matchers {
 		for _, pattern := range strings.Fields(m[1]) {
+			if pattern == "/healthz" {
+				healthRoutes++
+				continue
+			}
 			for _, internal := range []string{"/metrics", "/healthz"} {
 				if ok, _ := filepath.Match(pattern, internal); ok || strings.HasPrefix(internal, strings.TrimSuffix(pattern, "*")) && strings.HasSuffix(pattern, "*") {
 					t.Errorf("path %s routes %s", pattern, internal)
 				}
 			}
 		}
+	}
+	if healthRoutes != 1 || !regexp.MustCompile(`@matches path [^\n]*/healthz[ \n]`).MatchString(caddy) {
+		t.Errorf("/healthz routed %d times, want once, to the match app (the load balancer's health check)", healthRoutes)
 	}
 }
 
