@@ -97,6 +97,9 @@ type Flavour struct {
 	Shell bool
 }
 
+// PredictorPort is where the predictor image serves /healthz and /metrics.
+const PredictorPort = 9102
+
 // Flavours are the three images. Their entrypoints use only real flags and
 // environment variables of the subcommands (checked by a test against the
 // CLI's --help).
@@ -112,9 +115,12 @@ var Flavours = []Flavour{
 	},
 	{
 		Name:        "predictor",
-		Description: "datalab flight-delay Kafka predictor (datalab predictor); set DATALAB_BROKERS and mount a flight model at /data/flight-model",
+		Description: "datalab flight-delay Kafka predictor (datalab predictor); set DATALAB_BROKERS and mount a flight model at /data/flight-model; /healthz and /metrics on :9102",
 		Args:        []string{"predictor"},
-		Env:         []string{"DATALAB_FLIGHT_MODEL=" + WorkDir + "/flight-model"},
+		// In a container the health/metrics endpoint must listen beyond
+		// loopback (the CLI's default) for probes and scrapers.
+		Env:   []string{"DATALAB_FLIGHT_MODEL=" + WorkDir + "/flight-model", "DATALAB_PREDICTOR_ADDR=:" + strconv.Itoa(PredictorPort)},
+		Ports: []int{PredictorPort},
 	},
 	{
 		Name:        "pipeline",
