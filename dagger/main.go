@@ -114,6 +114,26 @@ func (m *Datalab) Pipeline(
 	return directory(ctx, src, mirror, (*flow.Lab).Pipeline)
 }
 
+// SparkTrain trains flight-model variants with Spark in the apache/spark
+// image (`datalab train flights --engine spark --runner local`) on the ingest
+// stages' Parquet files, and returns build/models/flights-spark: one
+// PipelineModel directory per variant.
+func (m *Datalab) SparkTrain(
+	ctx context.Context,
+	// +defaultPath="/"
+	// +ignore=[".bin", "build", "runs", ".datalab"]
+	src *dagger.Directory,
+	// +optional
+	mirror *dagger.Directory,
+	// variants of params.flights to train (default: its serve_variant)
+	// +optional
+	variant []string,
+) (*dagger.Directory, error) {
+	return directory(ctx, src, mirror, func(lab *flow.Lab, ctx context.Context) (*sdk.Directory, error) {
+		return lab.SparkTrain(ctx, variant)
+	})
+}
+
 // Image builds the datalab images (serve, predictor, pipeline) without Docker
 // and returns build/images: the OCI layout (oci/) and the docker load
 // tarball (datalab-images.tar).

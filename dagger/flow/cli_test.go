@@ -76,7 +76,9 @@ func datalab(t *testing.T) (root, bin string) {
 // and exits 0; so the help's Usage line must name the command the args
 // lead to, and words left over must not be meant as subcommands (the command
 // they were given to has none). Stage names are not flags or subcommands:
-// `datalab run --dry-run <stages…>` checks them without running anything.
+// `datalab run --dry-run <stages…>` checks them without running anything;
+// `datalab spark args --variant v` checks each variant of `datalab train
+// flights` against params.flights the same way.
 func checkCommand(root, bin string, args []string) error {
 	line := strings.Join(args, " ")
 	if len(args) == 0 || args[0] != "datalab" {
@@ -123,7 +125,30 @@ func checkCommand(root, bin string, args []string) error {
 			return fmt.Errorf("`datalab run --dry-run %s`: %v: %s", strings.Join(words[n:], " "), err, firstLine(out))
 		}
 	}
+	if resolved == "datalab train flights" {
+		for _, v := range flagValues(args, "--variant") {
+			variant := exec.Command(bin, "spark", "args", "--variant", v)
+			variant.Dir = root
+			if out, err := variant.CombinedOutput(); err != nil {
+				return fmt.Errorf("`datalab spark args --variant %s`: %v: %s", v, err, firstLine(out))
+			}
+		}
+	}
 	return nil
+}
+
+// flagValues returns the values given to a string flag, as `--flag v` or
+// `--flag=v`.
+func flagValues(args []string, flag string) []string {
+	var vs []string
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			vs = append(vs, args[i+1])
+		} else if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			vs = append(vs, v)
+		}
+	}
+	return vs
 }
 
 // usageLines returns the lines of the help's "Usage:" section, trimmed.
@@ -162,6 +187,10 @@ func TestCommandCheck(t *testing.T) {
 		{[]string{"datalab", "ingest", "matches", "--max-bad-ratio", "0.01"}, ""},
 		{[]string{"datalab", "notebooks", "run", "--param", "sample=10"}, ""},
 		{[]string{"datalab", "report", "index"}, ""},
+		{[]string{"datalab", "train", "flights", "--engine", "spark", "--spark-submit-arg=--driver-memory=6g", "--variant", "bts", "--variant=flights3m"}, ""},
+		{[]string{"datalab", "train", "flights", "--engine", "spark", "--variant", "bts", "--variant", "nosuch"}, `no variant "nosuch"`},
+		{[]string{"datalab", "train", "flights", "--engine", "spark", "--variant=nosuch"}, `no variant "nosuch"`},
+		{[]string{"datalab", "train", "flights", "--spark-submit-args=--driver-memory=6g"}, "unknown flag: --spark-submit-args"},
 		{[]string{"datalab", "nosuch"}, `unknown command "nosuch"`},
 		{[]string{"datalab", "run", "--nosuchflag"}, "unknown flag: --nosuchflag"},
 		{[]string{"datalab", "ingest", "matches", "--max-bad-rate", "0.01"}, "unknown flag: --max-bad-rate"},
@@ -197,7 +226,7 @@ func TestFunctionsRunRealCommands(t *testing.T) {
 			t.Fatalf("%s: %v", fn.name, err)
 		}
 		for _, ev := range e.Evals() {
-			for _, args := range e.Describe(ev.Chain).Execs {
+			for _, args := range e.Commands(ev.Chain) { // with those of files and directories built elsewhere
 				line := strings.Join(args, " ")
 				if seen[line] {
 					continue

@@ -2,7 +2,8 @@
 // (dagger/main.go). Every function is the same shape: the Go image pinned in
 // images.go, module and build cache volumes, the repository mounted at /src,
 // the datalab CLI built from that source, and the commands a local run uses —
-// `datalab run <stage…>`, `datalab notebooks run`, `bash .ci/run`. What a stage
+// `datalab run <stage…>`, `datalab notebooks run`, `bash .ci/run`; SparkTrain
+// then runs its one command in the Spark image (spark.go). What a stage
 // does and what it depends on is datalab.yaml's and the CLI's business; nothing
 // here knows more than stage names.
 //
@@ -104,8 +105,15 @@ func (l *Lab) NotebookCLI() *dagger.Container {
 
 // Test runs the repository's whole test suite as CI does (`bash .ci/run`:
 // .ci/setup, go vet, go test, the race runs) and returns its output.
+//
+// The command runs with all root capabilities (like `docker run
+// --privileged`): pipeline/image's tests unpack the built images with umoci
+// and run them with runc, which creates namespaces and mounts — what a
+// container's default capabilities do not allow. Only this command gets
+// them, and it runs the repository's own tests.
 func (l *Lab) Test(ctx context.Context) (string, error) {
-	out, err := l.Go().WithExec([]string{"bash", ".ci/run"}).Stdout(ctx)
+	out, err := l.Go().WithExec([]string{"bash", ".ci/run"},
+		dagger.ContainerWithExecOpts{InsecureRootCapabilities: true}).Stdout(ctx)
 	if err != nil {
 		return "", failed("test", err)
 	}

@@ -3,8 +3,10 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,16 +24,45 @@ const (
 )
 
 var (
-	buildCLI = []string{"go", "build", "-o", "/usr/local/bin/datalab", "./cmd/datalab"}
-	setup    = []string{"bash", ".ci/setup", "notebooks"}
+	buildCLI  = []string{"go", "build", "-o", "/usr/local/bin/datalab", "./cmd/datalab"}
+	staticCLI = []string{"go", "build", "-trimpath", "-o", "/out/datalab", "./cmd/datalab"}
+	setup     = []string{"bash", ".ci/setup", "notebooks"}
+	ingest    = []string{"datalab", "run", "ingest-matches", "ingest-martj42", "ingest-bts2008", "ingest-bts2017", "ingest-flights3m"}
 )
 
 // function is one flow function as the module calls it.
 type function struct {
 	name  string
 	call  func(context.Context, *flow.Lab) (any, error)
-	execs [][]string // in the order the container runs them
-	out   []string   // directories of /src the result is made of
+	execs [][]string // in the order the Go container runs them
+	// opts are the withExec options of execs, by index; every other command
+	// (in any container) has none.
+	opts map[int]map[string]any
+	out  []string // directories of /src the result is made of
+	// then, if set, is the container the function's last command runs in
+	// after the Go container's: another image, no caches or mounts.
+	then *container
+}
+
+// container is a function's container that is not the Go container.
+type container struct {
+	from  string
+	files map[string]placed // withFile
+	dirs  map[string]placed // withDirectory
+	execs [][]string
+}
+
+// placed is what a withFile or withDirectory put at a path: the caller's
+// --src (src), or path read out of a container from image that set env and
+// ran execs.
+type placed struct {
+	src   bool
+	path  string
+	image string
+	env   map[string]string // among the source container's variables
+	execs [][]string
+	owner string
+	perm  int
 }
 
 func dirFn(f func(*flow.Lab, context.Context) (*dagger.Directory, error)) func(context.Context, *flow.Lab) (any, error) {
@@ -43,11 +74,12 @@ var functions = []function{
 		name:  "test",
 		call:  func(ctx context.Context, l *flow.Lab) (any, error) { return l.Test(ctx) },
 		execs: [][]string{{"bash", ".ci/run"}},
+		opts:  map[int]map[string]any{0: {"insecureRootCapabilities": true}}, // runc in pipeline/image's tests
 	},
 	{
 		name:  "ingest",
 		call:  dirFn((*flow.Lab).Ingest),
-		execs: [][]string{buildCLI, {"datalab", "run", "ingest-matches", "ingest-martj42", "ingest-bts2008", "ingest-bts2017", "ingest-flights3m"}},
+		execs: [][]string{buildCLI, ingest},
 		out:   []string{"/src/build"},
 	},
 	{
@@ -88,6 +120,36 @@ var functions = []function{
 		execs: [][]string{setup, buildCLI, {"datalab", "run"}},
 		out:   []string{"/src/reports", "/src/build/models", "/src/runs"},
 	},
+	{
+		name: "spark-train",
+		call: dirFn(func(l *flow.Lab, ctx context.Context) (*dagger.Directory, error) {
+			return l.SparkTrain(ctx, []string{"bts", "flights3m"})
+		}),
+		execs: [][]string{buildCLI, ingest}, // the ingest function's container
+		then: &container{
+			from: flow.SparkImage,
+			files: map[string]placed{
+				"/usr/local/bin/datalab": {path: "/out/datalab", image: flow.GoImage, env: map[string]string{"CGO_ENABLED": "0"},
+					execs: [][]string{staticCLI}, perm: 0o755},
+			},
+			dirs: map[string]placed{
+				"/src":       {src: true, owner: "spark"},
+				"/src/build": {path: "/src/build", image: flow.GoImage, execs: [][]string{buildCLI, ingest}, owner: "spark"},
+			},
+			execs: [][]string{{"datalab", "train", "flights", "--engine", "spark", "--runner", "local",
+				"--models", "build/models/flights-spark", "--spark-submit-arg=--driver-memory=6g",
+				"--variant", "bts", "--variant", "flights3m"}},
+		},
+		out: []string{"/src/build/models/flights-spark"},
+	},
+}
+
+// lastExec is the last command a function runs.
+func (fn function) lastExec() []string {
+	if fn.then != nil {
+		return fn.then.execs[len(fn.then.execs)-1]
+	}
+	return fn.execs[len(fn.execs)-1]
 }
 
 // session starts a fake engine and a Lab over the caller's src (and mirror).
@@ -126,6 +188,15 @@ var digestRef = regexp.MustCompile(`^[a-z0-9./-]+:[\w.-]+@sha256:[0-9a-f]{64}$`)
 func TestGoImageIsPinnedByDigest(t *testing.T) {
 	if !digestRef.MatchString(flow.GoImage) {
 		t.Fatalf("GoImage %q is not tag@sha256:<64 hex>", flow.GoImage)
+	}
+}
+
+// TestSparkImage: SparkImage is the apache/spark flavour with Python, by tag
+// (no digest could be resolved; docs/dagger.md) or by tag and digest.
+func TestSparkImage(t *testing.T) {
+	const tag = "apache/spark:3.5.3-scala2.12-java11-python3-ubuntu"
+	if flow.SparkImage != tag && !(strings.HasPrefix(flow.SparkImage, tag+"@") && digestRef.MatchString(flow.SparkImage)) {
+		t.Fatalf("SparkImage %q, want %s or %s@sha256:<64 hex>", flow.SparkImage, tag, tag)
 	}
 }
 
@@ -173,8 +244,21 @@ func TestFunctionGraphs(t *testing.T) {
 				if !reflect.DeepEqual(got.Execs, fn.execs) {
 					t.Errorf("execs =\n  %q\nwant\n  %q", got.Execs, fn.execs)
 				}
+				checkExecOpts(t, "", got, fn.opts)
 				if len(got.SecretEnv) > 0 || len(got.Secrets) > 0 || len(got.Auth) > 0 {
 					t.Errorf("secrets in a function that takes none: %v %v %v", got.SecretEnv, got.Secrets, got.Auth)
+				}
+				images := []string{flow.GoImage}
+				if fn.then != nil {
+					checkThen(t, e, *fn.then)
+					images = append(images, fn.then.from)
+				}
+				for _, ev := range e.Evals() {
+					for _, from := range e.Describe(ev.Chain).From {
+						if !slices.Contains(images, from) {
+							t.Errorf("a container from %q, want only %q", from, images)
+						}
+					}
 				}
 				if fn.out != nil {
 					dir, ok := res.(*dagger.Directory)
@@ -188,6 +272,103 @@ func TestFunctionGraphs(t *testing.T) {
 			})
 		}
 	}
+}
+
+// checkExecOpts: the commands of got have the withExec options want lists
+// by index, and no others.
+func checkExecOpts(t *testing.T, where string, got fakeengine.Container, want map[int]map[string]any) {
+	t.Helper()
+	for i, opts := range got.ExecOpts {
+		if len(opts) == 0 && len(want[i]) == 0 {
+			continue
+		}
+		if !reflect.DeepEqual(opts, want[i]) {
+			t.Errorf("%s%q runs with options %v, want %v", where, got.Execs[i], opts, want[i])
+		}
+	}
+}
+
+// checkThen checks the container a function runs its last command in after
+// the Go container: the first evaluated one from want.from that ran
+// commands.
+func checkThen(t *testing.T, e *fakeengine.Engine, want container) {
+	t.Helper()
+	var got *fakeengine.Container
+	for _, ev := range e.Evals() {
+		if d := e.Describe(ev.Chain); len(d.Execs) > 0 && reflect.DeepEqual(d.From, []string{want.from}) {
+			got = &d
+			break
+		}
+	}
+	if got == nil {
+		t.Fatalf("no container from %s ran a command", want.from)
+	}
+	where := want.from + ": "
+	if !reflect.DeepEqual(got.Execs, want.execs) {
+		t.Errorf("%sexecs =\n  %q\nwant\n  %q", where, got.Execs, want.execs)
+	}
+	checkExecOpts(t, where, *got, nil)
+	if got.Workdir != "/src" {
+		t.Errorf("%sworkdir = %q, want /src", where, got.Workdir)
+	}
+	if len(got.Caches) > 0 || len(got.Mounts) > 0 || len(got.Env) > 0 {
+		t.Errorf("%scaches %v, mounts %v, env %v: want none", where, got.Caches, got.Mounts, got.Env)
+	}
+	if len(got.SecretEnv) > 0 || len(got.Secrets) > 0 || len(got.Auth) > 0 {
+		t.Errorf("%ssecrets: %v %v %v", where, got.SecretEnv, got.Secrets, got.Auth)
+	}
+	for kind, m := range map[string]struct {
+		got  map[string]fakeengine.Placed
+		want map[string]placed
+	}{
+		"withFile": {got.Files, want.files}, "withDirectory": {got.Dirs, want.dirs},
+	} {
+		if len(m.got) != len(m.want) {
+			t.Errorf("%s%s at %v, want at %v", where, kind, slices.Sorted(maps.Keys(m.got)), slices.Sorted(maps.Keys(m.want)))
+		}
+		for p, w := range m.want {
+			g, ok := m.got[p]
+			if !ok {
+				t.Errorf("%sno %s at %s", where, kind, p)
+				continue
+			}
+			checkPlaced(t, e, where+kind+" "+p+": ", g, w)
+		}
+	}
+}
+
+// checkPlaced checks what a withFile or withDirectory put at a path.
+func checkPlaced(t *testing.T, e *fakeengine.Engine, where string, got fakeengine.Placed, want placed) {
+	t.Helper()
+	if got.Owner != want.owner || got.Permissions != want.perm {
+		t.Errorf("%sowner %q, permissions %#o; want %q, %#o", where, got.Owner, got.Permissions, want.owner, want.perm)
+	}
+	if want.src {
+		if !reflect.DeepEqual(got.Source, loads(srcID)) {
+			t.Errorf("%ssource %v, want the caller's --src", where, got.Source)
+		}
+		return
+	}
+	n := len(got.Source)
+	if n < 2 {
+		t.Fatalf("%ssource %v, want something read out of a container", where, got.Source)
+	}
+	if last := got.Source[n-1]; (last.Field != "file" && last.Field != "directory") || last.Args["path"] != want.path {
+		t.Errorf("%sread by %s(%v), want %s", where, last.Field, last.Args["path"], want.path)
+	}
+	d := e.Describe(got.Source[:n-1])
+	if !reflect.DeepEqual(d.From, []string{want.image}) {
+		t.Errorf("%sfrom a container of %q, want %s", where, d.From, want.image)
+	}
+	for k, v := range want.env {
+		if d.Env[k] != v {
+			t.Errorf("%sits container has %s=%q, want %q", where, k, d.Env[k], v)
+		}
+	}
+	if !reflect.DeepEqual(d.Execs, want.execs) {
+		t.Errorf("%sits container ran\n  %q\nwant\n  %q", where, d.Execs, want.execs)
+	}
+	checkExecOpts(t, where, d, nil)
 }
 
 // outputPaths lists the container directories a result directory is made of.
@@ -204,13 +385,21 @@ func outputPaths(t *testing.T, e *fakeengine.Engine, dir *dagger.Directory) []st
 	var paths []string
 	var walk func(fakeengine.Chain)
 	walk = func(c fakeengine.Chain) {
+		// The calls after the last directory() are on the result: a
+		// container's directory(path) is an output; Query.directory() (the
+		// root) is an empty directory that withDirectory fills. Calls
+		// before it built the container (whose withDirectory are inputs).
+		start := 0
 		for i, call := range c {
-			switch call.Field {
-			case "directory":
-				if i > 0 { // Query.directory() is an empty directory, not an output
-					paths = append(paths, call.Args["path"].(string))
-				}
-			case "withDirectory":
+			if call.Field == "directory" {
+				start = i
+			}
+		}
+		if start > 0 {
+			paths = append(paths, c[start].Args["path"].(string))
+		}
+		for _, call := range c[start+1:] {
+			if call.Field == "withDirectory" {
 				sub, ok := e.Object(call.Args["source"].(string))
 				if !ok {
 					t.Fatalf("withDirectory source %v unknown", call.Args["source"])
@@ -231,7 +420,7 @@ func TestExecErrorSurfaces(t *testing.T) {
 	for _, fn := range functions {
 		t.Run(fn.name, func(t *testing.T) {
 			e, _, lab := session(t, false)
-			failing := fn.execs[len(fn.execs)-1]
+			failing := fn.lastExec()
 			e.FailExec = func(args []string) *fakeengine.ExecFailure {
 				if reflect.DeepEqual(args, failing) {
 					return &fakeengine.ExecFailure{ExitCode: 2, Stdout: "some output", Stderr: stderr}
