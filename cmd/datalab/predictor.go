@@ -2,23 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/datalabhq/datalab/pipeline/flightstore"
 	"github.com/datalabhq/datalab/pipeline/stream"
 )
 
@@ -99,29 +92,19 @@ func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, rea
 	if err != nil {
 		return err
 	}
-	health := &groupHealth{group: o.group, now: time.Now}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "datalab_flight_predictor_group_member",
-			Help: "1 while the predictor is in its consumer group (a heartbeat answered within the last 10 s), else 0.",
-		}, func() float64 {
-			if health.err() != nil {
-				return 0
-			}
-			return 1
-		}))
 	pr, err := stream.NewPredictor(stream.PredictorConfig{Brokers: o.brokerList(), Group: o.group,
-		Topics: o.topics, Scorer: sc, Store: st, Logger: log, Registerer: reg,
-		ClientOpts: []kgo.Opt{kgo.WithHooks(health)}})
+		Topics: o.topics, Scorer: sc, Store: st, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		pr.Health().MembershipGauge())
 	if o.addr == "" {
 		return pr.Run(ctx)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", predictorHealthz(health, st, pr.Stats))
+	mux.Handle("GET /healthz", pr.HealthHandler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	ctx, stop := context.WithCancel(ctx)
@@ -148,93 +131,4 @@ func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, rea
 		return pr.Run(ctx)
 	})
 	return g.Wait()
-}
-
-// predictorHealthz answers 200 while the consumer is in its group and the
-// store answers, 503 with the reason otherwise.
-func predictorHealthz(h *groupHealth, st flightstore.Store, stats func() stream.PredictorStats) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code, body := http.StatusOK, map[string]any{"status": "OK", "group": h.group, "stats": stats()}
-		if err := h.err(); err != nil {
-			code, body = http.StatusServiceUnavailable, map[string]any{"status": "ERROR", "error": "kafka: " + err.Error()}
-		} else {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			defer cancel()
-			if err := st.Ping(ctx); err != nil {
-				code, body = http.StatusServiceUnavailable, map[string]any{"status": "ERROR", "error": "store: " + err.Error()}
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(body)
-	})
-}
-
-// groupStale is how old the last answered group request may be: members
-// heartbeat every second (pipeline/stream), and one silent for the session
-// timeout (6 s) is out of the group anyway.
-const groupStale = 10 * time.Second
-
-// groupHealth follows the predictor's Kafka client through franz-go hooks
-// (pipeline/stream takes them as ClientOpts): the consumer counts as
-// connected while the coordinator answered a heartbeat or group sync within
-// groupStale, and no group session failed since.
-type groupHealth struct {
-	group string
-	now   func() time.Time
-
-	mu          sync.Mutex
-	lastGroupOK time.Time // last answered SyncGroup / Heartbeat
-	lostAt      time.Time // last group session failure
-	lastErr     error     // last broker or group error, for the reason
-}
-
-var (
-	_ kgo.HookBrokerE2E        = (*groupHealth)(nil)
-	_ kgo.HookGroupManageError = (*groupHealth)(nil)
-)
-
-// OnBrokerE2E implements kgo.HookBrokerE2E.
-func (h *groupHealth) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
-	err := e2e.Err()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err != nil {
-		h.lastErr = err
-		return
-	}
-	switch kmsg.Key(key) {
-	case kmsg.SyncGroup, kmsg.Heartbeat, kmsg.ConsumerGroupHeartbeat:
-		h.lastGroupOK = h.now()
-	}
-}
-
-// OnGroupManageError implements kgo.HookGroupManageError: the group
-// session ended (the client rejoins by itself).
-func (h *groupHealth) OnGroupManageError(err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.lostAt, h.lastErr = h.now(), err
-}
-
-// err is nil while the consumer is in its group, else why it is not.
-func (h *groupHealth) err() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var reason string
-	switch age := h.now().Sub(h.lastGroupOK); {
-	case h.lastGroupOK.IsZero():
-		reason = fmt.Sprintf("not in consumer group %q yet", h.group)
-	case !h.lostAt.Before(h.lastGroupOK):
-		reason = fmt.Sprintf("consumer group %q session lost, rejoining", h.group)
-	case age > groupStale:
-		reason = fmt.Sprintf("no heartbeat answered in consumer group %q for %s", h.group, age.Round(time.Second))
-	default:
-		return nil
-	}
-	if h.lastErr != nil {
-		return fmt.Errorf("%s (last error: %w)", reason, h.lastErr)
-	}
-	return errors.New(reason)
 }

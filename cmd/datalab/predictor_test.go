@@ -4,99 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/pipeline/flightdelay"
-	"github.com/datalabhq/datalab/pipeline/flightstore"
 	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/stream"
 )
-
-// TestGroupHealth: the consumer counts as in its group from an answered
-// sync or heartbeat until a session failure or 10 s without one.
-func TestGroupHealth(t *testing.T) {
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	h := &groupHealth{group: "g", now: func() time.Time { return now }}
-	answered := func(k kmsg.Key) { h.OnBrokerE2E(kgo.BrokerMetadata{}, int16(k), kgo.BrokerE2E{}) }
-	want := func(step, reason string) {
-		t.Helper()
-		err := h.err()
-		switch {
-		case reason == "" && err != nil:
-			t.Errorf("%s: %v, want healthy", step, err)
-		case reason != "" && (err == nil || !strings.Contains(err.Error(), reason)):
-			t.Errorf("%s: %v, want %q", step, err, reason)
-		}
-	}
-	want("start", `not in consumer group "g" yet`)
-	h.OnBrokerE2E(kgo.BrokerMetadata{}, int16(kmsg.Metadata), kgo.BrokerE2E{WriteErr: errors.New("dial tcp 127.0.0.1:9092: connect: connection refused")})
-	want("broker down", "last error: dial tcp 127.0.0.1:9092: connect: connection refused")
-	answered(kmsg.Fetch)
-	want("fetch answered, not joined", "not in consumer group")
-	answered(kmsg.SyncGroup)
-	want("joined", "")
-	now = now.Add(9 * time.Second)
-	want("9 s later", "")
-	now = now.Add(2 * time.Second)
-	want("11 s later", `no heartbeat answered in consumer group "g" for 11s`)
-	answered(kmsg.Heartbeat)
-	want("heartbeat", "")
-	now = now.Add(time.Second)
-	h.OnGroupManageError(errors.New("UNKNOWN_MEMBER_ID"))
-	want("session lost", "session lost, rejoining (last error: UNKNOWN_MEMBER_ID)")
-	now = now.Add(time.Second)
-	answered(kmsg.SyncGroup)
-	want("rejoined", "")
-}
-
-// pingStore is a store whose Ping answers err; nothing else is called.
-type pingStore struct {
-	flightstore.Store
-	err error
-}
-
-func (s pingStore) Ping(context.Context) error { return s.err }
-
-func TestPredictorHealthz(t *testing.T) {
-	joined := &groupHealth{group: "g", now: time.Now}
-	joined.OnBrokerE2E(kgo.BrokerMetadata{}, int16(kmsg.Heartbeat), kgo.BrokerE2E{})
-	stats := func() stream.PredictorStats { return stream.PredictorStats{Stored: 7} }
-	for _, c := range []struct {
-		name   string
-		health *groupHealth
-		store  flightstore.Store
-		code   int
-		want   string
-	}{
-		{"healthy", joined, pingStore{}, 200, `{"group":"g","stats":{"stored":7,"deadLettered":0,"committed":0,"retries":0,"batches":0},"status":"OK"}`},
-		{"not joined", &groupHealth{group: "g", now: time.Now}, pingStore{}, 503, `{"error":"kafka: not in consumer group \"g\" yet","status":"ERROR"}`},
-		{"store down", joined, pingStore{err: errors.New("dial tcp 10.0.0.5:5432: i/o timeout")}, 503, `{"error":"store: dial tcp 10.0.0.5:5432: i/o timeout","status":"ERROR"}`},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			predictorHealthz(c.health, c.store, stats).ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
-			if rec.Code != c.code || strings.TrimSpace(rec.Body.String()) != c.want {
-				t.Errorf("%d %s, want %d %s", rec.Code, rec.Body, c.code, c.want)
-			}
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type %q", ct)
-			}
-		})
-	}
-}
 
 // TestPredictorEndpoint runs `datalab predictor` against the embedded
 // broker: /healthz turns 200 once it is in its group, /metrics counts a
@@ -185,7 +106,8 @@ func TestPredictorEndpoint(t *testing.T) {
 		_, body = get("/metrics")
 		return strings.Contains(body, `datalab_flight_predictor_records_total{outcome="stored"} 1`)
 	})
-	for _, m := range []string{"datalab_flight_predictor_group_member 1", "datalab_flight_predictor_batch_seconds_count 1", "go_goroutines", "process_cpu_seconds_total"} {
+	for _, m := range []string{"datalab_flight_predictor_group_member 1", "datalab_flight_predictor_batch_seconds_count 1",
+		`datalab_flight_predictor_records_total{outcome="dead_letter"} 0`, "go_goroutines", "process_cpu_seconds_total"} {
 		if !strings.Contains(body, m) {
 			t.Errorf("/metrics lacks %q", m)
 		}

@@ -2,8 +2,10 @@
 // producer the web app publishes requests with, the predictor (a
 // consumer-group member that decodes, scores, stores, publishes the
 // response and only then commits), the dead-letter topic for messages it
-// cannot use, topic creation, and an embedded Kafka-protocol broker
-// (franz-go's kfake) for running the whole stack from one binary.
+// cannot use, topic creation, the predictor's health (consumer-group
+// membership followed through franz-go hooks, served as /healthz and a
+// Prometheus gauge), and an embedded Kafka-protocol broker (franz-go's
+// kfake) for running the whole stack from one binary.
 //
 // It sits after pipeline/flightdelay (messages, scoring) and
 // pipeline/flightstore (where predictions go), and before the web app and

@@ -49,7 +49,8 @@ type PredictorConfig struct {
 	Logger *slog.Logger
 	// Registerer, when set, gets the predictor's Prometheus metrics.
 	Registerer prometheus.Registerer
-	// ClientOpts are extra franz-go options (appended last).
+	// ClientOpts are extra franz-go options (appended last; the
+	// predictor's own GroupHealth hooks are installed in any case).
 	ClientOpts []kgo.Opt
 }
 
@@ -68,12 +69,28 @@ type PredictorStats struct {
 	Batches int64 `json:"batches"`
 }
 
+// Outcomes of a request record (label outcome of
+// datalab_flight_predictor_records_total).
+const (
+	outcomeStored     = "stored"
+	outcomeDeadLetter = "dead_letter"
+)
+
+// Steps the predictor retries (label step of
+// datalab_flight_predictor_retries_total).
+const (
+	stepStore   = "store"
+	stepPublish = "publish"
+	stepCommit  = "commit"
+)
+
 // Predictor consumes requests, predicts, stores, publishes and commits.
 type Predictor struct {
 	cfg PredictorConfig
 	log *slog.Logger
 
 	stored, dead, committed, retries, batches atomic.Int64
+	health                                    *GroupHealth
 
 	mRecords  *prometheus.CounterVec
 	mRetries  *prometheus.CounterVec
@@ -110,6 +127,7 @@ func NewPredictor(cfg PredictorConfig) (*Predictor, error) {
 		cfg.Logger = slog.Default()
 	}
 	p := &Predictor{cfg: cfg, log: cfg.Logger.With("component", "predictor", "group", cfg.Group),
+		health: NewGroupHealth(cfg.Group),
 		mRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "datalab_flight_predictor_records_total",
 			Help: "Request records handled by the predictor, by outcome (stored, dead_letter).",
@@ -123,6 +141,14 @@ func NewPredictor(cfg PredictorConfig) (*Predictor, error) {
 			Help:    "Time from poll to commit of one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
+	}
+	// Every label value is exported from the start (at 0), so that rates
+	// and alerts over them have a series before the first event.
+	for _, o := range []string{outcomeStored, outcomeDeadLetter} {
+		p.mRecords.WithLabelValues(o)
+	}
+	for _, s := range []string{stepStore, stepPublish, stepCommit} {
+		p.mRetries.WithLabelValues(s)
 	}
 	if cfg.Registerer != nil {
 		for _, c := range []prometheus.Collector{p.mRecords, p.mRetries, p.mBatchDur} {
@@ -160,6 +186,7 @@ func (p *Predictor) Run(ctx context.Context) error {
 		kgo.RecordDeliveryTimeout(10 * time.Second),
 		kgo.SessionTimeout(6 * time.Second),
 		kgo.HeartbeatInterval(time.Second),
+		kgo.WithHooks(p.health),
 	}, p.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -220,7 +247,7 @@ func (p *Predictor) handle(ctx context.Context, cl *kgo.Client, recs []*kgo.Reco
 		docs = append(docs, doc)
 		out = append(out, &kgo.Record{Topic: p.cfg.Topics.Response, Key: []byte(doc.UUID), Value: body})
 	}
-	if err := p.retry(ctx, "store", func(ctx context.Context) error {
+	if err := p.retry(ctx, stepStore, func(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
 		defer cancel()
 		return p.cfg.Store.Upsert(sctx, docs...)
@@ -228,15 +255,15 @@ func (p *Predictor) handle(ctx context.Context, cl *kgo.Client, recs []*kgo.Reco
 		return err
 	}
 	p.stored.Add(int64(len(docs)))
-	if err := p.retry(ctx, "publish", func(ctx context.Context) error {
+	if err := p.retry(ctx, stepPublish, func(ctx context.Context) error {
 		return produceAll(ctx, cl, out)
 	}); err != nil {
 		return err
 	}
 	p.dead.Add(int64(dead))
-	p.mRecords.WithLabelValues("stored").Add(float64(len(docs)))
-	p.mRecords.WithLabelValues("dead_letter").Add(float64(dead))
-	if err := p.retry(ctx, "commit", func(ctx context.Context) error {
+	p.mRecords.WithLabelValues(outcomeStored).Add(float64(len(docs)))
+	p.mRecords.WithLabelValues(outcomeDeadLetter).Add(float64(dead))
+	if err := p.retry(ctx, stepCommit, func(ctx context.Context) error {
 		return cl.CommitRecords(ctx, recs...)
 	}); err != nil {
 		return err
