@@ -250,6 +250,14 @@ func checkReportInBrowser(t *testing.T, path string) {
 	if cells := browsertest.Get(t, b, chromedp.Evaluate[int](`document.querySelectorAll("table.metrics td").length`)); cells < 30 {
 		t.Errorf("%s: metrics tables have %d cells", path, cells)
 	}
+	noConsoleErrorsAndScreenshot(t, b, path, filepath.Base(filepath.Dir(path))+"-"+filepath.Base(path), 50_000)
+}
+
+// noConsoleErrorsAndScreenshot ends a page check: the page logged no console
+// errors, and its screenshot (kept in E2E_SCREENSHOT_DIR, else the test's
+// temp dir, as <name without .html>.png) has at least minBytes.
+func noConsoleErrorsAndScreenshot(t *testing.T, b *browsertest.Browser, path, name string, minBytes int) {
+	t.Helper()
 	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("%s: console errors: %v", path, errs)
 	}
@@ -257,8 +265,7 @@ func checkReportInBrowser(t *testing.T, path string) {
 	if shotDir == "" {
 		shotDir = t.TempDir()
 	}
-	shot := filepath.Join(shotDir, strings.TrimSuffix(filepath.Base(filepath.Dir(path))+"-"+filepath.Base(path), ".html")+".png")
-	if png := b.Screenshot(t, shot); len(png) < 50_000 {
+	if png := b.Screenshot(t, filepath.Join(shotDir, strings.TrimSuffix(name, ".html")+".png")); len(png) < minBytes {
 		t.Errorf("%s: screenshot is only %d bytes", path, len(png))
 	}
 }
@@ -387,14 +394,5 @@ func checkNotebookInBrowser(t *testing.T, path string) {
 	if cells := browsertest.Get(t, b, chromedp.Evaluate[int](`document.querySelectorAll("table td").length`)); cells < 6 {
 		t.Errorf("%s: tables have %d cells", path, cells)
 	}
-	if errs := b.ConsoleErrors(); len(errs) > 0 {
-		t.Errorf("%s: console errors: %v", path, errs)
-	}
-	shotDir := os.Getenv("E2E_SCREENSHOT_DIR")
-	if shotDir == "" {
-		shotDir = t.TempDir()
-	}
-	if png := b.Screenshot(t, filepath.Join(shotDir, "notebook-"+strings.TrimSuffix(filepath.Base(path), ".html")+".png")); len(png) < 20_000 {
-		t.Errorf("%s: screenshot is only %d bytes", path, len(png))
-	}
+	noConsoleErrorsAndScreenshot(t, b, path, "notebook-"+filepath.Base(path), 20_000)
 }

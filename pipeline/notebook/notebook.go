@@ -252,8 +252,9 @@ var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
 // firstCellError reads the executed notebook and returns the first code cell
 // with an error output, or nil when every cell ran. The message is the
-// cell's stderr (a panic and its stack) or, without any, the error's
-// traceback (the compiler's message with the offending line).
+// cell's stderr (a panic and its stack) followed by the error's traceback
+// (the compiler's message with the offending line) unless the stderr
+// already carries the error.
 func firstCellError(nbPath, executed string) (*CellError, error) {
 	data, err := os.ReadFile(executed)
 	if err != nil {
@@ -286,12 +287,15 @@ func firstCellError(nbPath, executed string) (*CellError, error) {
 			if o.Type != "error" {
 				continue
 			}
+			// The stderr (a panic and its stack, or whatever the cell logged)
+			// and the error itself, unless the stderr already carries it.
 			msg := stderr.String()
-			if strings.TrimSpace(msg) == "" {
-				msg = strings.Join(o.Traceback, "\n")
+			detail := strings.Join(o.Traceback, "\n")
+			if strings.TrimSpace(detail) == "" {
+				detail = o.EValue
 			}
-			if strings.TrimSpace(msg) == "" {
-				msg = o.EValue
+			if !strings.Contains(msg, strings.TrimSpace(o.EValue)) || strings.TrimSpace(msg) == "" {
+				msg = strings.TrimRight(msg, "\n") + "\n" + detail
 			}
 			msg = strings.TrimSpace(ansiEscape.ReplaceAllString(msg, ""))
 			if msg == "" {
