@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/internal/testproxy"
 	"github.com/datalabhq/datalab/pipeline/matchwinner"
 	"github.com/datalabhq/datalab/pipeline/predlog"
 	"github.com/datalabhq/datalab/pipeline/predlog/predlogtest"
@@ -91,65 +90,6 @@ func TestDashboardEmptyAndNoLog(t *testing.T) {
 	}
 }
 
-// proxy is a TCP relay to a database server that the test can cut: while
-// down it closes every connection, existing and new.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	t.Cleanup(func() { ln.Close(); p.setDown(true) })
-	go p.serve()
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			c.Close()
-			continue
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[s] = true, true
-		p.mu.Unlock()
-		go func() { io.Copy(s, c); s.Close(); c.Close() }()
-		go func() { io.Copy(c, s); s.Close(); c.Close() }()
-	}
-}
-
-func (p *proxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
 // TestDatabaseOutage: with PostgreSQL unreachable mid-run, predictions are
 // still served, the failed writes show in /metrics, and the buffered entries
 // are written once the database is back.
@@ -159,8 +99,8 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := startProxy(t, u.Host)
-	u.Host = px.ln.Addr().String()
+	px := testproxy.Start(t, u.Host)
+	u.Host = px.Addr()
 	q := u.Query()
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()
@@ -188,7 +128,7 @@ func TestDatabaseOutage(t *testing.T) {
 	predict(5)
 	waitUntil(t, func() bool { return w.Stats().Written == 5 })
 
-	px.setDown(true)
+	px.SetDown(true)
 	start := time.Now()
 	predict(20)
 	if d := time.Since(start); d > time.Second {
@@ -202,7 +142,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("healthz while down: %d %s", r.Code, r.Body)
 	}
 
-	px.setDown(false)
+	px.SetDown(false)
 	waitUntil(t, func() bool { return w.Stats().Written == 25 })
 	if v := metricValue(t, app, "datalab_predlog_pending"); v != 0 {
 		t.Errorf("pending after recovery = %v", v)
