@@ -48,3 +48,24 @@ func lockRoot(root string) (release func(), err error) {
 		f.Close()
 	}, nil
 }
+
+// datalabOnPath makes a directory holding a symbolic link named datalab to
+// exe, for the front of the stages' PATH: a binary built under another
+// name (go build -o dl) or run by `go run` is still what `datalab …` in a
+// stage command runs. cleanup removes the directory.
+func datalabOnPath(exe string) (dir string, cleanup func(), err error) {
+	abs, err := filepath.Abs(exe)
+	if err != nil {
+		return "", nil, fmt.Errorf("locate the datalab binary %s: %w", exe, err)
+	}
+	dir, err = os.MkdirTemp("", "datalab-bin-")
+	if err != nil {
+		return "", nil, fmt.Errorf("put datalab on the stages' PATH: %w", err)
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if err := os.Symlink(abs, filepath.Join(dir, "datalab")); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("put datalab on the stages' PATH: %w", err)
+	}
+	return dir, cleanup, nil
+}

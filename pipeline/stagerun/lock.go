@@ -34,12 +34,11 @@ type LockStage struct {
 	Code   []LockPath     `yaml:"code,omitempty"`
 	Params map[string]any `yaml:"params,omitempty"`
 	Outs   []LockPath     `yaml:"outs,omitempty"`
-	// Run is the id of the run that produced the outs.
-	Run string `yaml:"run"`
-	// Attempts is how many attempts that run needed; Errors are the errors
-	// of the failed ones.
-	Attempts int      `yaml:"attempts"`
-	Errors   []string `yaml:"errors,omitempty"`
+	// The run that produced the outs, its attempts and errors are in its
+	// run record (runs/<id>/run.json), not here: the lock is committed, and
+	// a fresh clone that rebuilds identical outs must leave it unchanged.
+	// Locks written before still read: their run/attempts/errors keys are
+	// ignored and dropped at the next write.
 }
 
 // LockPath is a hashed file or directory.

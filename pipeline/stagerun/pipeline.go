@@ -615,3 +615,33 @@ func (p *Pipeline) Select(targets []string) ([]*Stage, error) {
 	}
 	return sel, nil
 }
+
+// Producers names the stages whose outs hold the given paths (an out equal
+// to, inside or containing each path), in execution order, so a caller that
+// needs only some files (datalab up: the served models) can run just the
+// stages producing them and their upstream ones. A path no stage produces
+// is an error naming it.
+func (p *Pipeline) Producers(paths []string) ([]string, error) {
+	want := map[string]bool{}
+	for _, raw := range paths {
+		clean := path.Clean(filepath.ToSlash(raw))
+		found := false
+		for _, s := range p.Stages {
+			for _, o := range s.Outs {
+				if overlaps(clean, o) {
+					want[s.Name], found = true, true
+				}
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no stage of %s produces %s", p.Path, raw)
+		}
+	}
+	var names []string
+	for _, s := range p.Stages {
+		if want[s.Name] {
+			names = append(names, s.Name)
+		}
+	}
+	return names, nil
+}
