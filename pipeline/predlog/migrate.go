@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
 // migration is one schema version: statements per dialect, with {t} standing
-// for the predictions table and {p} for the table prefix.
+// for the predictions table and {u} for the dashboard's counters.
 type migration struct {
 	version int
 	name    string
@@ -18,7 +17,9 @@ type migration struct {
 
 // migrations are applied in order; a released migration is never edited,
 // only followed by a new one.
-var migrations = []migration{
+var migrations = append(firstMigrations, usageMigration())
+
+var firstMigrations = []migration{
 	{
 		version: 1,
 		name:    "create match_predictions",
@@ -93,6 +94,26 @@ var migrations = []migration{
 	},
 }
 
+// usageMigration creates the dashboard's counters (see usage.go) and fills
+// them from the rows already logged, in the migration's transaction. The
+// table is created only if missing and emptied before the fill: MySQL
+// commits DDL at once, so a fill that failed there leaves the table behind
+// for the retry.
+func usageMigration() migration {
+	create := map[Dialect]string{
+		SQLite:   `CREATE TABLE IF NOT EXISTS {u} (kind VARCHAR(16) NOT NULL, k1 TEXT NOT NULL, k2 TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (kind, k1, k2))`,
+		Postgres: `CREATE TABLE IF NOT EXISTS {u} (kind VARCHAR(16) NOT NULL, k1 TEXT NOT NULL, k2 TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (kind, k1, k2))`,
+		// utf8mb4_bin, as the predictions table: keys group byte for byte.
+		MySQL: `CREATE TABLE IF NOT EXISTS {u} (kind VARCHAR(16) NOT NULL, k1 VARCHAR(255) NOT NULL, k2 VARCHAR(255) NOT NULL, n BIGINT NOT NULL,
+			PRIMARY KEY (kind, k1, k2)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+	}
+	m := migration{version: 2, name: "create match_usage counters and fill them", stmts: map[Dialect][]string{}}
+	for d, c := range create {
+		m.stmts[d] = append([]string{c}, usageRebuildStmts(d)...)
+	}
+	return m
+}
+
 // MaxTeamNameLength is the longest team name the log stores (the MySQL
 // column width); the app rejects longer names before predicting.
 const MaxTeamNameLength = 255
@@ -148,7 +169,7 @@ func (l *Log) apply(ctx context.Context, conn *sql.Conn, mt string, m migration)
 	if done > 0 {
 		return nil
 	}
-	r := strings.NewReplacer("{t}", l.table)
+	r := l.replacer()
 	for _, s := range m.stmts[l.dialect] {
 		if _, err := tx.ExecContext(ctx, r.Replace(s)); err != nil {
 			return err

@@ -87,6 +87,7 @@ type Log struct {
 	db      *sql.DB
 	dialect Dialect
 	table   string
+	usage   string // the dashboard's counters (usage.go)
 	redDSN  string
 }
 
@@ -138,7 +139,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, dialect: dialect, table: o.prefix + "match_predictions", redDSN: Redact(dsn)}
+	l := &Log{db: db, dialect: dialect, table: o.prefix + "match_predictions", usage: o.prefix + "match_usage", redDSN: Redact(dsn)}
 	if err := l.migrate(ctx, o.prefix); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate prediction log %s: %w", l.redDSN, err)
@@ -151,6 +152,15 @@ func (l *Log) Dialect() Dialect { return l.dialect }
 
 // Table is the name of the predictions table.
 func (l *Log) Table() string { return l.table }
+
+// UsageTable is the name of the table of the dashboard's counters.
+func (l *Log) UsageTable() string { return l.usage }
+
+// replacer expands a migration's or rebuild's {t} (predictions) and {u}
+// (usage counters) table placeholders.
+func (l *Log) replacer() *strings.Replacer {
+	return strings.NewReplacer("{t}", l.table, "{u}", l.usage)
+}
 
 // String is the redacted DSN, safe to log.
 func (l *Log) String() string { return l.redDSN }
@@ -175,8 +185,9 @@ var insertColumnNames = strings.Split(strings.ReplaceAll(insertColumns, " ", "")
 // every database's limit (SQLite 32,766; PostgreSQL and MySQL 65,535).
 const maxInsertRows = 1000
 
-// Insert stores entries in one transaction. Every value is passed as a
-// query parameter, never spliced into SQL text.
+// Insert stores entries, and adds them to the dashboard's counters, in one
+// transaction. Every value is passed as a query parameter, never spliced
+// into SQL text.
 func (l *Log) Insert(ctx context.Context, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -208,6 +219,12 @@ func (l *Log) Insert(ctx context.Context, entries []Entry) error {
 		if _, err := tx.ExecContext(ctx, l.rebind(q.String()), args...); err != nil {
 			return fmt.Errorf("insert %d entries into prediction log: %w", len(chunk), err)
 		}
+	}
+	if err := l.addUsage(ctx, func(ctx context.Context, q string, args ...any) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	}, entries); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit prediction log entries: %w", err)
@@ -291,9 +308,10 @@ func plainKey(k string) bool {
 	return true
 }
 
-// copyPostgres stores entries with PostgreSQL's binary COPY (one statement,
-// atomic): far less work for the server than a 15,000-parameter INSERT,
-// which matters when the database shares the machine with the app.
+// copyPostgres stores entries with PostgreSQL's binary COPY, and adds them
+// to the dashboard's counters, in one transaction: far less work for the
+// server than a 15,000-parameter INSERT, which matters when the database
+// shares the machine with the app.
 func (l *Log) copyPostgres(ctx context.Context, entries []Entry) error {
 	rows := make([][]any, len(entries))
 	for i, e := range entries {
@@ -314,8 +332,21 @@ func (l *Log) copyPostgres(ctx context.Context, entries []Entry) error {
 		if !ok {
 			return fmt.Errorf("unexpected PostgreSQL driver connection %T", dc)
 		}
-		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{l.table}, insertColumnNames, pgx.CopyFromRows(rows))
-		return err
+		tx, err := c.Conn().Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{l.table}, insertColumnNames, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		if err := l.addUsage(ctx, func(ctx context.Context, q string, args ...any) error {
+			_, err := tx.Exec(ctx, q, args...)
+			return err
+		}, entries); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
 	})
 	if err != nil {
 		return fmt.Errorf("copy %d entries into prediction log: %w", len(entries), err)
@@ -323,11 +354,20 @@ func (l *Log) copyPostgres(ctx context.Context, entries []Entry) error {
 	return nil
 }
 
+// queryer is a *sql.DB or a *sql.Conn.
+type queryer interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
 // Recent returns the newest n entries, newest first.
 func (l *Log) Recent(ctx context.Context, n int) ([]Entry, error) {
+	return l.recent(ctx, l.db, n)
+}
+
+func (l *Log) recent(ctx context.Context, db queryer, n int) ([]Entry, error) {
 	q := l.rebind("SELECT id, home, away, neutral, as_of, outcome, winner, probability, probabilities, features, model_version, variant, client_time, server_time FROM " +
 		l.table + " ORDER BY id DESC LIMIT ?")
-	rows, err := l.db.QueryContext(ctx, q, n)
+	rows, err := db.QueryContext(ctx, q, n)
 	if err != nil {
 		return nil, fmt.Errorf("read recent predictions: %w", err)
 	}
@@ -424,6 +464,13 @@ func (l *Log) TopMatchups(ctx context.Context, n int) ([]Matchup, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("top match-ups: %w", err)
 	}
+	sortMatchups(out)
+	return out[:min(n, len(out))], nil
+}
+
+// sortMatchups orders most requested first, ties by home then away name
+// (byte order).
+func sortMatchups(out []Matchup) {
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Count != b.Count {
@@ -434,7 +481,6 @@ func (l *Log) TopMatchups(ctx context.Context, n int) ([]Matchup, error) {
 		}
 		return a.Away < b.Away
 	})
-	return out[:min(n, len(out))], nil
 }
 
 // ByHour returns 24 counts, one per UTC hour of day (index = hour).
@@ -484,7 +530,12 @@ func (l *Log) OutcomeMix(ctx context.Context) ([]Counted, error) {
 }
 
 func (l *Log) counted(ctx context.Context, what, q string) ([]Counted, error) {
-	rows, err := l.db.QueryContext(ctx, q)
+	return l.countedOn(ctx, l.db, what, q)
+}
+
+// countedOn runs q (with ? placeholders) on db and reads (label, count) rows.
+func (l *Log) countedOn(ctx context.Context, db queryer, what, q string, args ...any) ([]Counted, error) {
+	rows, err := db.QueryContext(ctx, l.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

@@ -75,7 +75,7 @@ func Open(t testing.TB, dialect predlog.Dialect, dsn, prefix string) *predlog.Lo
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for _, table := range []string{l.Table(), prefix + "predlog_migrations"} {
+		for _, table := range []string{l.Table(), l.UsageTable(), prefix + "predlog_migrations"} {
 			if _, err := l.DB().ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
 				t.Errorf("drop %s: %v", table, err)
 			}
