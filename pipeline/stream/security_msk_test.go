@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/datalabhq/datalab/internal/testpki"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -45,7 +46,7 @@ func TestMSKIAMPayload(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_PROFILE", "")
 
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	b := secureBroker(t, &pki, false)
 	var (
 		mu         sync.Mutex
@@ -155,7 +156,7 @@ func TestMSKIAMNoCredentials(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	b := secureBroker(t, &pki, false)
 	b.c.ControlKey(int16(kmsg.SASLHandshake), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		b.c.KeepControl()

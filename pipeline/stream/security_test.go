@@ -2,102 +2,19 @@ package stream
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/internal/testpki"
 	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// testPKI is a private CA with a broker certificate for 127.0.0.1 and
-// localhost and a client certificate, as PEM files in a temp directory.
-type testPKI struct {
-	CA, ServerCert, ServerKey, ClientCert, ClientKey string
-	// OtherCA is a CA that signed none of them.
-	OtherCA string
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	writePEM := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	keyDER := func(k *ecdsa.PrivateKey) []byte {
-		b, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	serial := int64(1)
-	newCA := func(name string) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-		k := newKey()
-		serial++
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, k, der
-	}
-	ca, caKey, caDER := newCA("datalab test CA")
-	_, _, otherDER := newCA("some other CA")
-	leaf := func(name string, usage x509.ExtKeyUsage, dns []string, ips []net.IP) ([]byte, []byte) {
-		k := newKey()
-		serial++
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			DNSNames: dns, IPAddresses: ips}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der, keyDER(k)
-	}
-	sDER, sKey := leaf("broker", x509.ExtKeyUsageServerAuth, []string{"localhost", "broker.datalab.test"}, []net.IP{net.IPv4(127, 0, 0, 1)})
-	cDER, cKey := leaf("predictor", x509.ExtKeyUsageClientAuth, nil, nil)
-	return testPKI{
-		CA:         writePEM("ca.pem", "CERTIFICATE", caDER),
-		OtherCA:    writePEM("other-ca.pem", "CERTIFICATE", otherDER),
-		ServerCert: writePEM("broker.pem", "CERTIFICATE", sDER),
-		ServerKey:  writePEM("broker-key.pem", "PRIVATE KEY", sKey),
-		ClientCert: writePEM("client.pem", "CERTIFICATE", cDER),
-		ClientKey:  writePEM("client-key.pem", "PRIVATE KEY", cKey),
-	}
-}
 
 // Passwords the tests use; the wrong one is what an attacker guesses.
 const (
@@ -106,7 +23,7 @@ const (
 )
 
 // secureBroker starts an embedded broker with the given TLS and users.
-func secureBroker(t *testing.T, pki *testPKI, clientCA bool, users ...BrokerUser) *Broker {
+func secureBroker(t *testing.T, pki *testpki.PKI, clientCA bool, users ...BrokerUser) *Broker {
 	t.Helper()
 	cfg := BrokerConfig{Addr: "127.0.0.1:0", Users: users, Logger: slog.New(slog.DiscardHandler)}
 	if pki != nil {
@@ -177,8 +94,8 @@ func produceConsume(t *testing.T, addr string, opts []kgo.Opt, want string) erro
 // securityCase is a broker configuration and a client's settings.
 type securityCase struct {
 	name     string
-	pki      *testPKI // TLS with its broker certificate; nil for none
-	clientCA bool     // the broker requires a client certificate from pki's CA
+	pki      *testpki.PKI // TLS with its broker certificate; nil for none
+	clientCA bool         // the broker requires a client certificate from pki's CA
 	users    []BrokerUser
 	sec      Security
 	want     string // "" when the round trip must work, else in its error
@@ -210,7 +127,7 @@ func (tc securityCase) run(t *testing.T) {
 // configured for TLS, mutual TLS, SASL PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
 // and TLS with SCRAM, with the right settings.
 func TestSecurityRoundTrip(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	user := func(m string) BrokerUser { return BrokerUser{Mechanism: m, Name: "datalab", Password: testPassword} }
 	sasl := func(m string) Security {
 		return Security{SASLMechanism: m, SASLUsername: "datalab", SASLPassword: testPassword}
@@ -241,7 +158,7 @@ func TestSecurityRoundTrip(t *testing.T) {
 // fails (nothing is produced or consumed) with an error that names the
 // cause, and no error carries a password.
 func TestSecurityRefused(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	user := func(m string) BrokerUser { return BrokerUser{Mechanism: m, Name: "datalab", Password: testPassword} }
 	for _, tc := range []securityCase{
 		{name: "no credentials", users: []BrokerUser{user(MechanismSCRAMSHA256)}, want: "is SASL missing?"},
@@ -313,7 +230,7 @@ func TestSecurityValidate(t *testing.T) {
 // TestSecurityFiles reports unreadable or malformed certificate files by
 // name when the client options are built.
 func TestSecurityFiles(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	missing := filepath.Join(t.TempDir(), "missing.pem")
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
@@ -434,7 +351,7 @@ func TestBrokerRefusesBadUsers(t *testing.T) {
 // request is predicted, stored and answered on the response topic, read
 // back by a client with the same settings.
 func TestPredictorOverTLSAndSCRAM(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	b := secureBroker(t, &pki, false, BrokerUser{Mechanism: MechanismSCRAMSHA512, Name: "predictor", Password: testPassword})
 	sec := Security{TLSCAFile: pki.CA, SASLMechanism: MechanismSCRAMSHA512, SASLUsername: "predictor", SASLPassword: testPassword}
 	brokers := []string{b.Addr()}

@@ -2,6 +2,7 @@ package flightapp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,12 @@ type StackConfig struct {
 	Brokers         []string
 	EmbeddedAddr    string
 	EmbeddedDataDir string
+	// Kafka is how the producer and the predictors connect (TLS, SASL).
+	Kafka stream.Security
+	// EmbeddedTLS and EmbeddedUsers make the embedded broker speak TLS
+	// and require SASL (stream.BrokerConfig's TLS and Users).
+	EmbeddedTLS   *tls.Config
+	EmbeddedUsers []stream.BrokerUser
 	// Topics default to stream.DefaultTopics(); Partitions (default 3) is
 	// used when creating them.
 	Topics     stream.Topics
@@ -86,13 +93,18 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 		if addr == "" {
 			addr = "127.0.0.1:9092"
 		}
-		b, err := stream.StartBroker(stream.BrokerConfig{Addr: addr, DataDir: cfg.EmbeddedDataDir, Partitions: int(cfg.Partitions), Logger: cfg.Logger})
+		b, err := stream.StartBroker(stream.BrokerConfig{Addr: addr, DataDir: cfg.EmbeddedDataDir, Partitions: int(cfg.Partitions), Logger: cfg.Logger,
+			TLS: cfg.EmbeddedTLS, Users: cfg.EmbeddedUsers})
 		if err != nil {
 			return fail(err)
 		}
 		s.Broker, s.Brokers = b, []string{b.Addr()}
 	}
-	p, err := stream.NewProducer(s.Brokers, cfg.Topics.Request)
+	kafkaOpts, err := cfg.Kafka.ClientOpts(s.Brokers)
+	if err != nil {
+		return fail(err)
+	}
+	p, err := stream.NewProducer(s.Brokers, cfg.Topics.Request, kafkaOpts...)
 	if err != nil {
 		return fail(err)
 	}
@@ -100,7 +112,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 	tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := stream.EnsureTopics(tctx, p.Client(), cfg.Partitions, cfg.Topics.All()...); err != nil {
-		return fail(err)
+		return fail(cfg.Kafka.Explain(err))
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -120,7 +132,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 				r = reg // one member's counters on /metrics
 			}
 			pr, err := stream.NewPredictor(stream.PredictorConfig{Brokers: s.Brokers, Topics: cfg.Topics,
-				Scorer: cfg.Scorer, Store: cfg.Store, Logger: cfg.Logger, Registerer: r})
+				Scorer: cfg.Scorer, Store: cfg.Store, Logger: cfg.Logger, Registerer: r, ClientOpts: kafkaOpts})
 			if err != nil {
 				return fail(fmt.Errorf("stack: %w", err))
 			}
