@@ -1,17 +1,25 @@
 // Package atomicfile writes files so that readers never see a half-written
 // file: data goes to a temporary file in the destination directory, is synced,
-// and is renamed over the destination only when the writer is committed.
+// and is renamed over the destination only when the writer is committed;
+// the directory is then synced too, so the rename itself survives a crash.
 // Every stage that produces an output file uses it. Whole directories (a
 // Spark model, an image layout, a download) are published the same way:
 // filled in TempDirBeside, then renamed into place by ReplaceDir.
+//
+// CreateIn and WriteFileIn write inside an os.Root: no path component may be
+// a link leading out of it, which is how writers under the repository keep
+// a symlink planted in a working tree from redirecting them elsewhere.
 package atomicfile
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"syscall"
 )
 
 // File is a pending write to Path. Write to it, then call Commit to publish
@@ -19,8 +27,12 @@ import (
 // `defer f.Abort()` is the normal pattern.
 type File struct {
 	*os.File
-	path string
-	done bool
+	root    *os.Root
+	ownRoot bool   // Create opened root and closes it when done
+	name    string // destination, relative to root
+	tmp     string // temporary file, relative to root
+	path    string // destination as the caller named it, for messages
+	done    bool
 }
 
 // Create starts an atomic write of path, creating parent directories.
@@ -29,40 +41,105 @@ func Create(path string) (*File, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create directory for %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("create temporary file for %s: %w", path, err)
 	}
-	return &File{File: tmp, path: path}, nil
+	f, err := create(root, filepath.Base(path), path)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	f.ownRoot = true
+	return f, nil
+}
+
+// CreateIn starts an atomic write of name, a path relative to root,
+// creating parent directories inside root. Every step (directories,
+// temporary file, rename, directory sync) goes through root, so a symbolic
+// link on the way that leads out of root makes it fail instead of writing
+// elsewhere; a link as the final component is replaced, never written
+// through. root must stay open until Commit or Abort.
+func CreateIn(root *os.Root, name string) (*File, error) {
+	shown := filepath.Join(root.Name(), name)
+	if !filepath.IsLocal(name) {
+		return nil, fmt.Errorf("write %s: %q is not a path inside %s", shown, name, root.Name())
+	}
+	if dir := filepath.Dir(name); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create directory for %s: %w%s", shown, err, escapeHint(err, root))
+		}
+	}
+	return create(root, name, shown)
+}
+
+// escapeHint explains os.Root's refusal to follow a link out of the root.
+func escapeHint(err error, root *os.Root) string {
+	if err != nil && (errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.ELOOP) || isEscape(err)) {
+		return fmt.Sprintf(" (a symbolic link on the way leads out of %s: datalab writes only inside it; replace the link by a directory, or point the command at the real location)", root.Name())
+	}
+	return ""
+}
+
+// isEscape recognises os.Root's "path escapes from parent" error, which has
+// no exported sentinel.
+func isEscape(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "path escapes from parent" {
+			return true
+		}
+	}
+	return false
+}
+
+// create makes the temporary file beside name in root.
+func create(root *os.Root, name, shown string) (*File, error) {
+	dir, base := filepath.Split(name)
+	for range 10000 {
+		tmp := dir + "." + base + ".tmp-" + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		f, err := root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create temporary file for %s: %w%s", shown, err, escapeHint(err, root))
+		}
+		return &File{File: f, root: root, name: name, tmp: tmp, path: shown}, nil
+	}
+	return nil, fmt.Errorf("create temporary file for %s: no free name after 10000 tries", shown)
 }
 
 // Path is the final destination of the file.
 func (f *File) Path() string { return f.path }
 
-// Commit syncs, closes and renames the temporary file onto the destination.
+// Commit syncs, closes and renames the temporary file onto the destination,
+// then syncs the directory so that the rename is durable too.
 func (f *File) Commit() error {
 	if f.done {
 		return errors.New("atomicfile: commit after commit or abort")
 	}
 	f.done = true
-	if err := f.File.Sync(); err != nil {
+	defer f.closeRoot()
+	fail := func(format string, err error) error {
 		f.File.Close()
-		os.Remove(f.File.Name())
-		return fmt.Errorf("sync %s: %w", f.path, err)
+		f.root.Remove(f.tmp)
+		return fmt.Errorf(format, f.path, err)
+	}
+	if err := f.File.Sync(); err != nil {
+		return fail("sync %s: %w", err)
+	}
+	if err := f.File.Chmod(0o644); err != nil {
+		return fail("chmod %s: %w", err)
 	}
 	if err := f.File.Close(); err != nil {
-		os.Remove(f.File.Name())
+		f.root.Remove(f.tmp)
 		return fmt.Errorf("close %s: %w", f.path, err)
 	}
-	if err := os.Chmod(f.File.Name(), 0o644); err != nil {
-		os.Remove(f.File.Name())
-		return fmt.Errorf("chmod %s: %w", f.path, err)
+	if err := f.root.Rename(f.tmp, f.name); err != nil {
+		f.root.Remove(f.tmp)
+		return fmt.Errorf("rename into %s: %w%s", f.path, err, escapeHint(err, f.root))
 	}
-	if err := os.Rename(f.File.Name(), f.path); err != nil {
-		os.Remove(f.File.Name())
-		return fmt.Errorf("rename into %s: %w", f.path, err)
-	}
-	return nil
+	return syncDirIn(f.root, filepath.Dir(f.name), f.path)
 }
 
 // Abort discards the pending write. It is safe to call after Commit.
@@ -72,15 +149,61 @@ func (f *File) Abort() {
 	}
 	f.done = true
 	f.File.Close()
-	os.Remove(f.File.Name())
+	f.root.Remove(f.tmp)
+	f.closeRoot()
+}
+
+func (f *File) closeRoot() {
+	if f.ownRoot {
+		f.root.Close()
+	}
+}
+
+// syncDir is how a directory is synced; a variable only so that a test can
+// observe the calls (it wraps it and still syncs).
+var syncDir = func(d *os.File) error { return d.Sync() }
+
+// syncDirIn syncs dir (relative to root) after a rename into it: the rename
+// is a change to the directory, lost in a crash until the directory is on
+// disk. File systems that cannot sync a directory (EINVAL) are accepted.
+func syncDirIn(root *os.Root, dir, what string) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return fmt.Errorf("%s is in place but its directory could not be synced: %w", what, err)
+	}
+	defer d.Close()
+	if err := syncDir(d); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return fmt.Errorf("%s is in place but its directory could not be synced: %w", what, err)
+	}
+	return nil
+}
+
+// syncDirPath syncs the directory at path (see syncDirIn).
+func syncDirPath(path, what string) error {
+	root, err := os.OpenRoot(path)
+	if err != nil {
+		return fmt.Errorf("%s is in place but its directory could not be synced: %w", what, err)
+	}
+	defer root.Close()
+	return syncDirIn(root, ".", what)
 }
 
 // WriteFile atomically replaces path with data.
 func WriteFile(path string, data []byte) error {
-	return Write(path, func(w io.Writer) error {
+	return Write(path, writeBytes(data))
+}
+
+// WriteFileIn atomically replaces name, inside root, with data (see
+// CreateIn for what inside means).
+func WriteFileIn(root *os.Root, name string, data []byte) error {
+	return WriteIn(root, name, writeBytes(data))
+}
+
+func writeBytes(data []byte) func(w io.Writer) error {
+	return func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
-	})
+	}
 }
 
 // Write atomically replaces path with whatever fn writes; if fn fails the
@@ -90,6 +213,20 @@ func Write(path string, fn func(w io.Writer) error) error {
 	if err != nil {
 		return err
 	}
+	return finish(f, fn)
+}
+
+// WriteIn atomically replaces name, inside root, with whatever fn writes
+// (see CreateIn and Write).
+func WriteIn(root *os.Root, name string, fn func(w io.Writer) error) error {
+	f, err := CreateIn(root, name)
+	if err != nil {
+		return err
+	}
+	return finish(f, fn)
+}
+
+func finish(f *File, fn func(w io.Writer) error) error {
 	defer f.Abort()
 	if err := fn(f); err != nil {
 		return err

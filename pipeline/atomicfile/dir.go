@@ -32,7 +32,8 @@ func TempDirBeside(dir, purpose string) (string, error) {
 // tmp+".old") and removed once the new one is in place, so readers see the
 // old directory or the new one, never a half-written one, and dir is
 // missing only between two renames. If the rename fails the old directory
-// is put back. tmp must be on dir's file system, as TempDirBeside makes it.
+// is put back, and once it is in place the parent directory is synced. tmp
+// must be on dir's file system, as TempDirBeside makes it.
 func ReplaceDir(tmp, dir string) error {
 	dir = filepath.Clean(dir) // "a/b/" would follow a link b and move its target aside
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -54,6 +55,10 @@ func ReplaceDir(tmp, dir string) error {
 			}
 		}
 		return fmt.Errorf("rename into %s: %w", dir, err)
+	}
+	// The renames change dir's parent: sync it so that they survive a crash.
+	if err := syncDirPath(filepath.Dir(dir), dir); err != nil {
+		return err
 	}
 	if old != "" {
 		if err := os.RemoveAll(old); err != nil {
