@@ -6,8 +6,8 @@
 // Spark model, an image layout, a download) are published the same way:
 // filled in TempDirBeside, then renamed into place by ReplaceDir.
 //
-// CreateIn and WriteFileIn write inside an os.Root: no path component may be
-// a link leading out of it, which is how writers under the repository keep
+// CreateIn, WriteIn and WriteFileIn write below a directory through an
+// os.Root: no path component may be a link leading out of it, which is how writers under the repository keep
 // a symlink planted in a working tree from redirecting them elsewhere.
 package atomicfile
 
@@ -37,15 +37,35 @@ type File struct {
 
 // Create starts an atomic write of path, creating parent directories.
 func Create(path string) (*File, error) {
-	dir := filepath.Dir(path)
+	f, err := CreateIn(filepath.Dir(path), filepath.Base(path))
+	if err != nil {
+		return nil, err
+	}
+	f.path = path
+	return f, nil
+}
+
+// CreateIn starts an atomic write of name, a path relative to the
+// directory dir (created if missing), creating name's parent directories
+// inside dir. Every step below dir (directories, temporary file, rename,
+// directory sync) goes through an os.Root opened at dir, so a symbolic link
+// on the way that leads out of dir makes it fail instead of writing
+// elsewhere, and a link as the final component is replaced, never written
+// through. dir itself is the caller's trusted anchor (the repository, the
+// data directory) and may be a link.
+func CreateIn(dir, name string) (*File, error) {
+	shown := filepath.Join(dir, name)
+	if !filepath.IsLocal(name) {
+		return nil, fmt.Errorf("write %s: %q is not a path inside %s", shown, name, dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create directory for %s: %w", path, err)
+		return nil, fmt.Errorf("create directory %s: %w", dir, err)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("create temporary file for %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", shown, err)
 	}
-	f, err := create(root, filepath.Base(path), path)
+	f, err := createIn(root, name, shown)
 	if err != nil {
 		root.Close()
 		return nil, err
@@ -54,19 +74,9 @@ func Create(path string) (*File, error) {
 	return f, nil
 }
 
-// CreateIn starts an atomic write of name, a path relative to root,
-// creating parent directories inside root. Every step (directories,
-// temporary file, rename, directory sync) goes through root, so a symbolic
-// link on the way that leads out of root makes it fail instead of writing
-// elsewhere; a link as the final component is replaced, never written
-// through. root must stay open until Commit or Abort.
-func CreateIn(root *os.Root, name string) (*File, error) {
-	shown := filepath.Join(root.Name(), name)
-	if !filepath.IsLocal(name) {
-		return nil, fmt.Errorf("write %s: %q is not a path inside %s", shown, name, root.Name())
-	}
-	if dir := filepath.Dir(name); dir != "." {
-		if err := root.MkdirAll(dir, 0o755); err != nil {
+func createIn(root *os.Root, name, shown string) (*File, error) {
+	if parent := filepath.Dir(name); parent != "." {
+		if err := root.MkdirAll(parent, 0o755); err != nil {
 			return nil, fmt.Errorf("create directory for %s: %w%s", shown, err, escapeHint(err, root))
 		}
 	}
@@ -193,10 +203,10 @@ func WriteFile(path string, data []byte) error {
 	return Write(path, writeBytes(data))
 }
 
-// WriteFileIn atomically replaces name, inside root, with data (see
+// WriteFileIn atomically replaces name, inside dir, with data (see
 // CreateIn for what inside means).
-func WriteFileIn(root *os.Root, name string, data []byte) error {
-	return WriteIn(root, name, writeBytes(data))
+func WriteFileIn(dir, name string, data []byte) error {
+	return WriteIn(dir, name, writeBytes(data))
 }
 
 func writeBytes(data []byte) func(w io.Writer) error {
@@ -216,10 +226,10 @@ func Write(path string, fn func(w io.Writer) error) error {
 	return finish(f, fn)
 }
 
-// WriteIn atomically replaces name, inside root, with whatever fn writes
+// WriteIn atomically replaces name, inside dir, with whatever fn writes
 // (see CreateIn and Write).
-func WriteIn(root *os.Root, name string, fn func(w io.Writer) error) error {
-	f, err := CreateIn(root, name)
+func WriteIn(dir, name string, fn func(w io.Writer) error) error {
+	f, err := CreateIn(dir, name)
 	if err != nil {
 		return err
 	}

@@ -49,10 +49,7 @@ func (c *Catalog) Add(setName, rel, src string, opts AddOptions) (*File, error) 
 	if err != nil {
 		return nil, err
 	}
-	store := Store{Dir: opts.Store}
-	if store.Dir == "" {
-		store.Dir = DefaultStoreDir(c.dir)
-	}
+	store := c.store(opts.Store)
 	if p.Size > 0 && !store.Has(p) {
 		if err := store.PutFile(src, p); err != nil {
 			return nil, fmt.Errorf("add %s to the object store: %w", src, err)
@@ -83,11 +80,11 @@ func (c *Catalog) Add(setName, rel, src string, opts AddOptions) (*File, error) 
 
 	wp := s.WorkingPath(f)
 	if !samePath(src, wp) {
-		if err := materialiseFromStore(store, wp, p); err != nil {
+		if err := materialiseFromStore(store, c.dir, s.workingRel(f), p); err != nil {
 			return nil, fmt.Errorf("add %s: materialise %s: %w", src, wp, err)
 		}
 	}
-	if err := atomicfile.WriteFile(s.PointerPath(f), p.Encode()); err != nil {
+	if err := atomicfile.WriteFileIn(c.dir, s.pointerRel(f), p.Encode()); err != nil {
 		return nil, err
 	}
 	return f, c.Save()
@@ -136,17 +133,18 @@ func samePath(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
 
-// materialiseFromStore copies the stored object p to wp, verifying it.
-func materialiseFromStore(store Store, wp string, p Pointer) error {
+// materialiseFromStore copies the stored object p to rel below dir,
+// verifying it.
+func materialiseFromStore(store Store, dir, rel string, p Pointer) error {
 	if p.Size == 0 {
-		return atomicfile.WriteFile(wp, nil)
+		return atomicfile.WriteFileIn(dir, rel, nil)
 	}
 	r, err := os.Open(store.Path(p.Oid))
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	mm, err := copyVerified(wp, r, p)
+	mm, err := copyVerified(dir, rel, r, p)
 	if err != nil {
 		return err
 	}

@@ -170,7 +170,18 @@ func (s *Set) File(rel string) (*File, error) {
 
 // WorkingPath is where f is materialised: dataDir/<set>/<path>.
 func (s *Set) WorkingPath(f *File) string {
-	return filepath.Join(s.Dir(), filepath.FromSlash(f.Path))
+	return filepath.Join(s.cat.dir, s.workingRel(f))
+}
+
+// workingRel is WorkingPath relative to the data directory, where writes
+// are confined.
+func (s *Set) workingRel(f *File) string {
+	return filepath.Join(s.Name, filepath.FromSlash(f.Path))
+}
+
+// pointerRel is PointerPath relative to the data directory.
+func (s *Set) pointerRel(f *File) string {
+	return filepath.Join(PointersDir, s.Name, filepath.FromSlash(f.Path)) + PointerSuffix
 }
 
 // PointerPath is f's pointer file, dataDir/pointers/<set>/<path>.pointer.
@@ -178,7 +189,7 @@ func (s *Set) WorkingPath(f *File) string {
 // materialised directory holds only the data set's own files: a Spark model
 // directory with stray part-*.pointer files would not load in Spark.
 func (s *Set) PointerPath(f *File) string {
-	return filepath.Join(s.cat.dir, PointersDir, s.Name, filepath.FromSlash(f.Path)) + PointerSuffix
+	return filepath.Join(s.cat.dir, s.pointerRel(f))
 }
 
 // FileFormat is f's format: its own, or else the set's.
@@ -280,7 +291,7 @@ func (c *Catalog) Save() error {
 	if err := enc.Close(); err != nil {
 		return fmt.Errorf("encode data catalog: %w", err)
 	}
-	return atomicfile.WriteFile(filepath.Join(c.dir, CatalogFile), buf.Bytes())
+	return atomicfile.WriteFileIn(c.dir, CatalogFile, buf.Bytes())
 }
 
 func (c *Catalog) validate() error {

@@ -126,10 +126,7 @@ func (c *Catalog) Pull(ctx context.Context, names []string, opts PullOptions) (P
 	if err != nil {
 		return PullResult{}, err
 	}
-	p := puller{opts: opts, store: Store{Dir: opts.Store}, log: opts.Logger}
-	if p.store.Dir == "" {
-		p.store.Dir = DefaultStoreDir(c.dir)
-	}
+	p := puller{opts: opts, store: c.store(opts.Store), log: opts.Logger}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -212,7 +209,7 @@ func (p *puller) pullFile(ctx context.Context, s *Set, f *File) (string, []error
 		}
 	}
 	if f.Size == 0 {
-		if err := atomicfile.WriteFile(wp, nil); err != nil {
+		if err := atomicfile.WriteFileIn(s.cat.dir, s.workingRel(f), nil); err != nil {
 			return "", []error{err}
 		}
 		return FromEmpty, nil
@@ -220,7 +217,7 @@ func (p *puller) pullFile(ctx context.Context, s *Set, f *File) (string, []error
 
 	var errs []error
 	if p.store.Has(f.Pointer) {
-		ok, err := p.fromStore(wp, f.Pointer)
+		ok, err := p.fromStore(s, f)
 		if ok {
 			return FromStore, nil
 		}
@@ -234,7 +231,7 @@ func (p *puller) pullFile(ctx context.Context, s *Set, f *File) (string, []error
 			errs = append(errs, err)
 			continue
 		}
-		ok, err := p.fromStore(wp, f.Pointer)
+		ok, err := p.fromStore(s, f)
 		if ok {
 			return src.from, nil
 		}
@@ -246,16 +243,17 @@ func (p *puller) pullFile(ctx context.Context, s *Set, f *File) (string, []error
 	return "", errs
 }
 
-// fromStore copies the stored object to the working path, verifying it; a
+// fromStore copies the stored object to f's working path, verifying it; a
 // corrupt object is deleted so that the next source can replace it.
-func (p *puller) fromStore(wp string, want Pointer) (bool, error) {
+func (p *puller) fromStore(s *Set, f *File) (bool, error) {
+	wp, want := s.WorkingPath(f), f.Pointer
 	obj := p.store.Path(want.Oid)
 	r, err := os.Open(obj)
 	if err != nil {
 		return false, fmt.Errorf("object store: %w", err)
 	}
 	defer r.Close()
-	mm, err := copyVerified(wp, r, want)
+	mm, err := copyVerified(s.cat.dir, s.workingRel(f), r, want)
 	if err != nil {
 		return false, fmt.Errorf("write %s: %w", wp, err)
 	}

@@ -73,10 +73,7 @@ func (c *Catalog) Status(ctx context.Context, names []string, opts StatusOptions
 	if err != nil {
 		return nil, err
 	}
-	store := Store{Dir: opts.Store}
-	if store.Dir == "" {
-		store.Dir = DefaultStoreDir(c.dir)
-	}
+	store := c.store(opts.Store)
 	out := make([]SetStatus, 0, len(sets))
 	for _, s := range sets {
 		ss := SetStatus{Name: s.Name, Files: len(s.Files), Bytes: s.Bytes(), Details: []FileStatus{}}

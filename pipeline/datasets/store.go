@@ -21,8 +21,39 @@ func DefaultStoreDir(dataDir string) string {
 
 // Store is a local content-addressed object store laid out like
 // .git/lfs/objects: Dir/<oid[0:2]>/<oid[2:4]>/<oid>. Objects are written
-// only after their sha256 and size were verified, and atomically.
-type Store struct{ Dir string }
+// only after their sha256 and size were verified, and atomically, and never
+// through a symbolic link below Dir that leads out of it.
+type Store struct {
+	Dir string
+
+	// within, when set, is a directory holding Dir (the repository root for
+	// the default store) that writes may not leave either: a linked
+	// .datalab is refused as well as a linked objects/ab.
+	within string
+}
+
+// store is the object store at dir, or the default store of the catalog
+// (confined to the repository root) when dir is empty.
+func (c *Catalog) store(dir string) Store {
+	if dir != "" {
+		return Store{Dir: dir}
+	}
+	return Store{Dir: DefaultStoreDir(c.dir), within: filepath.Dir(filepath.Clean(c.dir))}
+}
+
+// writeTarget is the anchor directory and the path below it where the
+// object oid is written.
+func (s Store) writeTarget(oid string) (dir, rel string) {
+	dir = s.Dir
+	if s.within != "" {
+		dir = s.within
+	}
+	rel, err := filepath.Rel(dir, s.Path(oid))
+	if err != nil {
+		return s.Dir, filepath.Base(s.Path(oid))
+	}
+	return dir, rel
+}
 
 // Path is where the object oid lives in the store.
 func (s Store) Path(oid string) string {
@@ -57,11 +88,14 @@ func (e *MismatchError) Error() string {
 	return fmt.Sprintf("%s: %s has different content: declared %s, got %s: %s", e.File, e.Source, e.Want, got, e.Hint)
 }
 
-// copyVerified copies r to dst atomically and publishes dst only when the
-// bytes hash to want; otherwise dst is untouched and a *MismatchError
-// (with file, source and hint filled in by the caller) is returned.
-func copyVerified(dst string, r io.Reader, want Pointer) (*MismatchError, error) {
-	f, err := atomicfile.Create(dst)
+// copyVerified copies r to rel below dir atomically, refusing symbolic
+// links out of dir on the way (atomicfile.CreateIn), and publishes it only
+// when the bytes hash to want; otherwise nothing is written and a
+// *MismatchError (with file, source and hint filled in by the caller) is
+// returned.
+func copyVerified(dir, rel string, r io.Reader, want Pointer) (*MismatchError, error) {
+	dst := filepath.Join(dir, rel)
+	f, err := atomicfile.CreateIn(dir, rel)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +119,8 @@ func copyVerified(dst string, r io.Reader, want Pointer) (*MismatchError, error)
 
 // put stores the content of r under want.Oid after verifying it.
 func (s Store) put(r io.Reader, want Pointer) (*MismatchError, error) {
-	return copyVerified(s.Path(want.Oid), r, want)
+	dir, rel := s.writeTarget(want.Oid)
+	return copyVerified(dir, rel, r, want)
 }
 
 // PutFile verifies the file at path against want and stores it.

@@ -284,7 +284,11 @@ func parsePostgresURL(dsn string) (DSN, error) {
 		red.User = url.UserPassword(u.User.Username(), redactedSecret)
 	}
 	red.RawQuery = query
-	return DSN{Dialect: Postgres, driver: "pgx", conn: dsn, redacted: red.String(), secrets: secrets}, nil
+	out := red.String()
+	if !strings.HasPrefix(out, u.Scheme+"://") { // net/url drops "//" when host and path are empty
+		out = u.Scheme + "://" + strings.TrimPrefix(out, u.Scheme+":")
+	}
+	return DSN{Dialect: Postgres, driver: "pgx", conn: dsn, redacted: out, secrets: secrets}, nil
 }
 
 // parseMongoURI reads mongodb:// and mongodb+srv:// as the Go driver splits
@@ -407,7 +411,11 @@ func splitKeywordValue(s string) ([]kvPair, error) {
 			return nil, fmt.Errorf("setting #%d: a key is letters, digits and '_'", len(pairs)+1)
 		}
 		i++ // '='
-		skipSpace()
+		if i < len(s) && isKVSpace(s[i]) {
+			// libpq would take the next word, e.g. "password=…", as this
+			// key's value: refuse rather than misread a password as a host.
+			return nil, fmt.Errorf("the value of %s is empty or set apart from '=' by spaces: write %s='' for an empty value", key, key)
+		}
 		var v strings.Builder
 		if i < len(s) && s[i] == '\'' {
 			i++

@@ -44,6 +44,7 @@ func TestDSNForms(t *testing.T) {
 		{"host=db user=x password='unterminated", "quote"},
 		{"sslmode=disable", "names no host"},
 		{"host=db garbage", "key=value"},
+		{"host= password=secretpw user=u", "set apart from '='"},
 		{"db user=x password=y", "ambiguous"},
 		{"user:secretpw@db/datalab", "ambiguous"},
 		{"localhost:5432", "ambiguous"},
