@@ -12,12 +12,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/datalabhq/datalab/pipeline/flightdelay"
 	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/datalabhq/datalab/pipeline/predlog"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -39,30 +38,37 @@ type Store struct {
 
 var _ flightstore.Store = (*Store)(nil)
 
-// Open connects to uri (mongodb://host:port[/database]); the database is
+// Open connects to uri (mongodb://host:port[/database], mongodb+srv://…,
+// read by pipeline/predlog.ParseDSN); errors never contain its password.
+// The database is
 // the URI's path, agile_data_science when it has none. Open checks that the
 // server answers within the context's deadline.
 func Open(ctx context.Context, uri string) (*Store, error) {
-	u, err := url.Parse(uri)
-	if err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
-		return nil, fmt.Errorf("mongo store: %q is not a mongodb:// URI", uri)
+	// One parser for every store's DSN: its errors and String never hold
+	// the password, and driver errors are scrubbed of it (d.Scrub).
+	d, err := predlog.ParseDSN(uri)
+	if err != nil {
+		return nil, fmt.Errorf("mongo store: %w", err)
 	}
-	db := strings.Trim(u.Path, "/")
+	if d.Dialect != predlog.MongoDB {
+		return nil, fmt.Errorf("mongo store: %s is not a mongodb:// or mongodb+srv:// URI", d)
+	}
+	db := d.Database()
 	if db == "" {
 		db = DefaultDatabase
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).
+	client, err := mongo.Connect(options.Client().ApplyURI(d.ConnString()).
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("mongo store %s: %w", u.Host, err)
+		return nil, fmt.Errorf("mongo store %s: %w", d, d.Scrub(err))
 	}
 	s := &Store{client: client,
 		predictions: client.Database(db).Collection(Collection),
 		issued:      client.Database(db).Collection(IssuedCollection)}
 	if err := s.Ping(ctx); err != nil {
 		client.Disconnect(context.Background())
-		return nil, fmt.Errorf("mongo store %s: %w", u.Host, err)
+		return nil, fmt.Errorf("mongo store %s: %w", d, d.Scrub(err))
 	}
 	return s, nil
 }
