@@ -77,3 +77,10 @@ func (p *Proxy) SetDown(down bool) {
 		clear(p.conns)
 	}
 }
+
+// Close stops listening and cuts every connection: clients then get
+// "connection refused", as from a server that is not running.
+func (p *Proxy) Close() {
+	p.ln.Close()
+	p.SetDown(true)
+}

@@ -26,7 +26,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +35,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
 )
 
 // Publisher publishes an enriched request (stream.Producer is one).
@@ -61,6 +62,9 @@ type Config struct {
 	// Registry gets the app's metrics and is served on /metrics; nil makes
 	// a new one with the Go and process collectors.
 	Registry *prometheus.Registry
+	// TrustedOrigins are origins besides the app's own whose browser POSTs
+	// are accepted (httpserve.Options.TrustedOrigins).
+	TrustedOrigins []string
 }
 
 // App is the http.Handler.
@@ -69,9 +73,21 @@ type App struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	registry *prometheus.Registry
+	web      *httpserve.Layer
+	handler  http.Handler
+}
 
-	mRequests *prometheus.CounterVec
-	mDuration *prometheus.HistogramVec
+// contentSecurityPolicy fits the form page: its one inline script (allowed
+// by hash, so an injected script would not run), inline styles, and
+// fetches to this app only.
+var contentSecurityPolicy = httpserve.ContentSecurityPolicy(
+	"script-src "+httpserve.ScriptHash(inlineScript(formPage)), "style-src 'unsafe-inline'", "connect-src 'self'")
+
+// inlineScript is the text of the page's <script> element.
+func inlineScript(page string) string {
+	_, after, _ := strings.Cut(page, "<script>")
+	script, _, _ := strings.Cut(after, "</script>")
+	return script
 }
 
 // New builds the app.
@@ -89,59 +105,39 @@ func New(cfg Config) (*App, error) {
 		cfg.Registry = prometheus.NewRegistry()
 		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	a := &App{cfg: cfg, log: cfg.Logger.With("component", "flightapp"), mux: http.NewServeMux(), registry: cfg.Registry,
-		mRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "datalab_flight_http_requests_total", Help: "HTTP requests by route and status code.",
-		}, []string{"route", "code"}),
-		mDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "datalab_flight_http_request_seconds", Help: "HTTP request latency by route.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}, []string{"route"}),
+	a := &App{cfg: cfg, log: cfg.Logger.With("component", "flightapp"), mux: http.NewServeMux(), registry: cfg.Registry}
+	web, err := httpserve.New(httpserve.Options{App: "flights", Logger: cfg.Logger, Registerer: cfg.Registry,
+		ContentSecurityPolicy: contentSecurityPolicy, TrustedOrigins: cfg.TrustedOrigins, WriteError: writeError})
+	if err != nil {
+		return nil, fmt.Errorf("flightapp: %w", err)
 	}
-	if err := cfg.Registry.Register(a.mRequests); err != nil {
-		return nil, err
-	}
-	if err := cfg.Registry.Register(a.mDuration); err != nil {
-		return nil, err
-	}
+	a.web = web
 	a.handle("GET /flights/delays/predict_kafka", "form", a.form)
 	a.handle("POST /flights/delays/predict/classify_realtime", "classify", a.classify)
 	a.handle("GET /flights/delays/predict/classify_realtime/response/{id}", "response", a.response)
 	a.handle("POST /api/v1/flights/predict", "api_predict", a.predictSync)
 	a.handle("GET /healthz", "healthz", a.healthz)
-	a.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	a.web.Handle(a.mux, "GET /metrics", "metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	a.handle("GET /{$}", "root", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/flights/delays/predict_kafka", http.StatusFound)
 	})
+	a.handler = a.web.Wrap(a.mux)
 	return a, nil
 }
 
 // Registry is the registry /metrics serves (the predictor can add to it).
 func (a *App) Registry() *prometheus.Registry { return a.registry }
 
-// ServeHTTP implements http.Handler.
-func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
-
-// statusWriter remembers the status code for the metrics.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	s.code = code
-	s.ResponseWriter.WriteHeader(code)
-}
+// ServeHTTP implements http.Handler: the routes behind the serving layer
+// (security headers, request id, request log, metrics, cross-site POSTs
+// refused).
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
 func (a *App) handle(pattern, route string, h http.HandlerFunc) {
-	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		r.Body = http.MaxBytesReader(sw, r.Body, a.cfg.MaxBody)
-		h(sw, r)
-		a.mRequests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
-		a.mDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-	})
+	a.web.Handle(a.mux, pattern, route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBody)
+		h(w, r)
+	}))
 }
 
 // errorBody is every error answer: {"status":"ERROR","error":…,"problems":[…]}.
@@ -152,6 +148,12 @@ type errorBody struct {
 	Problems []flightdelay.FieldError `json:"problems,omitempty"`
 }
 
+// writeError is the serving layer's error writer: refusals and 5xx answers
+// in the app's envelope, which the page shows.
+func writeError(w http.ResponseWriter, _ *http.Request, code int, msg string) {
+	writeJSON(w, code, errorBody{Status: "ERROR", Error: msg})
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -159,19 +161,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// fail answers an error; a *flightdelay.ValidationError becomes 400 with
-// its problems, a too-large body 413.
-func (a *App) fail(w http.ResponseWriter, code int, err error) {
-	body := errorBody{Status: "ERROR", Error: err.Error()}
+// fail answers an error: a *flightdelay.ValidationError becomes 400 with
+// its problems, a too-large body 413, anything else a 500 whose body names
+// no detail (the detail is logged under the request id).
+func (a *App) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *flightdelay.ValidationError
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		code, body.Error = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Status: "ERROR",
+			Error: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)})
 	case errors.As(err, &ve):
-		code, body.Error, body.Problems = http.StatusBadRequest, "invalid request: "+ve.Error(), ve.Problems
+		writeJSON(w, http.StatusBadRequest, errorBody{Status: "ERROR", Error: "invalid request: " + ve.Error(), Problems: ve.Problems})
+	default:
+		a.web.Fail(w, r, http.StatusInternalServerError, "", err)
 	}
-	writeJSON(w, code, body)
 }
 
 // readForm reads the seed form's fields from a urlencoded or multipart
@@ -181,16 +185,19 @@ func readForm(r *http.Request) (flightdelay.Form, error) {
 	var f flightdelay.Form
 	switch ct {
 	case "application/json":
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		// Numbers are accepted as numbers or strings.
+		// One JSON object and nothing after it; its keys are checked
+		// below (a map takes any), case-sensitively, and numbers are
+		// accepted as numbers or strings.
 		var raw map[string]json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
+		if err := httpserve.DecodeJSON(r.Body, &raw); err != nil {
+			var je *httpserve.JSONError
+			switch {
+			case errors.As(err, new(*http.MaxBytesError)):
 				return f, err
+			case errors.As(err, &je) && je.Empty:
+				return f, badRequest("empty body: send a JSON object with DepDelay, Carrier, FlightDate, Origin, Dest and optionally FlightNum")
 			}
-			return f, badRequest("body is not a JSON object: %v", err)
+			return f, badRequest("%v", err)
 		}
 		known := map[string]*string{"DepDelay": &f.DepDelay, "Carrier": &f.Carrier, "FlightDate": &f.FlightDate,
 			"Origin": &f.Origin, "Dest": &f.Dest, "FlightNum": &f.FlightNum}
@@ -245,12 +252,12 @@ func badRequest(format string, args ...any) error {
 func (a *App) readRequest(w http.ResponseWriter, r *http.Request) (flightdelay.Request, bool) {
 	f, err := readForm(r)
 	if err != nil {
-		a.fail(w, http.StatusBadRequest, err)
+		a.fail(w, r, err)
 		return flightdelay.Request{}, false
 	}
 	req, err := a.cfg.Enricher.Enrich(f)
 	if err != nil {
-		a.fail(w, http.StatusInternalServerError, err)
+		a.fail(w, r, err)
 		return flightdelay.Request{}, false
 	}
 	return req, true
@@ -265,13 +272,11 @@ func (a *App) classify(w http.ResponseWriter, r *http.Request) {
 	// The id is recorded before publishing: a fast predictor's answer can
 	// then never precede it, and a failed publish leaves an id nobody holds.
 	if err := a.cfg.Store.Issue(r.Context(), req.UUID, time.Now()); err != nil {
-		a.log.Error("issue request id", "err", err)
-		a.fail(w, http.StatusServiceUnavailable, fmt.Errorf("the prediction store is unavailable, try again: %w", err))
+		a.web.Fail(w, r, http.StatusServiceUnavailable, "the prediction store is unavailable, try again", fmt.Errorf("issue request id: %w", err))
 		return
 	}
 	if err := a.cfg.Publisher.Publish(r.Context(), req); err != nil {
-		a.log.Error("publish request", "err", err)
-		a.fail(w, http.StatusServiceUnavailable, fmt.Errorf("could not hand the request to the predictor, try again: %w", err))
+		a.web.Fail(w, r, http.StatusServiceUnavailable, "could not hand the request to the predictor, try again", fmt.Errorf("publish request: %w", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "OK", "id": req.UUID})
@@ -286,8 +291,7 @@ func (a *App) response(w http.ResponseWriter, r *http.Request) {
 	}
 	doc, status, err := a.cfg.Store.Get(r.Context(), id)
 	if err != nil {
-		a.log.Error("get prediction", "id", id, "err", err)
-		a.fail(w, http.StatusServiceUnavailable, fmt.Errorf("the prediction store is unavailable, poll again: %w", err))
+		a.web.Fail(w, r, http.StatusServiceUnavailable, "the prediction store is unavailable, poll again", fmt.Errorf("get prediction %s: %w", id, err))
 		return
 	}
 	switch status {
@@ -312,7 +316,7 @@ func (a *App) predictSync(w http.ResponseWriter, r *http.Request) {
 	}
 	doc, err := a.cfg.Scorer.Score(req)
 	if err != nil {
-		a.fail(w, http.StatusInternalServerError, err)
+		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "OK", "id": req.UUID, "prediction": doc})
@@ -323,7 +327,9 @@ func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.cfg.Store.Ping(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "ERROR", "error": "store: " + err.Error()})
+		// The driver's error names hosts and users: log it, answer a
+		// phrase (/healthz is reachable wherever the app is).
+		a.web.Fail(w, r, http.StatusServiceUnavailable, "store: not answering", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "OK", "model": a.cfg.Scorer.Name()})

@@ -285,7 +285,7 @@ func TestSyncAPIAndOps(t *testing.T) {
 	resp, _ = http.Get(s.srv.URL + "/metrics")
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.Contains(m, []byte(`datalab_flight_http_requests_total{code="200",route="api_predict"} 1`)) {
+	if !bytes.Contains(m, []byte(`datalab_http_requests_total{app="flights",code="200",handler="api_predict",method="post"} 1`)) {
 		t.Fatalf("metrics:\n%s", m)
 	}
 	resp, _ = http.Get(s.srv.URL + "/flights/delays/predict_kafka")
