@@ -30,10 +30,12 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/datalabhq/datalab/pipeline/matchwinner"
 	"github.com/datalabhq/datalab/pipeline/predlog"
+	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
 )
 
 // Recorder receives every served prediction; *predlog.Writer is the real
@@ -69,7 +71,14 @@ type Config struct {
 	Now func() time.Time
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// TrustedOrigins are origins besides the app's own whose browser POSTs
+	// are accepted (httpserve.Options.TrustedOrigins).
+	TrustedOrigins []string
 }
+
+// contentSecurityPolicy fits the pages: they need no script at all; inline
+// styles and inline SVG only.
+var contentSecurityPolicy = httpserve.ContentSecurityPolicy("style-src 'unsafe-inline'", "img-src 'self' data:")
 
 // App is the match-winner web app, an http.Handler.
 type App struct {
@@ -80,6 +89,8 @@ type App struct {
 	allN    int
 	metrics *metrics
 	mux     *http.ServeMux
+	web     *httpserve.Layer
+	handler http.Handler
 }
 
 // New builds the app around cfg.
@@ -106,6 +117,12 @@ func New(cfg Config) (*App, error) {
 	a.wcTeams = append([]string(nil), cfg.Predictor.WorldCupTeams()...)
 	sort.Strings(a.wcTeams)
 	a.metrics = newMetrics(cfg.Recorder)
+	web, err := httpserve.New(httpserve.Options{App: "matches", Logger: cfg.Logger, Registerer: a.metrics.reg,
+		ContentSecurityPolicy: contentSecurityPolicy, TrustedOrigins: cfg.TrustedOrigins, WriteError: writeErrorFor})
+	if err != nil {
+		return nil, fmt.Errorf("matchapp: %w", err)
+	}
+	a.web = web
 
 	a.mux = http.NewServeMux()
 	a.route("GET /{$}", "home", a.handleHome)
@@ -114,60 +131,26 @@ func New(cfg Config) (*App, error) {
 	a.route("GET /api/v1/matches/teams", "teams", a.handleTeams)
 	a.route("GET /dashboard", "dashboard", a.handleDashboard)
 	a.route("GET /healthz", "healthz", a.handleHealth)
-	a.mux.Handle("GET /metrics", a.metrics.instrument("metrics", a.metrics.handler()))
+	a.web.Handle(a.mux, "GET /metrics", "metrics", a.metrics.handler())
+	a.handler = a.web.Wrap(a.mux)
 	return a, nil
 }
 
-func (a *App) route(pattern, name string, h http.HandlerFunc) {
-	a.mux.Handle(pattern, a.metrics.instrument(name, a.logged(h)))
-}
+func (a *App) route(pattern, name string, h http.HandlerFunc) { a.web.Handle(a.mux, pattern, name, h) }
 
-// ServeHTTP serves the app's routes.
-func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	// The pages need no script at all; inline styles and inline SVG only.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Referrer-Policy", "no-referrer")
-	a.mux.ServeHTTP(w, r)
-}
-
-// statusWriter remembers the status code for the request log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+// writeErrorFor answers the serving layer's refusals and 5xx errors: the
+// API's {"error": …}, plain text elsewhere.
+func writeErrorFor(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeError(w, &requestError{status, msg})
+		return
 	}
-	s.ResponseWriter.WriteHeader(code)
+	http.Error(w, msg, status)
 }
 
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// logged writes one slog line per request: method, path (no query string,
-// which could carry user input), status and duration.
-func (a *App) logged(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !a.cfg.Logger.Enabled(r.Context(), slog.LevelInfo) {
-			h(w, r)
-			return
-		}
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		h(sw, r)
-		a.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
-	}
-}
+// ServeHTTP serves the app's routes behind the serving layer (security
+// headers, request id, request log, cross-site POSTs refused).
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
 // Version is the loaded model's version.
 func (a *App) Version() string { return a.cfg.Predictor.Version() }
@@ -213,6 +196,6 @@ func (a *App) predict(ctx context.Context, req matchwinner.Request) (matchwinner
 	case errors.Is(err, matchwinner.ErrSameTeam):
 		return p, &requestError{http.StatusUnprocessableEntity, err.Error() + ": pick two different teams"}
 	}
-	a.cfg.Logger.Error("prediction failed", "home", req.Home, "away", req.Away, "err", err)
-	return p, &requestError{http.StatusInternalServerError, "the model could not answer this request; see the server log"}
+	a.cfg.Logger.Error("prediction failed", "home", req.Home, "away", req.Away, "err", err, "request_id", httpserve.RequestID(ctx))
+	return p, &requestError{http.StatusInternalServerError, httpserve.PublicError(ctx, "the model could not answer this request")}
 }

@@ -220,10 +220,10 @@ func TestPredictAPI(t *testing.T) {
 	if v := metricValue(t, app, `datalab_match_predictions_total{outcome="draw"}`); v != 1 {
 		t.Errorf("draw predictions metric = %v", v)
 	}
-	if v := metricValue(t, app, `datalab_http_requests_total{code="200",handler="predict_api",method="post"}`); v != 2 {
+	if v := metricValue(t, app, `datalab_http_requests_total{app="matches",code="200",handler="predict_api",method="post"}`); v != 2 {
 		t.Errorf("requests metric = %v", v)
 	}
-	if v := metricValue(t, app, `datalab_http_request_duration_seconds_count{handler="predict_api"}`); v != 2 {
+	if v := metricValue(t, app, `datalab_http_request_duration_seconds_count{app="matches",handler="predict_api"}`); v != 2 {
 		t.Errorf("latency histogram count = %v", v)
 	}
 }

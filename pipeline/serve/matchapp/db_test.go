@@ -1,7 +1,6 @@
 package matchapp_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/internal/testlog"
 	"github.com/datalabhq/datalab/internal/testproxy"
 	"github.com/datalabhq/datalab/pipeline/matchwinner"
 	"github.com/datalabhq/datalab/pipeline/predlog"
@@ -112,7 +111,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	defer direct.Close()
 
-	var logBuf syncBuffer
+	var logBuf testlog.Buffer
 	w := predlog.NewWriter(l, predlog.WriterOptions{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		WriteTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	defer w.Close(context.Background())
@@ -161,18 +160,6 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("writer log leaks the password:\n%s", logs)
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()

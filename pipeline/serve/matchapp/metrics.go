@@ -10,33 +10,23 @@ import (
 	"github.com/datalabhq/datalab/pipeline/predlog"
 )
 
-// metrics live on the app's own registry, so two apps in one process (tests)
+// metrics live on the app's own registry (the HTTP metrics, shared with the
+// flight app, are httpserve's), so two apps in one process (tests)
 // do not collide and nothing global leaks in.
 type metrics struct {
 	reg         *prometheus.Registry
-	requests    *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
 	predictions *prometheus.CounterVec
 }
 
 func newMetrics(rec Recorder) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "datalab_http_requests_total",
-			Help: "HTTP requests by handler, method and status code.",
-		}, []string{"handler", "method", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "datalab_http_request_duration_seconds",
-			Help:    "HTTP request latency by handler.",
-			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
-		}, []string{"handler"}),
 		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "datalab_match_predictions_total",
 			Help: "Predictions served, by predicted outcome.",
 		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.predictions,
+	m.reg.MustRegister(m.predictions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if rec != nil {
 		stat := func(f func(predlog.WriterStats) int64) func() float64 {
@@ -66,11 +56,4 @@ func newMetrics(rec Recorder) *metrics {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
-}
-
-// instrument counts and times h under the handler label name.
-func (m *metrics) instrument(name string, h http.Handler) http.Handler {
-	l := prometheus.Labels{"handler": name}
-	return promhttp.InstrumentHandlerDuration(m.latency.MustCurryWith(l),
-		promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(l), h))
 }

@@ -66,7 +66,7 @@ func (a *App) formData(home, away string, neutral bool) pageData {
 }
 
 func (a *App) handleHome(w http.ResponseWriter, r *http.Request) {
-	a.render(w, http.StatusOK, "home", a.formData("", "", true))
+	a.render(w, r, http.StatusOK, "home", a.formData("", "", true))
 }
 
 // handlePredictForm answers the form: the result page, or the form again
@@ -85,7 +85,7 @@ func (a *App) handlePredictForm(w http.ResponseWriter, r *http.Request) {
 		}
 		d := a.formData("", "", true)
 		d.Error = "The form could not be read: " + err.Error()
-		a.render(w, status, "home", d)
+		a.render(w, r, status, "home", d)
 		return
 	}
 	in := matchInput{
@@ -98,13 +98,13 @@ func (a *App) handlePredictForm(w http.ResponseWriter, r *http.Request) {
 		var p matchwinner.Prediction
 		if p, rerr = a.predict(r.Context(), req); rerr == nil {
 			a.record(req, p, clientTime, a.cfg.Now().UTC())
-			a.render(w, http.StatusOK, "result", a.resultData(req, p))
+			a.render(w, r, http.StatusOK, "result", a.resultData(req, p))
 			return
 		}
 	}
 	d := a.formData(in.Home, in.Away, in.Neutral)
 	d.Error = rerr.msg
-	a.render(w, rerr.status, "home", d)
+	a.render(w, r, rerr.status, "home", d)
 }
 
 func (a *App) resultData(req matchwinner.Request, p matchwinner.Prediction) pageData {
@@ -128,11 +128,10 @@ func (a *App) resultData(req matchwinner.Request, p matchwinner.Prediction) page
 
 // render executes a template into a buffer first, so a template error
 // becomes a clean 500 instead of half a page.
-func (a *App) render(w http.ResponseWriter, status int, name string, data any) {
+func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
-		a.cfg.Logger.Error("render page", "template", name, "err", err)
-		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		a.web.Fail(w, r, http.StatusInternalServerError, "internal error rendering the page", fmt.Errorf("template %s: %w", name, err))
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

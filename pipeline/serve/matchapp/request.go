@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/datalabhq/datalab/pipeline/matchwinner"
 	"github.com/datalabhq/datalab/pipeline/predlog"
+	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
 )
 
 // requestError is a client error: an HTTP status and a message that says
@@ -94,47 +94,26 @@ type apiRequest struct {
 	ClientTime string `json:"client_time"`
 }
 
-// decodeJSON reads one JSON object from r's body into v: size-limited,
-// unknown fields rejected, nothing allowed after the object. The
-// Content-Type header is not checked (curl -d sends a form type); the body
-// itself must be JSON.
+// decodeJSON reads one JSON object from r's body into v, strictly
+// (httpserve.DecodeJSON: size-limited, unknown fields and anything after
+// the object refused). The Content-Type header is not checked (curl -d
+// sends a form type); the body itself must be JSON.
 func (a *App) decodeJSON(w http.ResponseWriter, r *http.Request, v any) *requestError {
-	body := http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err, a.cfg.MaxBodyBytes)
+	err := httpserve.DecodeJSON(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes), v)
+	if err == nil {
+		return nil
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return jsonError(err, a.cfg.MaxBodyBytes)
-		}
-		return &requestError{http.StatusBadRequest, "the body must hold a single JSON object"}
+	var je *httpserve.JSONError
+	if !errors.As(err, &je) {
+		return &requestError{http.StatusBadRequest, "malformed JSON: " + err.Error()}
 	}
-	return nil
-}
-
-func jsonError(err error, limit int64) *requestError {
-	var (
-		tooBig *http.MaxBytesError
-		syn    *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-	)
 	switch {
-	case errors.As(err, &tooBig):
-		return &requestError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", limit)}
-	case errors.Is(err, io.EOF):
-		return &requestError{http.StatusBadRequest, `empty body: send {"home": "...", "away": "...", "neutral": true}`}
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &requestError{http.StatusBadRequest, "malformed JSON: the body ends early"}
-	case errors.As(err, &syn):
-		return &requestError{http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
-	case errors.As(err, &typ):
-		return &requestError{http.StatusBadRequest, fmt.Sprintf("field %q must be a JSON %s", typ.Field, typ.Type)}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return &requestError{http.StatusBadRequest, strings.TrimPrefix(err.Error(), "json: ") + `: the fields are home, away, neutral, as_of, client_time`}
+	case je.Empty:
+		return &requestError{je.Status, `empty body: send {"home": "...", "away": "...", "neutral": true}`}
+	case je.UnknownField != "":
+		return &requestError{je.Status, je.Msg + `: the fields are home, away, neutral, as_of, client_time`}
 	}
-	return &requestError{http.StatusBadRequest, "malformed JSON: " + err.Error()}
+	return &requestError{je.Status, je.Msg}
 }
 
 // apiResponse is the JSON answer of POST /api/v1/matches/predict.
