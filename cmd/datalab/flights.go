@@ -17,6 +17,7 @@ import (
 	"github.com/datalabhq/datalab/pipeline/flightstore/mongostore"
 	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
 	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/predlog"
 	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
 	"github.com/datalabhq/datalab/pipeline/stream"
 )
@@ -75,12 +76,17 @@ func (o *flightOptions) brokerList() []string {
 	return out
 }
 
-// openFlightStore opens the store the DSN names: mongodb:// → MongoDB,
-// anything else → SQL (SQLite file by default, created with its directory).
+// openFlightStore opens the store the DSN names (predlog.ParseDSN):
+// mongodb:// → MongoDB, anything else → SQL (SQLite file by default,
+// created with its directory).
 func openFlightStore(ctx context.Context, dsn string) (flightstore.Store, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if strings.HasPrefix(dsn, "mongodb://") || strings.HasPrefix(dsn, "mongodb+srv://") {
+	// The one DSN parser decides, so a key=value PostgreSQL DSN or a typo
+	// is read here exactly as the stores read it.
+	if d, err := predlog.ParseDSN(dsn); err != nil {
+		return nil, fmt.Errorf("flight store (--store / DATALAB_FLIGHT_STORE): %w", err)
+	} else if d.Dialect == predlog.MongoDB {
 		return mongostore.Open(ctx, dsn)
 	}
 	return sqlstore.Open(ctx, dsn)
