@@ -245,6 +245,12 @@ func run(rate int, dur time.Duration, backlog int, dsn, model, distPath string) 
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			// Issued first, as the app does: the store refuses answers
+			// for ids never issued.
+			if err := bts.Issue(ctx, req.UUID, time.Now()); err != nil {
+				pubErr.Store(err)
+				return
+			}
 			if err := bstack.Producer.Publish(ctx, req); err != nil {
 				pubErr.Store(err)
 			}

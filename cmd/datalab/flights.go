@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +38,11 @@ type flightOptions struct {
 	model, distances, store, brokers string
 	topics                           stream.Topics
 	partitions                       int32
+	// pendingTTL and acceptUnissued are the store's flightstore.Policy
+	// (--pending-ttl on every flight command, --accept-unissued where a
+	// predictor runs: registerAcceptUnissued).
+	pendingTTL     string
+	acceptUnissued bool
 }
 
 func (o *flightOptions) register(cmd *cobra.Command, withDistances bool) {
@@ -52,6 +59,45 @@ func (o *flightOptions) register(cmd *cobra.Command, withDistances bool) {
 	f.StringVar(&o.topics.Response, "response-topic", envOr("DATALAB_RESPONSE_TOPIC", def.Response), "response topic (env DATALAB_RESPONSE_TOPIC)")
 	f.StringVar(&o.topics.DeadLetter, "dead-letter-topic", envOr("DATALAB_DEAD_LETTER_TOPIC", def.DeadLetter), "dead-letter topic (env DATALAB_DEAD_LETTER_TOPIC)")
 	f.Int32Var(&o.partitions, "partitions", 3, "partitions of topics created on startup (predictors scale up to this many)")
+	f.StringVar(&o.pendingTTL, "pending-ttl", envOr("DATALAB_PENDING_TTL", flightstore.DefaultPendingTTL.String()),
+		"how long an issued request waits for its prediction; then the response route answers 410 EXPIRED, late predictions are refused and the store deletes the id; 0 never expires. App and predictor must agree (env DATALAB_PENDING_TTL)")
+}
+
+// registerAcceptUnissued adds --accept-unissued to a command that runs a
+// predictor.
+func (o *flightOptions) registerAcceptUnissued(cmd *cobra.Command) {
+	v, _ := strconv.ParseBool(os.Getenv("DATALAB_ACCEPT_UNISSUED")) // checked by policy
+	cmd.Flags().BoolVar(&o.acceptUnissued, "accept-unissued", v,
+		"store predictions for request ids the web app never issued (or that expired): for requests published to Kafka without the app. Off, such records go to the dead-letter topic (env DATALAB_ACCEPT_UNISSUED)")
+}
+
+// policy is the store policy the flags ask for.
+func (o *flightOptions) policy() (flightstore.Policy, error) {
+	if v := os.Getenv("DATALAB_ACCEPT_UNISSUED"); v != "" {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return flightstore.Policy{}, fmt.Errorf("DATALAB_ACCEPT_UNISSUED=%q: want true or false", v)
+		}
+	}
+	ttl, err := time.ParseDuration(o.pendingTTL)
+	if o.pendingTTL == "" {
+		ttl, err = flightstore.DefaultPendingTTL, nil
+	}
+	if err != nil || ttl < 0 {
+		return flightstore.Policy{}, fmt.Errorf("--pending-ttl / DATALAB_PENDING_TTL %q: want a duration such as 10m or 90s, or 0 for never", o.pendingTTL)
+	}
+	if ttl == 0 {
+		ttl = -1 // Policy: negative never expires; zero would be the default
+	}
+	return flightstore.Policy{PendingTTL: ttl, AcceptUnissued: o.acceptUnissued}, nil
+}
+
+// openStore opens the store --store names with the policy the flags ask for.
+func (o *flightOptions) openStore(ctx context.Context) (flightstore.Store, error) {
+	p, err := o.policy()
+	if err != nil {
+		return nil, err
+	}
+	return openFlightStore(ctx, o.storeDSN(), p)
 }
 
 func (o *flightOptions) storeDSN() string {
@@ -79,7 +125,7 @@ func (o *flightOptions) brokerList() []string {
 // openFlightStore opens the store the DSN names (predlog.ParseDSN):
 // mongodb:// → MongoDB, anything else → SQL (SQLite file by default,
 // created with its directory).
-func openFlightStore(ctx context.Context, dsn string) (flightstore.Store, error) {
+func openFlightStore(ctx context.Context, dsn string, p flightstore.Policy) (flightstore.Store, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	// The one DSN parser decides, so a key=value PostgreSQL DSN or a typo
@@ -87,9 +133,9 @@ func openFlightStore(ctx context.Context, dsn string) (flightstore.Store, error)
 	if d, err := predlog.ParseDSN(dsn); err != nil {
 		return nil, fmt.Errorf("flight store (--store / DATALAB_FLIGHT_STORE): %w", err)
 	} else if d.Dialect == predlog.MongoDB {
-		return mongostore.Open(ctx, dsn)
+		return mongostore.Open(ctx, dsn, mongostore.WithPolicy(p))
 	}
-	return sqlstore.Open(ctx, dsn)
+	return sqlstore.Open(ctx, dsn, sqlstore.WithPolicy(p))
 }
 
 // loadFlightModel loads the scorer and, when path is set, the distance table.
@@ -178,7 +224,7 @@ the predictor's: the app records issued ids in it and reads predictions back.`,
 		if err != nil {
 			return err
 		}
-		st, err := openFlightStore(ctx, o.storeDSN())
+		st, err := o.openStore(ctx)
 		if err != nil {
 			return err
 		}

@@ -62,6 +62,7 @@ deploy manifests do). Several predictors on one machine need one --addr each
 
 func init() {
 	predictorOpts.register(predictorCmd, false)
+	predictorOpts.registerAcceptUnissued(predictorCmd)
 	f := predictorCmd.Flags()
 	f.StringVar(&predictorOpts.group, "group", envOr("DATALAB_PREDICTOR_GROUP", "datalab-flight-predictor"), "consumer group (env DATALAB_PREDICTOR_GROUP)")
 	f.StringVar(&predictorOpts.addr, "addr", envOr("DATALAB_PREDICTOR_ADDR", defaultPredictorAddr), `listen address of /healthz and /metrics; "" for none (env DATALAB_PREDICTOR_ADDR)`)
@@ -76,7 +77,7 @@ func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, rea
 	if err != nil {
 		return err
 	}
-	st, err := openFlightStore(ctx, o.storeDSN())
+	st, err := o.openStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/pipeline/flightdelay"
+	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
 	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/stream"
 )
@@ -99,6 +100,16 @@ func TestPredictorEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
+	// Issued first, as the web app does: the store refuses answers for ids
+	// never issued.
+	st, err := sqlstore.Open(ctx, o.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Issue(ctx, req.UUID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	if err := prod.Publish(ctx, req); err != nil {
 		t.Fatal(err)
 	}

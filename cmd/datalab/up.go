@@ -74,7 +74,7 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 	if err != nil {
 		return err
 	}
-	st, err := openFlightStore(ctx, o.flights.storeDSN())
+	st, err := o.flights.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,6 +140,7 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 func init() {
 	f := upCmd.Flags()
 	upOpts.flights.register(upCmd, true)
+	upOpts.flights.registerAcceptUnissued(upCmd)
 	upOpts.pipeline.register(upCmd)
 	f.StringVar(&upOpts.flightAddr, "flight-addr", envOr("DATALAB_FLIGHT_ADDR", "127.0.0.1:5001"), "flight app listen address (env DATALAB_FLIGHT_ADDR)")
 	f.StringVar(&upOpts.matchAddr, "addr", envOr("DATALAB_ADDR", "127.0.0.1:8080"), "match app listen address (env DATALAB_ADDR)")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/datalabhq/datalab/pipeline/flightstore/storetest"
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // ferret runs an embedded FerretDB (MongoDB wire protocol, SQLite backend in
@@ -73,6 +76,9 @@ func TestFerretDB(t *testing.T) {
 	// and collection, with _id = UUID.
 	var raw bson.M
 	id := uuid.NewString()
+	if err := s.Issue(ctx, id, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Upsert(ctx, storetest.Doc(id, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +108,12 @@ func TestFerretDBRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	first := uuid.NewString()
+	first, second := uuid.NewString(), uuid.NewString()
+	for _, id := range []string{first, second} {
+		if err := s.Issue(ctx, id, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.Upsert(ctx, storetest.Doc(first, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +126,6 @@ func TestFerretDBRestart(t *testing.T) {
 	}
 	stop = ferret(t, addr, dir)
 	defer stop()
-	second := uuid.NewString()
 	var lastErr error
 	for i := 0; i < 50; i++ {
 		c, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -145,5 +155,48 @@ func TestOpenRejects(t *testing.T) {
 	_, err := Open(ctx, fmt.Sprintf("mongodb://%s", freeAddr(t)))
 	if err == nil {
 		t.Fatal("no server, no error")
+	}
+}
+
+// ferretStore runs a FerretDB for the test and opens a store on it with
+// policy p; both stop when the test ends.
+func ferretStore(t *testing.T, p flightstore.Policy) *Store {
+	t.Helper()
+	addr := freeAddr(t)
+	stop := ferret(t, addr, t.TempDir())
+	t.Cleanup(stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Open(ctx, "mongodb://"+addr+"/", WithPolicy(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestFerretDBAcceptUnissued: with the option, answers for ids the app
+// never issued are stored.
+func TestFerretDBAcceptUnissued(t *testing.T) {
+	storetest.RunAcceptUnissued(t, ferretStore(t, flightstore.Policy{AcceptUnissued: true}))
+}
+
+// TestFerretDBExpiry is the bounded-growth test on FerretDB: 10,000 issued
+// ids never answered are removed by the explicit cleanup after the TTL.
+func TestFerretDBExpiry(t *testing.T) {
+	storetest.RunExpiry(t, func(t *testing.T, p flightstore.Policy) storetest.ExpiringStore {
+		return ferretStore(t, p)
+	})
+}
+
+// TestFerretDBHasNoTTLIndex records why the cleanup is explicit: FerretDB
+// v1.24 refuses a TTL index. If this starts failing, the server learnt
+// TTL indexes and the cleanup could become one.
+func TestFerretDBHasNoTTLIndex(t *testing.T) {
+	s := ferretStore(t, flightstore.Policy{})
+	_, err := s.issued.Indexes().CreateOne(context.Background(), mongo.IndexModel{
+		Keys: bson.D{{Key: "Expiry", Value: 1}}, Options: options.Index().SetExpireAfterSeconds(60)})
+	if err == nil || !strings.Contains(err.Error(), "expireAfterSeconds") {
+		t.Fatalf("TTL index on FerretDB: %v, want not implemented", err)
 	}
 }

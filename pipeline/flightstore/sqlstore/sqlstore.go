@@ -5,7 +5,12 @@
 // One table, flight_delay_classification_response, holds a row per request
 // id: issued_at is set when the web app issues the id, the seed's document
 // fields (snake_case columns) and stored_at when the predictor upserts the
-// prediction. A small versioned migration (flight_store_migrations) creates
+// prediction. Upsert stores only what flightstore.Policy admits, reading
+// the rows of the batch in the same transaction (locked FOR UPDATE on
+// PostgreSQL and MariaDB; SQLite transactions take the write lock at
+// BEGIN). Pending rows older than the TTL are deleted in batches of
+// CleanupBatch by a background loop (and RemoveExpired), through an index
+// on (stored_at, issued_at). A small versioned migration (flight_store_migrations) creates
 // it. Connecting (DSN forms, drivers, pool, SQLite pragmas) is
 // pipeline/predlog's OpenDB, shared with the match prediction log.
 package sqlstore
@@ -55,6 +60,12 @@ type Store struct {
 	upsertSQL func(n int) string
 	issueSQL  string
 	getSQL    string
+	heldSQL   func(n int) string
+	removeSQL string
+	// policy decides which answers Upsert stores and when pending ids expire.
+	policy flightstore.Policy
+	// stopCleanup ends the background expiry cleanup.
+	stopCleanup func()
 }
 
 var _ flightstore.Store = (*Store)(nil)
@@ -79,6 +90,15 @@ func WithTablePrefix(prefix string) Option {
 	}
 }
 
+// WithPolicy sets which answers the store records and when pending ids
+// expire (flightstore.Policy; the zero Policy is the default).
+func WithPolicy(p flightstore.Policy) Option {
+	return func(s *Store) error {
+		s.policy = p
+		return nil
+	}
+}
+
 // Open connects to dsn — a SQLite file path (default), postgres://… or
 // mysql://… as pipeline/predlog.OpenDB reads it — and applies the migrations.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
@@ -98,6 +118,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.stopCleanup = flightstore.StartCleanup(s.policy, s.table, s.RemoveExpired)
 	return s, nil
 }
 
@@ -110,8 +131,13 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Table is the prediction table's name: Table with the prefix, if any.
 func (s *Store) Table() string { return s.table }
 
-// Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the background cleanup and closes the pool.
+func (s *Store) Close() error {
+	if s.stopCleanup != nil {
+		s.stopCleanup()
+	}
+	return s.db.Close()
+}
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -160,6 +186,18 @@ var migrations = []struct {
 	model ` + text + ` NULL
 )`}
 	}},
+	// The cleanup's index: pending rows (stored_at IS NULL) by issue time.
+	// A composite index, not a partial one, because MariaDB has none.
+	{2, func(d Dialect, table string) []string {
+		return []string{`CREATE INDEX ` + pendingIndex(table) + ` ON ` + table + ` (stored_at, issued_at)`}
+	}},
+}
+
+// pendingIndex names the cleanup index of table: its prefix (index names
+// are per schema in PostgreSQL) and a fixed name short enough for any
+// prefix WithTablePrefix accepts.
+func pendingIndex(table string) string {
+	return strings.TrimSuffix(table, Table) + "flight_store_pending_idx"
 }
 
 // migrate creates the migration table and applies what is missing, each
@@ -242,7 +280,58 @@ func (s *Store) prepareSQL() {
 		}
 		return s.rebind(head + strings.Join(rows, ", ") + conflict)
 	}
-	s.getSQL = s.rebind(`SELECT stored_at IS NOT NULL, ` + strings.Join(docColumns[:len(docColumns)-1], ", ") + ` FROM ` + s.table + ` WHERE uuid = ?`)
+	sel := `SELECT ` + heldColumns + ` FROM ` + s.table + ` WHERE uuid `
+	s.getSQL = s.rebind(sel + `= ?`)
+	lock := ""
+	if s.dialect != SQLite {
+		lock = " FOR UPDATE"
+	}
+	s.heldSQL = func(n int) string {
+		return s.rebind(sel + `IN (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)` + lock)
+	}
+	// MariaDB has DELETE … LIMIT but no LIMIT in an IN subquery; SQLite
+	// (as built) and PostgreSQL have the opposite.
+	if s.dialect == MySQL {
+		s.removeSQL = `DELETE FROM ` + s.table + ` WHERE stored_at IS NULL AND issued_at < ? LIMIT ` + fmt.Sprint(CleanupBatch)
+	} else {
+		s.removeSQL = s.rebind(`DELETE FROM ` + s.table + ` WHERE uuid IN (SELECT uuid FROM ` + s.table +
+			` WHERE stored_at IS NULL AND issued_at < ? LIMIT ` + fmt.Sprint(CleanupBatch) + `)`)
+	}
+}
+
+// heldColumns are what Get and Upsert read of a row; scanHeld reads them.
+var heldColumns = `uuid, issued_at, stored_at IS NOT NULL, ` + strings.Join(docColumns[:len(docColumns)-1], ", ")
+
+// scanHeld reads one row of heldColumns into what the store holds for its id.
+func scanHeld(row interface{ Scan(...any) error }) (flightstore.Held, error) {
+	var (
+		id                                     string
+		issued                                 sql.NullTime
+		done                                   bool
+		origin, dest, carrier, route, date, ts sql.NullString
+		label, prob, model                     sql.NullString
+		dep, dist                              sql.NullFloat64
+		dow, doy, dom, pred                    sql.NullInt64
+	)
+	if err := row.Scan(&id, &issued, &done, &origin, &dow, &doy, &dom, &dest, &dep,
+		&ts, &date, &carrier, &dist, &route, &pred, &label, &prob, &model); err != nil {
+		return flightstore.Held{}, err
+	}
+	if !done {
+		return flightstore.Held{Status: flightstore.Pending, IssuedAt: issued.Time, Doc: flightdelay.Prediction{UUID: id}}, nil
+	}
+	d := flightdelay.Prediction{
+		Origin: origin.String, DayOfWeek: int(dow.Int64), DayOfYear: int(doy.Int64), DayOfMonth: int(dom.Int64),
+		Dest: dest.String, DepDelay: dep.Float64, Timestamp: ts.String, FlightDate: date.String,
+		Carrier: carrier.String, UUID: id, Distance: dist.Float64, Route: route.String,
+		Prediction: int(pred.Int64), PredictionLabel: label.String, Model: model.String,
+	}
+	if prob.Valid && prob.String != "" {
+		if err := json.Unmarshal([]byte(prob.String), &d.Probability); err != nil {
+			return flightstore.Held{}, fmt.Errorf("prediction %s: probability column: %w", id, err)
+		}
+	}
+	return flightstore.Held{Status: flightstore.Done, IssuedAt: issued.Time, Doc: d}, nil
 }
 
 // Issue implements flightstore.Store.
@@ -260,10 +349,13 @@ func (s *Store) Issue(ctx context.Context, id string, at time.Time) error {
 // parameters, SQLite 32766; 17 per row).
 const upsertChunk = 500
 
-// Upsert implements flightstore.Store: one transaction, multi-row upserts
-// in UUID order (concurrent writers lock rows in the same order), retried
-// a few times when the database reports a deadlock or serialization
-// failure between concurrent batches.
+// Upsert implements flightstore.Store: one transaction that reads the
+// batch's rows (locking them), applies the policy to each answer, and
+// writes the admitted ones with multi-row upserts, all in UUID order
+// (concurrent writers lock rows in the same order); retried a few times
+// when the database reports a deadlock or serialization failure between
+// concurrent batches. Refused answers (ErrNotIssued, ErrAnswered) are not
+// retried.
 func (s *Store) Upsert(ctx context.Context, docs ...flightdelay.Prediction) error {
 	if len(docs) == 0 {
 		return nil
@@ -298,20 +390,71 @@ func transient(err error) bool {
 	return strings.Contains(err.Error(), "SQLITE_BUSY")
 }
 
+// admit reads what the table holds for docs (sorted by UUID, unique) in
+// tx and returns those the policy admits, or every refusal joined.
+func (s *Store) admit(ctx context.Context, tx *sql.Tx, docs []flightdelay.Prediction) ([]flightdelay.Prediction, error) {
+	held := make(map[string]flightstore.Held, len(docs))
+	for start := 0; start < len(docs); start += upsertChunk {
+		chunk := docs[start:min(start+upsertChunk, len(docs))]
+		args := make([]any, len(chunk))
+		for i, d := range chunk {
+			args[i] = d.UUID
+		}
+		rows, err := tx.QueryContext(ctx, s.heldSQL(len(chunk)), args...)
+		if err != nil {
+			return nil, fmt.Errorf("store %d predictions: read their requests: %w", len(docs), err)
+		}
+		for rows.Next() {
+			h, err := scanHeld(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store %d predictions: read their requests: %w", len(docs), err)
+			}
+			held[h.Doc.UUID] = h
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store %d predictions: read their requests: %w", len(docs), err)
+		}
+	}
+	write := docs[:0:0]
+	var refused []error
+	for _, d := range docs {
+		ok, err := s.policy.Admit(d, held[d.UUID])
+		if err != nil {
+			refused = append(refused, err)
+		} else if ok {
+			write = append(write, d)
+		}
+	}
+	if refused != nil {
+		return nil, fmt.Errorf("store %d predictions: %d refused: %w", len(docs), len(refused), errors.Join(refused...))
+	}
+	return write, nil
+}
+
 func (s *Store) upsert(ctx context.Context, docs []flightdelay.Prediction) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store %d predictions: %w", len(docs), err)
 	}
 	defer tx.Rollback()
+	for _, d := range docs {
+		if d.UUID == "" {
+			return flightstore.ErrEmptyID
+		}
+	}
+	docs, err = s.admit(ctx, tx, docs)
+	if err != nil {
+		return err
+	}
 	now := time.Now().UTC()
 	for start := 0; start < len(docs); start += upsertChunk {
 		chunk := docs[start:min(start+upsertChunk, len(docs))]
 		args := make([]any, 0, len(chunk)*(len(docColumns)+1))
 		for _, d := range chunk {
-			if d.UUID == "" {
-				return flightstore.ErrEmptyID
-			}
 			prob, err := json.Marshal(d.Probability)
 			if err != nil {
 				return err
@@ -348,36 +491,56 @@ func lastPerUUID(docs []flightdelay.Prediction) []flightdelay.Prediction {
 
 // Get implements flightstore.Store.
 func (s *Store) Get(ctx context.Context, id string) (flightdelay.Prediction, flightstore.Status, error) {
-	var (
-		done                                   bool
-		origin, dest, carrier, route, date, ts sql.NullString
-		label, prob, model                     sql.NullString
-		dep, dist                              sql.NullFloat64
-		dow, doy, dom, pred                    sql.NullInt64
-	)
-	err := s.db.QueryRowContext(ctx, s.getSQL, id).Scan(&done, &origin, &dow, &doy, &dom, &dest, &dep,
-		&ts, &date, &carrier, &dist, &route, &pred, &label, &prob, &model)
+	h, err := scanHeld(s.db.QueryRowContext(ctx, s.getSQL, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return flightdelay.Prediction{}, flightstore.Unknown, nil
 	}
 	if err != nil {
 		return flightdelay.Prediction{}, flightstore.Unknown, fmt.Errorf("get prediction %s: %w", id, err)
 	}
-	if !done {
-		return flightdelay.Prediction{}, flightstore.Pending, nil
+	if h.Status == flightstore.Pending {
+		return flightdelay.Prediction{}, s.policy.PendingStatus(h.IssuedAt), nil
 	}
-	d := flightdelay.Prediction{
-		Origin: origin.String, DayOfWeek: int(dow.Int64), DayOfYear: int(doy.Int64), DayOfMonth: int(dom.Int64),
-		Dest: dest.String, DepDelay: dep.Float64, Timestamp: ts.String, FlightDate: date.String,
-		Carrier: carrier.String, UUID: id, Distance: dist.Float64, Route: route.String,
-		Prediction: int(pred.Int64), PredictionLabel: label.String, Model: model.String,
+	return h.Doc, flightstore.Done, nil
+}
+
+// CleanupBatch bounds the rows one cleanup DELETE removes, so the cleanup
+// never holds locks on a large part of the table at once.
+const CleanupBatch = 1000
+
+// RemoveExpired deletes the pending rows issued before the policy's cutoff,
+// CleanupBatch rows per statement until none is left, and returns how many
+// it deleted. Answered rows are kept. It does nothing when ids never expire.
+func (s *Store) RemoveExpired(ctx context.Context) (int64, error) {
+	cutoff := s.policy.Cutoff()
+	if cutoff.IsZero() {
+		return 0, nil
 	}
-	if prob.Valid && prob.String != "" {
-		if err := json.Unmarshal([]byte(prob.String), &d.Probability); err != nil {
-			return flightdelay.Prediction{}, flightstore.Unknown, fmt.Errorf("prediction %s: probability column: %w", id, err)
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, s.removeSQL, cutoff.UTC())
+		if err != nil {
+			return total, fmt.Errorf("remove expired requests: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("remove expired requests: %w", err)
+		}
+		total += n
+		if n < CleanupBatch {
+			return total, nil
 		}
 	}
-	return d, flightstore.Done, nil
+}
+
+// PendingCount is the number of issued ids without an answer, expired or
+// not, still in the table.
+func (s *Store) PendingCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+s.table+` WHERE stored_at IS NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count pending requests: %w", err)
+	}
+	return n, nil
 }
 
 // Count implements flightstore.Store.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/datalabhq/datalab/pipeline/flightstore"
 	"github.com/datalabhq/datalab/pipeline/flightstore/storetest"
 	"github.com/datalabhq/datalab/pipeline/predlog"
 	"github.com/datalabhq/datalab/pipeline/predlog/predlogtest"
@@ -80,14 +81,7 @@ func TestConcurrentFirstMigration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			for _, table := range []string{s.Table(), prefix + MigrationsTable} {
-				if _, err := s.DB().Exec("DROP TABLE IF EXISTS " + table); err != nil {
-					t.Errorf("drop %s: %v", table, err)
-				}
-			}
-			s.Close()
-		})
+		dropOnCleanup(t, s, prefix)
 		var versions int
 		if err := s.DB().QueryRow("SELECT COUNT(*) FROM " + prefix + MigrationsTable).Scan(&versions); err != nil {
 			t.Fatal(err)
@@ -118,5 +112,55 @@ func TestTablePrefix(t *testing.T) {
 		if _, err := Open(ctx, dsn, WithTablePrefix(bad)); err == nil {
 			t.Errorf("prefix %q accepted", bad)
 		}
+	}
+}
+
+// openFresh opens a store on dialect under a fresh table prefix with policy
+// p and drops its tables when the test ends.
+func openFresh(t *testing.T, dialect predlog.Dialect, p flightstore.Policy) *Store {
+	t.Helper()
+	dsn, prefix := predlogtest.DSN(t, dialect), predlogtest.Prefix(t)
+	predlogtest.Reachable(t, dialect, dsn)
+	s, err := Open(context.Background(), dsn, WithTablePrefix(prefix), WithPolicy(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropOnCleanup(t, s, prefix)
+	return s
+}
+
+// dropOnCleanup drops the tables of s (opened under prefix) and closes it
+// when the test ends.
+func dropOnCleanup(t *testing.T, s *Store, prefix string) {
+	t.Cleanup(func() {
+		for _, table := range []string{s.Table(), prefix + MigrationsTable} {
+			if _, err := s.DB().Exec("DROP TABLE IF EXISTS " + table); err != nil {
+				t.Errorf("drop %s: %v", table, err)
+			}
+		}
+		s.Close()
+	})
+}
+
+// TestAcceptUnissued: with the option, answers for ids the app never
+// issued are stored (the redelivery and conflict rules still hold).
+func TestAcceptUnissued(t *testing.T) {
+	for _, d := range predlogtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			storetest.RunAcceptUnissued(t, openFresh(t, d, flightstore.Policy{AcceptUnissued: true}))
+		})
+	}
+}
+
+// TestExpiry is the bounded-growth test on SQLite, PostgreSQL and MariaDB:
+// 10,000 issued ids never answered are gone after the TTL, removed by the
+// store's periodic cleanup, and late answers are refused.
+func TestExpiry(t *testing.T) {
+	for _, d := range predlogtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			storetest.RunExpiry(t, func(t *testing.T, p flightstore.Policy) storetest.ExpiringStore {
+				return openFresh(t, d, p)
+			})
+		})
 	}
 }

@@ -5,6 +5,7 @@
 //	POST /flights/delays/predict/classify_realtime            → {"status":"OK","id":"<uuid>"}
 //	GET  /flights/delays/predict/classify_realtime/response/<id>
 //	     → {"status":"WAIT","id":…} until predicted, then {"status":"OK","id":…,"prediction":{…}}
+//	     → 410 {"status":"EXPIRED","id":…,"error":…} when not predicted within the store's TTL
 //
 // plus a synchronous POST /api/v1/flights/predict for scripts (scored in
 // the request, neither published nor stored), /healthz and /metrics.
@@ -303,8 +304,14 @@ func (a *App) response(w http.ResponseWriter, r *http.Request) {
 		}{"OK", id, doc})
 	case flightstore.Pending:
 		writeJSON(w, http.StatusOK, map[string]string{"status": "WAIT", "id": id})
+	case flightstore.Expired:
+		// 410: the id was real but will never be answered (the store
+		// refuses late predictions); polling again cannot help.
+		writeJSON(w, http.StatusGone, errorBody{Status: "EXPIRED", ID: id,
+			Error: "this request expired before a prediction came (the predictor may be down); submit it again"})
 	default:
-		writeJSON(w, http.StatusNotFound, errorBody{Status: "ERROR", ID: id, Error: "unknown request id: it was never issued by this service"})
+		writeJSON(w, http.StatusNotFound, errorBody{Status: "ERROR", ID: id,
+			Error: "unknown request id: it was never issued by this service, or it expired and was removed"})
 	}
 }
 

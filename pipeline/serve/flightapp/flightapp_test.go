@@ -22,6 +22,7 @@ import (
 	"github.com/datalabhq/datalab/pipeline/flightdelay"
 	"github.com/datalabhq/datalab/pipeline/flightstore"
 	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/pipeline/flightstore/storetest"
 	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
 	"github.com/datalabhq/datalab/pipeline/sparkml"
@@ -400,4 +401,47 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("stored document %+v (%v, %v); page label %q", doc, status, err, label)
 	}
 	t.Logf("label %q after %v", label, elapsed.Round(time.Millisecond))
+}
+
+// TestExpiredRequest: an issued request nobody answers within the store's
+// TTL is answered 410 {"status":"EXPIRED"} with a message saying to submit
+// it again (the page shows the message), and once the store has removed it
+// 404 with a message that names expiry as a cause.
+func TestExpiredRequest(t *testing.T) {
+	sc, dist := fixtures(t)
+	clock := storetest.NewClock(time.Now())
+	st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "flights.db"),
+		sqlstore.WithPolicy(flightstore.Policy{PendingTTL: time.Minute, CleanupEvery: -1, Now: clock.Now}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s, err := flightapp.StartStack(context.Background(), flightapp.StackConfig{
+		EmbeddedAddr: "127.0.0.1:0", Scorer: sc, Distances: dist, Store: st, NoPredictor: true,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	srv := httptest.NewServer(s.App)
+	t.Cleanup(srv.Close)
+
+	_, body := postForm(t, srv.URL, seedForm())
+	id, _ := body["id"].(string)
+	if code, body := getResponse(t, srv.URL, id); code != 200 || body["status"] != "WAIT" {
+		t.Fatalf("within the TTL: %d %v", code, body)
+	}
+	clock.Advance(time.Minute + time.Second)
+	code, body := getResponse(t, srv.URL, id)
+	if msg, _ := body["error"].(string); code != http.StatusGone || body["status"] != "EXPIRED" || body["id"] != id ||
+		!strings.Contains(msg, "submit it again") {
+		t.Fatalf("after the TTL: %d %v, want 410 EXPIRED with a message", code, body)
+	}
+	if n, err := st.RemoveExpired(context.Background()); err != nil || n != 1 {
+		t.Fatalf("RemoveExpired = %d, %v", n, err)
+	}
+	code, body = getResponse(t, srv.URL, id)
+	if msg, _ := body["error"].(string); code != http.StatusNotFound || !strings.Contains(msg, "expired") {
+		t.Fatalf("after the cleanup: %d %v, want 404 naming expiry", code, body)
+	}
 }
