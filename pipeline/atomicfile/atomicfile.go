@@ -35,9 +35,14 @@ type File struct {
 	done    bool
 }
 
-// Create starts an atomic write of path, creating parent directories.
+// Create starts an atomic write of path, creating parent directories. A
+// relative path that stays inside the working directory (build/…,
+// reports/…, datalab.lock: the CLI runs from the repository root) is
+// written inside it as CreateIn(".", path) does, so a symbolic link on the
+// way that leads out of the working directory is refused.
 func Create(path string) (*File, error) {
-	f, err := CreateIn(filepath.Dir(path), filepath.Base(path))
+	dir, name := anchor(path)
+	f, err := CreateIn(dir, name)
 	if err != nil {
 		return nil, err
 	}
@@ -83,10 +88,49 @@ func createIn(root *os.Root, name, shown string) (*File, error) {
 	return create(root, name, shown)
 }
 
+// anchor splits path into the directory writes are confined to and the
+// name below it: the working directory for a local relative path, else the
+// path's own directory.
+func anchor(path string) (dir, name string) {
+	if filepath.IsLocal(path) {
+		return ".", filepath.Clean(path)
+	}
+	return filepath.Dir(path), filepath.Base(path)
+}
+
+// checkInside fails when dir, after anchor, would be reached through a
+// symbolic link leading out of its anchor; create makes the missing
+// directories (inside the anchor) as it checks.
+func checkInside(dir string, create bool) error {
+	a, name := anchor(filepath.Join(dir, "x"))
+	name = filepath.Dir(name)
+	if name == "." {
+		return nil
+	}
+	root, err := os.OpenRoot(a)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if create {
+		err = root.MkdirAll(name, 0o755)
+	} else {
+		_, err = root.Stat(name)
+	}
+	if err != nil {
+		return fmt.Errorf("%w%s", err, escapeHint(err, root))
+	}
+	return nil
+}
+
 // escapeHint explains os.Root's refusal to follow a link out of the root.
 func escapeHint(err error, root *os.Root) string {
 	if err != nil && (errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.ELOOP) || isEscape(err)) {
-		return fmt.Sprintf(" (a symbolic link on the way leads out of %s: datalab writes only inside it; replace the link by a directory, or point the command at the real location)", root.Name())
+		where := root.Name()
+		if where == "." {
+			where = "the working directory"
+		}
+		return fmt.Sprintf(" (a symbolic link on the way leads out of %s: datalab writes only inside it; replace the link by a directory, or point the command at the real location)", where)
 	}
 	return ""
 }

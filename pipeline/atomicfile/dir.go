@@ -12,11 +12,16 @@ import (
 // which is created if missing) for a caller to fill and then publish with
 // ReplaceDir. Being on dir's file system is what lets ReplaceDir rename it
 // into place. Its name is "."+base(dir)+"."+purpose+"-" and a random suffix,
-// so a leftover says what it was for. The caller removes it with
+// so a leftover says what it was for. A relative dir inside the working
+// directory may not be reached through a symbolic link leading out of it
+// (see Create). The caller removes it with
 // os.RemoveAll when done; after a successful ReplaceDir that is a no-op.
 func TempDirBeside(dir, purpose string) (string, error) {
 	dir = filepath.Clean(dir) // "a/b/" must get a sibling of b, not a child
 	parent := filepath.Dir(dir)
+	if err := checkInside(parent, true); err != nil {
+		return "", fmt.Errorf("create directory for %s: %w", dir, err)
+	}
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", fmt.Errorf("create directory for %s: %w", dir, err)
 	}
@@ -36,6 +41,9 @@ func TempDirBeside(dir, purpose string) (string, error) {
 // must be on dir's file system, as TempDirBeside makes it.
 func ReplaceDir(tmp, dir string) error {
 	dir = filepath.Clean(dir) // "a/b/" would follow a link b and move its target aside
+	if err := checkInside(filepath.Dir(dir), false); err != nil {
+		return fmt.Errorf("replace %s: %w", dir, err)
+	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("chmod %s: %w", dir, err)
 	}

@@ -132,3 +132,53 @@ func TestWriteInRefusesLinksOut(t *testing.T) {
 		t.Errorf("left behind: %v", got)
 	}
 }
+
+// TestRelativePathsStayInWorkingDir: the CLI runs from the repository root
+// and names its outputs relative to it (build/…, reports/…, datalab.lock),
+// so a relative path is written inside the working directory: a symlinked
+// directory on the way that leads out of it is refused, for files
+// (WriteFile) and whole directories (TempDirBeside, ReplaceDir).
+func TestRelativePathsStayInWorkingDir(t *testing.T) {
+	repo, outside := t.TempDir(), t.TempDir()
+	t.Chdir(repo)
+	if err := os.Symlink(outside, "build"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile("build/parquet/x.parquet", []byte("x")); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("WriteFile through a link out: %v, want a refusal naming the symbolic link", err)
+	}
+	if tmp, err := TempDirBeside("build/models/m", "tmp"); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("TempDirBeside through a link out: %q, %v, want a refusal naming the symbolic link", tmp, err)
+	}
+	if err := os.Mkdir(filepath.Join(outside, "models"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(outside, "models", ".m.tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceDir(tmp, "build/models/m"); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("ReplaceDir through a link out: %v, want a refusal naming the symbolic link", err)
+	}
+	if got := entries(t, outside); !slices.Equal(got, []string{"models", "models/.m.tmp"}) {
+		t.Errorf("written outside the working directory: %v", got)
+	}
+	// Inside, relative paths work as before.
+	if err := WriteFile("reports/index.html", []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// entries lists every path below dir, relative to it, slash-separated.
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err == nil && p != dir {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	return out
+}
