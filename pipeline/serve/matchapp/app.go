@@ -45,17 +45,6 @@ type Recorder interface {
 	Stats() predlog.WriterStats
 }
 
-// UsageSource answers the dashboard's queries; *predlog.Log is the real one.
-type UsageSource interface {
-	Count(ctx context.Context) (int64, error)
-	TopTeams(ctx context.Context, n int) ([]predlog.Counted, error)
-	TopMatchups(ctx context.Context, n int) ([]predlog.Matchup, error)
-	ByHour(ctx context.Context) ([24]int64, error)
-	ByDay(ctx context.Context, days int) ([]predlog.Counted, error)
-	OutcomeMix(ctx context.Context) ([]predlog.Counted, error)
-	Recent(ctx context.Context, n int) ([]predlog.Entry, error)
-}
-
 // DefaultMaxBodyBytes bounds request bodies (JSON and form).
 const DefaultMaxBodyBytes = 64 << 10
 
@@ -65,6 +54,15 @@ type Config struct {
 	Predictor matchwinner.Predictor
 	Recorder  Recorder
 	Usage     UsageSource
+	// DashboardToken, when set, is required of every /dashboard GET, as
+	// "Authorization: Bearer <token>" or ?token=<token> (401 otherwise).
+	DashboardToken string
+	// DashboardTimeout bounds a dashboard read and how long a GET waits for
+	// it (503 after); 0 means DefaultDashboardTimeout.
+	DashboardTimeout time.Duration
+	// DashboardOff keeps /dashboard off the app's routes: serve it on
+	// another listener with DashboardHandler, or not at all.
+	DashboardOff bool
 	// Logger receives one line per request; nil uses slog.Default().
 	Logger *slog.Logger
 	// Now is the server clock (tests pin it); nil uses time.Now.
@@ -91,6 +89,7 @@ type App struct {
 	mux     *http.ServeMux
 	web     *httpserve.Layer
 	handler http.Handler
+	dash    *dashboard
 }
 
 // New builds the app around cfg.
@@ -129,7 +128,10 @@ func New(cfg Config) (*App, error) {
 	a.route("/predict", "predict_form", a.handlePredictForm)
 	a.route("/api/v1/matches/predict", "predict_api", a.handlePredictAPI)
 	a.route("GET /api/v1/matches/teams", "teams", a.handleTeams)
-	a.route("GET /dashboard", "dashboard", a.handleDashboard)
+	a.dash = newDashboard(cfg, a.metrics.reg, web)
+	if !cfg.DashboardOff {
+		a.web.Handle(a.mux, "GET /dashboard", "dashboard", a.dash)
+	}
 	a.route("GET /healthz", "healthz", a.handleHealth)
 	a.web.Handle(a.mux, "GET /metrics", "metrics", a.metrics.handler())
 	a.handler = a.web.Wrap(a.mux)

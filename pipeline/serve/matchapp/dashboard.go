@@ -3,13 +3,21 @@ package matchapp
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
 	"fmt"
 	"html/template"
 	"image/color"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -20,6 +28,7 @@ import (
 	"github.com/datalabhq/datalab/pipeline/atomicfile"
 	"github.com/datalabhq/datalab/pipeline/matchwinner"
 	"github.com/datalabhq/datalab/pipeline/predlog"
+	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
 )
 
 // Sizes of the dashboard's lists.
@@ -42,34 +51,28 @@ type Dashboard struct {
 	Recent      []predlog.Entry
 }
 
-// LoadDashboard runs the dashboard's queries against src.
+// UsageSource answers the dashboard's read; *predlog.Log is the real one,
+// reading the counters its writer keeps, so the cost of a read does not
+// grow with the log.
+type UsageSource interface {
+	Usage(ctx context.Context, lim predlog.UsageLimits) (*predlog.Usage, error)
+}
+
+// dashboardLimits are the sizes of the dashboard's lists.
+var dashboardLimits = predlog.UsageLimits{
+	TopTeams: dashboardTopTeams, TopMatchups: dashboardTopMatchups, Days: dashboardDays, Recent: dashboardRecent,
+}
+
+// LoadDashboard reads the dashboard's figures from src.
 func LoadDashboard(ctx context.Context, src UsageSource) (*Dashboard, error) {
-	var (
-		d   Dashboard
-		err error
-	)
-	if d.Total, err = src.Count(ctx); err != nil {
+	u, err := src.Usage(ctx, dashboardLimits)
+	if err != nil {
 		return nil, err
 	}
-	if d.TopTeams, err = src.TopTeams(ctx, dashboardTopTeams); err != nil {
-		return nil, err
-	}
-	if d.TopMatchups, err = src.TopMatchups(ctx, dashboardTopMatchups); err != nil {
-		return nil, err
-	}
-	if d.ByHour, err = src.ByHour(ctx); err != nil {
-		return nil, err
-	}
-	if d.ByDay, err = src.ByDay(ctx, dashboardDays); err != nil {
-		return nil, err
-	}
-	if d.Outcomes, err = src.OutcomeMix(ctx); err != nil {
-		return nil, err
-	}
-	if d.Recent, err = src.Recent(ctx, dashboardRecent); err != nil {
-		return nil, err
-	}
-	return &d, nil
+	return &Dashboard{
+		Total: u.Total, TopTeams: u.TopTeams, TopMatchups: u.TopMatchups, ByHour: u.ByHour,
+		ByDay: u.ByDay, Outcomes: u.Outcomes, Recent: u.Recent,
+	}, nil
 }
 
 // chart is one rendered figure.
@@ -111,26 +114,144 @@ func (d *Dashboard) WriteFile(path string) error {
 	return atomicfile.Write(path, d.Render)
 }
 
-func (a *App) handleDashboard(w http.ResponseWriter, r *http.Request) {
-	if a.cfg.Usage == nil {
+// DefaultDashboardTimeout bounds one dashboard read and render, and how
+// long a GET waits for it.
+const DefaultDashboardTimeout = 5 * time.Second
+
+// dashboard serves /dashboard. Concurrent GETs share one read and render
+// (single flight): N GETs at once cost one read of the log, so the dashboard
+// holds at most one connection of the log's pool and never starves the
+// prediction-log writer. Each GET waits at most the timeout (or its own
+// deadline, if sooner) and then answers 503; the shared read is bounded by
+// the same timeout, so no handler runs past the server's write timeout.
+type dashboard struct {
+	src     UsageSource
+	timeout time.Duration
+	// token is the SHA-256 of the required token; nil when none is.
+	token  []byte
+	logger *slog.Logger
+	web    *httpserve.Layer
+	group  singleflight.Group
+	loads  prometheus.Counter
+	// waiting counts GETs waiting for a read: many waiting with one load
+	// in flight is single flight at work; it is also what tests watch.
+	waiting prometheus.Gauge
+}
+
+// errRender marks a failure to render (a bug, 500) apart from a failure to
+// read the log (503).
+var errRender = errors.New("render dashboard")
+
+func newDashboard(cfg Config, reg prometheus.Registerer, web *httpserve.Layer) *dashboard {
+	d := &dashboard{src: cfg.Usage, timeout: cfg.DashboardTimeout, logger: cfg.Logger, web: web,
+		loads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "datalab_dashboard_loads_total",
+			Help: "Reads of the prediction log for /dashboard; concurrent GETs share one.",
+		}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "datalab_dashboard_waiting",
+			Help: "GETs of /dashboard waiting for the shared read of the prediction log.",
+		})}
+	reg.MustRegister(d.loads, d.waiting)
+	if d.timeout <= 0 {
+		d.timeout = DefaultDashboardTimeout
+	}
+	if cfg.DashboardToken != "" {
+		h := sha256.Sum256([]byte(cfg.DashboardToken))
+		d.token = h[:]
+	}
+	return d
+}
+
+// authorized reports whether r carries the dashboard token, as
+// "Authorization: Bearer <token>" or ?token=<token>. Both sides are hashed
+// before the constant-time compare, so neither the token's bytes nor its
+// length leak through timing.
+func (d *dashboard) authorized(r *http.Request) bool {
+	if d.token == nil {
+		return true
+	}
+	given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		given = r.URL.Query().Get("token")
+	}
+	if given == "" {
+		return false
+	}
+	h := sha256.Sum256([]byte(strings.TrimSpace(given)))
+	return subtle.ConstantTimeCompare(h[:], d.token) == 1
+}
+
+// page reads the log and renders the page, bounded by the timeout and not
+// by any one request: the GETs sharing it may come and go.
+func (d *dashboard) page() ([]byte, error) {
+	d.loads.Inc()
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	db, err := LoadDashboard(ctx, d.src)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := db.Render(&buf); err != nil {
+		return nil, fmt.Errorf("%w: %w", errRender, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !d.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="dashboard"`)
+		http.Error(w, "this dashboard needs the token the server was started with (--dashboard-token): send Authorization: Bearer <token> or ?token=<token>", http.StatusUnauthorized)
+		return
+	}
+	if d.src == nil {
 		http.Error(w, "no prediction log configured: start the server with --db", http.StatusServiceUnavailable)
 		return
 	}
-	d, err := LoadDashboard(r.Context(), a.cfg.Usage)
-	if err != nil {
-		a.cfg.Logger.Error("dashboard query", "err", err)
-		http.Error(w, "the prediction log could not be read; see the server log", http.StatusServiceUnavailable)
+	ctx, cancel := context.WithTimeout(r.Context(), d.timeout)
+	defer cancel()
+	unavailable := func() {
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, d.timeout/time.Second))))
+		http.Error(w, fmt.Sprintf("the dashboard could not be read within %v; try again shortly", d.timeout), http.StatusServiceUnavailable)
+	}
+	if ctx.Err() != nil { // the client gave up already: start no read for it
+		unavailable()
 		return
 	}
-	var buf bytes.Buffer
-	if err := d.Render(&buf); err != nil {
-		a.cfg.Logger.Error("render dashboard", "err", err)
-		http.Error(w, "internal error rendering the dashboard", http.StatusInternalServerError)
-		return
+	d.waiting.Inc()
+	defer d.waiting.Dec()
+	select {
+	case res := <-d.group.DoChan("page", func() (any, error) { return d.page() }):
+		if res.Err != nil {
+			switch {
+			case errors.Is(res.Err, errRender):
+				d.web.Fail(w, r, http.StatusInternalServerError, "the dashboard could not be rendered", res.Err)
+			case errors.Is(res.Err, context.DeadlineExceeded):
+				d.logger.Warn("dashboard read timed out", "timeout", d.timeout, "err", res.Err)
+				unavailable()
+			default:
+				d.web.Fail(w, r, http.StatusServiceUnavailable, "the prediction log could not be read", res.Err)
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(res.Val.([]byte))
+	case <-ctx.Done():
+		d.logger.Warn("dashboard request gave up waiting for the log", "timeout", d.timeout, "err", ctx.Err())
+		unavailable()
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(buf.Bytes())
+}
+
+// DashboardHandler serves only GET /dashboard, behind the same serving
+// layer as the app (headers, request log, metrics): for a listener of its
+// own (`datalab serve --dashboard-addr`), e.g. on loopback, when the app's
+// listener is public and Config.DashboardOff keeps /dashboard off it.
+func (a *App) DashboardHandler() http.Handler {
+	mux := http.NewServeMux()
+	a.web.Handle(mux, "GET /dashboard", "dashboard", a.dash)
+	return a.web.Wrap(mux)
 }
 
 func (d *Dashboard) charts() ([]chart, error) {
