@@ -11,7 +11,10 @@
 // ? placeholders and rebound to $n for PostgreSQL (batches of log entries
 // go in with multi-row INSERT, or binary COPY on PostgreSQL); the dashboard's time
 // buckets (UTC hour of day, UTC day) are computed in Go at insert time and
-// stored as columns, so grouping is plain portable SQL.
+// stored as columns, so grouping is plain portable SQL. The dashboard does
+// not group the log on each view: the writer keeps its counters in a small
+// table in the same transaction as each batch, and Usage reads those (see
+// usage.go), so a view costs the same at any size of the log.
 //
 // Writes go through a Writer: an in-memory bounded buffer drained by one
 // goroutine in batches, retried with backoff while the database is
