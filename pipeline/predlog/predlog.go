@@ -411,7 +411,10 @@ func (l *Log) recent(ctx context.Context, db queryer, n int) ([]Entry, error) {
 	return out, rows.Err()
 }
 
-// Count is the number of logged predictions.
+// Count is the number of logged predictions. Count, TopTeams, TopMatchups,
+// ByHour, ByDay and OutcomeMix scan the whole table: they are the reference
+// the counters are tested against and serve ad-hoc use; the dashboard reads
+// Usage, whose cost does not grow with the log.
 func (l *Log) Count(ctx context.Context) (int64, error) {
 	var n int64
 	if err := l.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+l.table).Scan(&n); err != nil {
