@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/predlog"
 	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
+	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
 	"github.com/datalabhq/datalab/pipeline/stream"
 )
 
@@ -157,29 +157,7 @@ func loadFlightModel(model, distances string) (*flightdelay.Scorer, *ingest.Dist
 // serveHandler serves h on addr until ctx is cancelled, then shuts down
 // gracefully. ready, when set, gets the listening address.
 func serveHandler(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready func(string)) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpserve.Serve(ctx, httpserve.ServerConfig{Addr: addr, Handler: h, Logger: log, ShutdownTimeout: 10 * time.Second, Ready: ready})
 }
 
 // urlOf turns a listen address into a browsable URL.
@@ -194,9 +172,14 @@ func urlOf(addr, path string) string {
 	return "http://" + net.JoinHostPort(host, port) + path
 }
 
+// defaultFlightAddr is where serve-flights (and up) listen unless told
+// otherwise: loopback, like defaultMatchAddr.
+const defaultFlightAddr = "127.0.0.1:5001"
+
 var serveFlightsOpts struct {
 	flightOptions
-	addr string
+	addr           string
+	trustedOrigins []string
 }
 
 var serveFlightsCmd = &cobra.Command{
@@ -230,7 +213,8 @@ the predictor's: the app records issued ids in it and reads predictions back.`,
 		}
 		defer st.Close()
 		s, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: o.brokerList(), Topics: o.topics,
-			Partitions: o.partitions, Scorer: sc, Distances: dist, Store: st, NoPredictor: true, Logger: log})
+			Partitions: o.partitions, Scorer: sc, Distances: dist, Store: st, NoPredictor: true, Logger: log,
+			TrustedOrigins: o.trustedOrigins})
 		if err != nil {
 			return err
 		}
@@ -243,6 +227,7 @@ the predictor's: the app records issued ids in it and reads predictions back.`,
 
 func init() {
 	serveFlightsOpts.register(serveFlightsCmd, true)
-	serveFlightsCmd.Flags().StringVar(&serveFlightsOpts.addr, "addr", envOr("DATALAB_FLIGHT_ADDR", ":5001"), "listen address (env DATALAB_FLIGHT_ADDR; 5001 was the seed's port)")
+	serveFlightsCmd.Flags().StringVar(&serveFlightsOpts.addr, "addr", envOr("DATALAB_FLIGHT_ADDR", defaultFlightAddr), "listen address (env DATALAB_FLIGHT_ADDR; 5001 was the seed's port); loopback by default, :5001 listens on every interface (containers)")
+	registerTrustedOrigins(serveFlightsCmd, &serveFlightsOpts.trustedOrigins)
 	rootCmd.AddCommand(serveFlightsCmd)
 }

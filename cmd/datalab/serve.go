@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +15,7 @@ import (
 	"github.com/datalabhq/datalab/pipeline/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/matchwinner"
 	"github.com/datalabhq/datalab/pipeline/predlog"
+	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
 	"github.com/datalabhq/datalab/pipeline/serve/matchapp"
 )
 
@@ -24,10 +23,28 @@ import (
 // --db / DATALAB_DB is given.
 const DefaultPredictionLog = "build/predictions.sqlite"
 
+// defaultMatchAddr is where serve (and up) listen unless told otherwise:
+// loopback, so a laptop's app is not open to its network.
+const defaultMatchAddr = "127.0.0.1:8080"
+
+// registerTrustedOrigins adds --trusted-origins (env DATALAB_TRUSTED_ORIGINS)
+// to an app command: origins besides the app's own whose browser POSTs
+// are accepted (httpserve's cross-origin check refuses the rest).
+func registerTrustedOrigins(cmd *cobra.Command, dst *[]string) {
+	var def []string
+	for _, o := range strings.Split(os.Getenv("DATALAB_TRUSTED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			def = append(def, o)
+		}
+	}
+	cmd.Flags().StringSliceVar(dst, "trusted-origins", def, "origins (scheme://host[:port]) besides the app's own whose browser form and API posts are accepted, e.g. a front end on another host name; other cross-site posts get 403 (env DATALAB_TRUSTED_ORIGINS, comma-separated)")
+}
+
 // serveOptions are `datalab serve`'s settings.
 type serveOptions struct {
 	model, modelCache, db, addr, pipeline string
 	logBuffer                             int
+	trustedOrigins                        []string
 	shutdownTimeout                       time.Duration
 }
 
@@ -71,7 +88,8 @@ func init() {
 	// The default is resolved at run time, not shown in --help: DATALAB_DB may
 	// hold a password.
 	f.StringVar(&serveOpts.db, "db", "", "prediction log: SQLite file, postgres://… or mysql://… (env DATALAB_DB; default "+DefaultPredictionLog+")")
-	f.StringVar(&serveOpts.addr, "addr", envOr("DATALAB_ADDR", ":8080"), "listen address (env DATALAB_ADDR)")
+	f.StringVar(&serveOpts.addr, "addr", envOr("DATALAB_ADDR", defaultMatchAddr), "listen address (env DATALAB_ADDR); loopback by default, :8080 listens on every interface (containers)")
+	registerTrustedOrigins(serveCmd, &serveOpts.trustedOrigins)
 	f.StringVar(&serveOpts.pipeline, "pipeline", "datalab.yaml", "pipeline file naming the served variant when --model is not given")
 	f.IntVar(&serveOpts.logBuffer, "log-buffer", 10_000, "predictions buffered in memory while the log database is slow or down (oldest dropped beyond)")
 	f.DurationVar(&serveOpts.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for requests and log writes")
@@ -127,44 +145,26 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 	log.Info("model loaded", "model", o.model, "version", pred.Version(), "teams", len(pred.Teams()), "took", time.Since(start).Round(time.Millisecond))
 
 	w := predlog.NewWriter(pl, predlog.WriterOptions{Capacity: o.logBuffer, Logger: log})
-	app, err := matchapp.New(matchapp.Config{Predictor: pred, Recorder: w, Usage: pl, Logger: log})
+	app, err := matchapp.New(matchapp.Config{Predictor: pred, Recorder: w, Usage: pl, Logger: log, TrustedOrigins: o.trustedOrigins})
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           app,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.addr, err)
-	}
-	log.Info("serving", "addr", ln.Addr().String())
-	if ready != nil {
-		ready <- ln.Addr().String()
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
-	var serveErr error
-	select {
-	case serveErr = <-errc:
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
+	// Serve returns once ctx ends and the requests in flight are answered
+	// (or the shutdown timeout passes); then the log writer drains.
+	serveErr := httpserve.Serve(ctx, httpserve.ServerConfig{Addr: o.addr, Handler: app, Logger: log,
+		ShutdownTimeout: o.shutdownTimeout, Ready: func(a string) {
+			log.Info("serving", "addr", a)
+			if ready != nil {
+				ready <- a
+			}
+		}})
+	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-	}
 	closeErr := w.Close(sctx)
 	s := w.Stats()
 	log.Info("prediction log flushed", "written", s.Written, "dropped", s.Dropped, "failures", s.Failures, "pending", s.Pending)
-	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+	if serveErr != nil {
 		return serveErr
 	}
 	return closeErr

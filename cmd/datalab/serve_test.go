@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/internal/testlog"
 	"github.com/datalabhq/datalab/pipeline/matchwinner"
 	"github.com/datalabhq/datalab/pipeline/predlog"
 )
@@ -37,24 +37,12 @@ func (twoTeams) Version() string         { return "v1" }
 
 func loadTwoTeams(string) (matchwinner.Predictor, error) { return twoTeams{}, nil }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // TestServeGracefulShutdown: predictions answered just before SIGTERM (here:
 // context cancellation, which main wires to SIGTERM) are all in the log.
 func TestServeGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "log.sqlite")
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan string, 1)
@@ -152,7 +140,7 @@ func TestServeRedactsDSN(t *testing.T) {
 		t.Fatalf("test DSN does not hold %q", pass)
 	}
 	for _, c := range []struct{ dsn, secret string }{{good, pass}, {wrong, "Wr0ngS3cret"}} {
-		var logs lockedBuffer
+		var logs testlog.Buffer
 		o := serveOptions{model: filepath.Join(t.TempDir(), "missing-model"), db: c.dsn, addr: "127.0.0.1:0", shutdownTimeout: time.Second}
 		err := runServe(context.Background(), o, loadTwoTeams, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 		if err == nil {

@@ -24,6 +24,8 @@ var upOpts struct {
 	brokerData string
 	noPipeline bool
 	noMatch    bool
+	// trustedOrigins are both apps' --trusted-origins.
+	trustedOrigins []string
 }
 
 var upCmd = &cobra.Command{
@@ -85,7 +87,7 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 	}
 	stack, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: brokers, EmbeddedAddr: o.brokerAddr,
 		EmbeddedDataDir: o.brokerData, Topics: o.flights.topics, Partitions: o.flights.partitions,
-		Scorer: sc, Distances: dist, Store: st, Logger: log})
+		Scorer: sc, Distances: dist, Store: st, Logger: log, TrustedOrigins: o.trustedOrigins})
 	if err != nil {
 		return err
 	}
@@ -117,7 +119,7 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 		go func() {
 			defer wg.Done()
 			mo := serveOptions{addr: o.matchAddr, modelCache: defaultModelCache(), db: predictionLogDSN(""),
-				pipeline: o.pipeline.file, logBuffer: 10_000, shutdownTimeout: 15 * time.Second}
+				pipeline: o.pipeline.file, logBuffer: 10_000, shutdownTimeout: 15 * time.Second, trustedOrigins: o.trustedOrigins}
 			ready := make(chan string, 1)
 			go func() {
 				if a, ok := <-ready; ok {
@@ -142,11 +144,12 @@ func init() {
 	upOpts.flights.register(upCmd, true)
 	upOpts.flights.registerAcceptUnissued(upCmd)
 	upOpts.pipeline.register(upCmd)
-	f.StringVar(&upOpts.flightAddr, "flight-addr", envOr("DATALAB_FLIGHT_ADDR", "127.0.0.1:5001"), "flight app listen address (env DATALAB_FLIGHT_ADDR)")
-	f.StringVar(&upOpts.matchAddr, "addr", envOr("DATALAB_ADDR", "127.0.0.1:8080"), "match app listen address (env DATALAB_ADDR)")
+	f.StringVar(&upOpts.flightAddr, "flight-addr", envOr("DATALAB_FLIGHT_ADDR", defaultFlightAddr), "flight app listen address (env DATALAB_FLIGHT_ADDR)")
+	f.StringVar(&upOpts.matchAddr, "addr", envOr("DATALAB_ADDR", defaultMatchAddr), "match app listen address (env DATALAB_ADDR)")
 	f.StringVar(&upOpts.brokerAddr, "broker-addr", envOr("DATALAB_BROKER_ADDR", defaultBroker), "embedded broker address when --brokers is empty (env DATALAB_BROKER_ADDR)")
 	f.StringVar(&upOpts.brokerData, "broker-data", envOr("DATALAB_BROKER_DATA", ".datalab/kafka"), "embedded broker state directory (env DATALAB_BROKER_DATA)")
 	f.BoolVar(&upOpts.noPipeline, "no-pipeline", false, "do not run the pipeline first")
 	f.BoolVar(&upOpts.noMatch, "no-match", false, "do not serve the match app")
+	registerTrustedOrigins(upCmd, &upOpts.trustedOrigins)
 	rootCmd.AddCommand(upCmd)
 }

@@ -44,6 +44,8 @@ type StackConfig struct {
 	Predictors  int
 	NoPredictor bool
 	Logger      *slog.Logger
+	// TrustedOrigins are the app's (Config.TrustedOrigins).
+	TrustedOrigins []string
 }
 
 // Stack is the flight app with its Kafka plumbing in one process: the
@@ -119,6 +121,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 	s.App, err = New(Config{
 		Enricher: &flightdelay.Enricher{Distances: cfg.Distances, Scorer: cfg.Scorer},
 		Scorer:   cfg.Scorer, Store: cfg.Store, Publisher: p, Logger: cfg.Logger, Registry: reg,
+		TrustedOrigins: cfg.TrustedOrigins,
 	})
 	if err != nil {
 		return fail(err)
