@@ -33,9 +33,13 @@ var upCmd = &cobra.Command{
 	Short: "Run the whole lab: pipeline if out of date, then both apps, the embedded broker and the predictor",
 	Long: `up is one command for the whole stack, in one process:
 
-  1. runs the pipeline in datalab.yaml, skipping up-to-date stages (--no-pipeline skips it);
+  1. brings the served models up to date: runs the stages of datalab.yaml that
+     produce them (training and its upstream stages, never the notebooks or
+     reports), skipping up-to-date ones (--no-pipeline skips this);
   2. starts the embedded Kafka-protocol broker on --broker-addr, unless --brokers names a real Kafka;
-  3. starts the flight predictor and serves the flight-delay app on --flight-addr;
+  3. starts the flight predictor and serves the flight-delay app on --flight-addr
+     with the flight model the pipeline trains (--model serves another, e.g. a
+     Spark fixture);
   4. serves the match-winner app on --addr (as 'datalab serve' does; --no-match skips it).
 
 It prints the URLs and runs until Ctrl-C or SIGTERM, then shuts everything down
@@ -54,25 +58,38 @@ in order (HTTP servers, predictor leaving its group, producer, broker).`,
 // runUp runs the stack until ctx is cancelled; announce gets each service's URL.
 func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string)) error {
 	o := upOpts
+	flightModel, err := upFlightModel(o.flights.model, o.pipeline.file)
+	if err != nil {
+		return err
+	}
 	if !o.noPipeline {
 		if _, err := os.Stat(o.pipeline.file); err == nil {
 			p, err := stagerun.Load(o.pipeline.file)
 			if err != nil {
 				return err
 			}
-			log.Info("running the pipeline (up-to-date stages are skipped)", "file", o.pipeline.file)
-			rec, err := p.Run(ctx, nil, o.pipeline.options(os.Stderr, os.Stderr))
-			if rec != nil {
-				printRunSummary(os.Stderr, p, rec)
+			models := []string{flightModel}
+			if m, err := upMatchModel(o.pipeline.file); err == nil && !o.noMatch {
+				models = append(models, m)
 			}
-			if err != nil {
-				return fmt.Errorf("pipeline: %w (fix it, or start the apps anyway with --no-pipeline)", err)
+			if targets := upTargets(p, models); len(targets) > 0 {
+				log.Info("bringing the served models up to date (up-to-date stages are skipped)", "file", o.pipeline.file, "stages", strings.Join(targets, ","))
+				rec, err := p.Run(ctx, targets, o.pipeline.options(os.Stderr, os.Stderr))
+				if rec != nil {
+					printRunSummary(os.Stderr, p, rec)
+				}
+				if err != nil {
+					return fmt.Errorf("pipeline: %w (fix it, or start the apps anyway with --no-pipeline)", err)
+				}
 			}
 		} else {
 			log.Warn("no pipeline file; serving what exists", "file", o.pipeline.file)
 		}
 	}
-	sc, dist, err := loadFlightModel(o.flights.model, o.flights.distances)
+	if _, err := os.Stat(flightModel); err != nil && o.flights.model == "" {
+		return fmt.Errorf("flight model %s is missing: train it with `make run` (or `datalab run train-flights`), or serve a Spark fixture with --model", flightModel)
+	}
+	sc, dist, err := loadFlightModel(flightModel, o.flights.distances)
 	if err != nil {
 		return err
 	}
@@ -142,6 +159,7 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 func init() {
 	f := upCmd.Flags()
 	upOpts.flights.register(upCmd, true)
+	trainedFlightModelByDefault(upCmd, &upOpts.flights.model)
 	upOpts.flights.registerAcceptUnissued(upCmd)
 	upOpts.pipeline.register(upCmd)
 	f.StringVar(&upOpts.flightAddr, "flight-addr", envOr("DATALAB_FLIGHT_ADDR", defaultFlightAddr), "flight app listen address (env DATALAB_FLIGHT_ADDR)")
