@@ -31,7 +31,14 @@ import (
 // buildDatalab compiles the datalab binary once per test binary run.
 func buildDatalab(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "datalab")
+	return buildDatalabAs(t, "datalab")
+}
+
+// buildDatalabAs compiles the CLI into a fresh directory under the file
+// name name.
+func buildDatalabAs(t *testing.T, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -45,8 +45,9 @@ Jupyter counts them, markdown included) and its error: the compiler message,
 or a panic with its stack. Nothing is published for a failed notebook.
 
 Needs jupyter-nbconvert, jupyter-client and the GoNB kernel (gonb, goimports
-in --tools-dir): bash .ci/setup installs and builds them. Run it from the
-repository root.`,
+in --tools-dir): bash .ci/setup notebooks installs and builds them (make run
+does it first). Without them it exits 127 at once, naming what is missing, so
+datalab run does not retry it. Run it from the repository root.`,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		params := map[string]string{}
 		for _, p := range notebooksRunFlags.params {

@@ -71,15 +71,22 @@ its outs must still have the hashes recorded there. A stage whose upstream
 re-ran but produced identical outputs is skipped too. Running twice with
 nothing changed does no work.
 
-A failing stage is retried (default 3 times, 5 minutes apart, like the
-original Airflow DAG; a stage's retries:/retry_delay: in datalab.yaml win).
+A stage that fails after it started (non-zero exit, killed) is retried:
+default 3 times, 10 seconds apart (a stage's retries:/retry_delay: in
+datalab.yaml win). A command that cannot start — exit 127 (not found) or 126
+(not executable), or datalab notebooks run without its kernel — fails at
+once with what to install (make run, or bash .ci/setup notebooks): a second
+try could not pass.
 Stage output is shown prefixed with [stage] and kept in
 runs/<run-id>/<stage>.log. Every run writes runs/<run-id>/run.json: git
 commit and dirty flag, data set oids, params, Go and datalab versions, and
 per stage its status, attempts, errors and timings.
 
-Stages find this datalab binary first on PATH (also in $DATALAB_BIN), and get
-DATALAB_RUN_ID, DATALAB_STAGE and DATALAB_ATTEMPT. Ctrl-C stops the running
+A stage's "datalab …" runs this very binary, whatever its name or path (go
+build -o dl works: a link named datalab to it comes first on the stages'
+PATH; its path is in $DATALAB_BIN). Stages get DATALAB_RUN_ID, DATALAB_STAGE
+and DATALAB_ATTEMPT. datalab.lock keeps content hashes only; which run
+produced the outs, attempts and errors are in runs/<run-id>/run.json. Ctrl-C stops the running
 stage's whole process group. See docs/pipeline.md for the file format.
 
 With --remote URL (a directory, file://, s3:// or gs:// URL) the run also

@@ -66,6 +66,22 @@ type Runner struct {
 	Dirty         bool
 }
 
+// MissingToolsError says which tools a notebook run needs and cannot find
+// (jupyter, jupyter-nbconvert, the GoNB kernel and its kernelspec). It is
+// returned before nbconvert starts.
+type MissingToolsError struct {
+	Missing []string
+}
+
+func (e *MissingToolsError) Error() string {
+	return "notebook kernel missing: " + strings.Join(e.Missing, "; ") +
+		" (install them with `bash .ci/setup notebooks`, which `make run` runs first)"
+}
+
+// ExitCode is 127, the shell's "command not found": a pipeline runner sees
+// a command that cannot start and does not retry it (pipeline/stagerun).
+func (e *MissingToolsError) ExitCode() int { return 127 }
+
 // Result describes one rendered notebook.
 type Result struct {
 	HTML     string        // path of the rendered page
@@ -134,16 +150,21 @@ func (r Runner) jupyter() string {
 	return r.Jupyter
 }
 
+// toolsDir is ToolsDir made absolute, default <root>/.bin.
+func (r Runner) toolsDir(root string) string {
+	if r.ToolsDir == "" {
+		return filepath.Join(root, ".bin")
+	}
+	if abs, err := filepath.Abs(r.ToolsDir); err == nil {
+		return abs
+	}
+	return r.ToolsDir
+}
+
 // env is the process environment with the tool paths and parameters set.
 func (r Runner) env(root string) []string {
-	tools := r.ToolsDir
-	if tools == "" {
-		tools = filepath.Join(root, ".bin")
-	} else if abs, err := filepath.Abs(tools); err == nil {
-		tools = abs
-	}
 	set := map[string]string{
-		"PATH":         tools + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"PATH":         r.toolsDir(root) + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"JUPYTER_PATH": filepath.Join(root, "jupyter"),
 		"GOTOOLCHAIN":  "local",
 		"DATALAB_ROOT": root,
@@ -174,6 +195,9 @@ func (r Runner) env(root string) []string {
 // previous rendering, if any, is left in place.
 func (r Runner) Run(ctx context.Context, nbPath string) (Result, error) {
 	var res Result
+	if err := r.CheckTools(); err != nil {
+		return res, err
+	}
 	tmp, err := os.MkdirTemp("", "datalab-notebook-")
 	if err != nil {
 		return res, fmt.Errorf("run notebook %s: %w", nbPath, err)
@@ -222,6 +246,66 @@ func (r Runner) Run(ctx context.Context, nbPath string) (Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// CheckTools returns a *MissingToolsError naming every tool a notebook run
+// needs and cannot find: the jupyter command and jupyter-nbconvert, gonb and
+// goimports (in ToolsDir or on PATH, as the kernel's PATH has them), and the
+// kernelspec jupyter/kernels/gonb/kernel.json under Root. Without this check
+// a missing kernel surfaced only after nbconvert timed out starting it,
+// with a message that did not say what to install.
+func (r Runner) CheckTools() error {
+	root, err := filepath.Abs(r.Root)
+	if err != nil {
+		return fmt.Errorf("notebook root %s: %w", r.Root, err)
+	}
+	var path string
+	for _, kv := range r.env(root) {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	var missing []string
+	jupyter, ok := lookPath(r.jupyter(), path)
+	if !ok {
+		missing = append(missing, r.jupyter()+" not found (Debian package jupyter-nbconvert)")
+	} else if _, ok := lookPath("jupyter-nbconvert", filepath.Dir(jupyter)+string(os.PathListSeparator)+path); !ok {
+		missing = append(missing, "jupyter-nbconvert not found (Debian package jupyter-nbconvert)")
+	}
+	for _, tool := range []string{"gonb", "goimports"} {
+		if _, ok := lookPath(tool, path); !ok {
+			missing = append(missing, tool+" not found in "+r.toolsDir(root)+" or on PATH")
+		}
+	}
+	spec := filepath.Join(root, "jupyter", "kernels", "gonb", "kernel.json")
+	if _, err := os.Stat(spec); err != nil {
+		missing = append(missing, "kernelspec "+spec+" not found (run from the repository root)")
+	}
+	if len(missing) > 0 {
+		return &MissingToolsError{Missing: missing}
+	}
+	return nil
+}
+
+// lookPath finds an executable file called name in the directories of
+// path (a PATH value), or takes name as a path when it has a separator.
+func lookPath(name, path string) (string, bool) {
+	isExec := func(p string) bool {
+		fi, err := os.Stat(p)
+		return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+	}
+	if strings.ContainsRune(name, os.PathSeparator) {
+		return name, isExec(name)
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			continue
+		}
+		if p := filepath.Join(dir, name); isExec(p) {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // nbconvert runs cmd and turns its failure into an error that says what to
