@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -108,6 +109,9 @@ func (e *scrubbedError) Is(target error) bool { return errors.Is(e.err, target) 
 var (
 	schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 	kvKeyRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\s*=`)
+	// queryKeyRE is an option name in a URL query (sslmode, replicaSet,
+	// authMechanismProperties, pool_max_conns, …).
+	queryKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 )
 
 // ParseDSN reads a connection string and names its database by its form:
@@ -176,6 +180,13 @@ func parseMySQL(dsn, prefix string) (DSN, error) {
 		// could be the password (between the first ':' and the last '@').
 		return DSN{}, fmt.Errorf("parse MySQL DSN: %s (%s)", scrubText(err.Error(), mysqlSuspects(raw)), acceptedForms)
 	}
+	if strings.HasPrefix(cfg.Net, "tcp") {
+		// go-sql-driver appends :3306 to an address it cannot split, which
+		// would turn a malformed address into a different one.
+		if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+			return DSN{}, fmt.Errorf("parse MySQL DSN: the address in tcp(…) is not host or host:port (%s)", acceptedForms)
+		}
+	}
 	red := cfg.Clone()
 	if red.Passwd != "" {
 		red.Passwd = redactedSecret
@@ -215,12 +226,16 @@ func errUnencoded(kind string) error {
 	return fmt.Errorf("%s URL does not parse: percent-encode special characters (/ # ? @ : %% space) in the user name and password, e.g. / as %%2F", kind)
 }
 
-// isSecretParam reports whether a URL query parameter carries a secret.
+// isSecretParam reports whether a URL query parameter or key=value key
+// carries a secret. It matches by substring (password, sslpassword,
+// tlsCertificateKeyFilePassword, a mistyped ?password, …): hiding a
+// harmless value costs less than showing a secret one.
 func isSecretParam(k string) bool {
-	switch strings.ToLower(k) {
-	case "password", "pass", "passwd", "sslpassword",
-		"authmechanismproperties", "tlscertificatekeyfilepassword", "sslclientcertificatekeypassword":
-		return true
+	k = strings.ToLower(k)
+	for _, s := range []string{"pass", "secret", "token", "credential", "authmechanismproperties"} {
+		if strings.Contains(k, s) {
+			return true
+		}
 	}
 	return false
 }
@@ -238,6 +253,11 @@ func redactQuery(raw, kind string) (string, []string, error) {
 	var secrets []string
 	changed := false
 	for k, vs := range q {
+		if !queryKeyRE.MatchString(k) {
+			// Not an option name: most likely part of a password whose '?'
+			// or '/' was not encoded.
+			return "", nil, fmt.Errorf("%s URL query has a parameter that is not a name=value option: percent-encode special characters (? / # @ :) in the user name and password", kind)
+		}
 		if isSecretParam(k) {
 			for _, v := range vs {
 				secrets = append(secrets, v, url.QueryEscape(v))
@@ -271,7 +291,8 @@ func userSecrets(u *url.Userinfo) []string {
 func parsePostgresURL(dsn string) (DSN, error) {
 	u, err := url.Parse(dsn)
 	if err != nil || u.Fragment != "" || u.RawFragment != "" || strings.Contains(dsn, "#") ||
-		strings.Contains(u.Path, "@") || strings.Contains(u.Host, "@") || u.Opaque != "" {
+		strings.Contains(u.Path, "@") || strings.Contains(u.Host, "@") || u.Opaque != "" ||
+		(u.Host == "" && u.User == nil && strings.Contains(u.RawQuery, "@")) {
 		return DSN{}, errUnencoded("postgres")
 	}
 	query, secrets, err := redactQuery(u.RawQuery, "postgres")
