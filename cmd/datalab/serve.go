@@ -46,6 +46,8 @@ type serveOptions struct {
 	logBuffer                             int
 	trustedOrigins                        []string
 	shutdownTimeout                       time.Duration
+	// dashboardToken and dashboardAddr: see serveDashboardFlags.
+	dashboardToken, dashboardAddr string
 }
 
 var serveOpts serveOptions
@@ -57,7 +59,9 @@ var serveCmd = &cobra.Command{
 
   /                             the form (two teams → predicted outcome and probabilities)
   POST /api/v1/matches/predict  {"home":"Argentina","away":"France","neutral":true}
-  /dashboard                    usage dashboard from the prediction log
+  /dashboard                    usage dashboard from the prediction log (for the
+                                operator: --dashboard-addr moves it to its own
+                                listener, --dashboard-token requires a token)
   /healthz, /metrics            liveness and Prometheus metrics
 
 The model is a local directory or a blob URL (file:///…, s3://bucket?prefix=…),
@@ -70,6 +74,9 @@ writes the buffered log entries before exiting.`,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		o := serveOpts
 		o.db = predictionLogDSN(o.db)
+		if o.dashboardToken == "" {
+			o.dashboardToken = os.Getenv("DATALAB_DASHBOARD_TOKEN")
+		}
 		if os.Getenv("GOGC") == "" {
 			// The live heap is small (the model and its lookup, tens of MB)
 			// while every request allocates: GC at 4× the live heap instead
@@ -93,6 +100,7 @@ func init() {
 	f.StringVar(&serveOpts.pipeline, "pipeline", "datalab.yaml", "pipeline file naming the served variant when --model is not given")
 	f.IntVar(&serveOpts.logBuffer, "log-buffer", 10_000, "predictions buffered in memory while the log database is slow or down (oldest dropped beyond)")
 	f.DurationVar(&serveOpts.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for requests and log writes")
+	serveDashboardFlags(f, &serveOpts)
 	rootCmd.AddCommand(serveCmd)
 }
 
@@ -145,10 +153,16 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 	log.Info("model loaded", "model", o.model, "version", pred.Version(), "teams", len(pred.Teams()), "took", time.Since(start).Round(time.Millisecond))
 
 	w := predlog.NewWriter(pl, predlog.WriterOptions{Capacity: o.logBuffer, Logger: log})
-	app, err := matchapp.New(matchapp.Config{Predictor: pred, Recorder: w, Usage: pl, Logger: log, TrustedOrigins: o.trustedOrigins})
+	app, err := matchapp.New(matchapp.Config{Predictor: pred, Recorder: w, Usage: pl, Logger: log, TrustedOrigins: o.trustedOrigins,
+		DashboardToken: o.dashboardToken, DashboardOff: o.dashboardAddr != ""})
 	if err != nil {
 		return err
 	}
+	stopDashboard, err := serveDashboard(ctx, o, app, log)
+	if err != nil {
+		return err
+	}
+	defer stopDashboard()
 	// Serve returns once ctx ends and the requests in flight are answered
 	// (or the shutdown timeout passes); then the log writer drains.
 	serveErr := httpserve.Serve(ctx, httpserve.ServerConfig{Addr: o.addr, Handler: app, Logger: log,
