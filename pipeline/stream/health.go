@@ -119,23 +119,34 @@ func (h *GroupHealth) MembershipGauge() prometheus.Collector {
 func (p *Predictor) Health() *GroupHealth { return p.health }
 
 // HealthHandler serves the predictor's /healthz: 200
-// {"status":"OK","group":…,"stats":…} while the consumer is in its group
-// and the store answers a ping, else 503 {"status":"ERROR","error":…} with
-// the reason prefixed "kafka: " or "store: ". The store is pinged only
-// while the consumer is in its group, so a probe reports the first of the
-// two that fails.
+// {"status":"OK","group":…,"stats":…,"lag":…,"lastCommitAgeSeconds":…}
+// while the consumer is in its group, the store answers a ping and the
+// predictor makes progress; else 503 {"status":"ERROR","error":…} with the
+// reason prefixed "kafka: ", "store: " or "stuck: " (records have waited
+// on the assigned partitions longer than PredictorConfig.StuckAfter without
+// a commit — e.g. every write fails although the store answers pings). The
+// checks run in that order and a probe reports the first that fails; lag
+// and lastCommitAgeSeconds are in every answer.
 func (p *Predictor) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		progress := p.progress.state()
 		code, body := http.StatusOK, map[string]any{"status": "OK", "group": p.health.Group(), "stats": p.Stats()}
+		fail := func(reason string) {
+			code, body = http.StatusServiceUnavailable, map[string]any{"status": "ERROR", "error": reason}
+		}
 		if err := p.health.Err(); err != nil {
-			code, body = http.StatusServiceUnavailable, map[string]any{"status": "ERROR", "error": "kafka: " + err.Error()}
+			fail("kafka: " + err.Error())
 		} else {
 			ctx, cancel := context.WithTimeout(r.Context(), healthzStoreTimeout)
 			defer cancel()
 			if err := p.cfg.Store.Ping(ctx); err != nil {
-				code, body = http.StatusServiceUnavailable, map[string]any{"status": "ERROR", "error": "store: " + err.Error()}
+				fail("store: " + err.Error())
+			} else if err := progress.stuck(p.cfg.StuckAfter); err != nil {
+				fail(err.Error())
 			}
 		}
+		body["lag"] = progress.Lag
+		body["lastCommitAgeSeconds"] = progress.Waiting.Round(time.Millisecond).Seconds()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(code)

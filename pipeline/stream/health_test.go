@@ -84,9 +84,9 @@ func TestPredictorHealthHandler(t *testing.T) {
 		code   int
 		want   string
 	}{
-		{"healthy", true, pingStore{}, 200, `{"group":"g","stats":{"stored":7,"deadLettered":0,"committed":0,"retries":0,"batches":0},"status":"OK"}`},
-		{"not joined", false, pingStore{}, 503, `{"error":"kafka: not in consumer group \"g\" yet","status":"ERROR"}`},
-		{"store down", true, pingStore{err: errors.New("dial tcp 10.0.0.5:5432: i/o timeout")}, 503, `{"error":"store: dial tcp 10.0.0.5:5432: i/o timeout","status":"ERROR"}`},
+		{"healthy", true, pingStore{}, 200, `{"group":"g","lag":0,"lastCommitAgeSeconds":0,"stats":{"stored":7,"deadLettered":0,"committed":0,"retries":0,"batches":0},"status":"OK"}`},
+		{"not joined", false, pingStore{}, 503, `{"error":"kafka: not in consumer group \"g\" yet","lag":0,"lastCommitAgeSeconds":0,"status":"ERROR"}`},
+		{"store down", true, pingStore{err: errors.New("dial tcp 10.0.0.5:5432: i/o timeout")}, 503, `{"error":"store: dial tcp 10.0.0.5:5432: i/o timeout","lag":0,"lastCommitAgeSeconds":0,"status":"ERROR"}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := idlePredictor(t, "g", c.store, nil)
@@ -137,4 +137,55 @@ func TestPredictorMetricsFromStart(t *testing.T) {
 	if body := metrics(); !strings.Contains(body, "datalab_flight_predictor_group_member 1\n") {
 		t.Errorf("/metrics after joining the group lacks the member gauge at 1:\n%s", body)
 	}
+}
+
+// TestProgress follows lag and waiting time through polls, failures,
+// commits and revocations on a fixed clock, and the stuck verdict /healthz
+// gives on it.
+func TestProgress(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	pr := newProgress()
+	pr.now = func() time.Time { return now }
+	recs := func(p int32, from, to int64) []*kgo.Record {
+		var out []*kgo.Record
+		for o := from; o < to; o++ {
+			out = append(out, &kgo.Record{Topic: "req", Partition: p, Offset: o})
+		}
+		return out
+	}
+	poll := func(p int32, hwm int64, rs []*kgo.Record) {
+		pr.polled(kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "req",
+			Partitions: []kgo.FetchPartition{{Partition: p, HighWatermark: hwm, Records: rs}}}}}})
+	}
+	want := func(step string, lag int64, waiting time.Duration, stuck string) {
+		t.Helper()
+		s := pr.state()
+		err := s.stuck(30 * time.Second)
+		if s.Lag != lag || s.Waiting != waiting || (stuck == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), stuck)) {
+			t.Errorf("%s: lag %d waiting %s stuck %v; want %d %s %q", step, s.Lag, s.Waiting, err, lag, waiting, stuck)
+		}
+	}
+	want("start", 0, 0, "")
+	poll(0, 0, nil)
+	want("empty poll", 0, 0, "")
+	poll(0, 110, recs(0, 100, 110)) // the committed position is 100
+	want("polled", 10, 0, "")
+	now = now.Add(20 * time.Second)
+	pr.failed(stepStore, errors.New("relation does not exist"))
+	want("20 s of failures", 10, 20*time.Second, "")
+	now = now.Add(11 * time.Second)
+	want("31 s", 10, 31*time.Second, "stuck: 10 records waiting on assigned partitions, no commit for 31s (threshold 30s); last error: store: relation does not exist")
+	poll(1, 5, recs(1, 0, 5))
+	want("a second partition", 15, 31*time.Second, "15 records waiting")
+	pr.committed(recs(0, 100, 110))
+	want("partition 0 committed", 5, 0, "")
+	now = now.Add(time.Minute)
+	want("a minute later", 5, time.Minute, "no commit for 1m0s (threshold 30s)")
+	pr.revoked(map[string][]int32{"req": {1}})
+	want("partition 1 revoked", 0, 0, "")
+	now = now.Add(time.Hour)
+	want("idle an hour", 0, 0, "")
+	poll(0, 111, recs(0, 110, 111))
+	now = now.Add(time.Second)
+	want("new record after idling", 1, time.Second, "")
 }

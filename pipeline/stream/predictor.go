@@ -1,11 +1,13 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,6 +47,10 @@ type PredictorConfig struct {
 	// or publish (defaults 50 ms, 2 s); StoreTimeout bounds one attempt
 	// (default 5 s).
 	RetryMin, RetryMax, StoreTimeout time.Duration
+	// StuckAfter is how long records may wait on the assigned partitions
+	// without a commit before /healthz reports the predictor stuck
+	// (default 30 s).
+	StuckAfter time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Registerer, when set, gets the predictor's Prometheus metrics.
@@ -91,6 +97,7 @@ type Predictor struct {
 
 	stored, dead, committed, retries, batches atomic.Int64
 	health                                    *GroupHealth
+	progress                                  *progress
 
 	mRecords  *prometheus.CounterVec
 	mRetries  *prometheus.CounterVec
@@ -123,11 +130,14 @@ func NewPredictor(cfg PredictorConfig) (*Predictor, error) {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 5 * time.Second
 	}
+	if cfg.StuckAfter <= 0 {
+		cfg.StuckAfter = DefaultStuckAfter
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	p := &Predictor{cfg: cfg, log: cfg.Logger.With("component", "predictor", "group", cfg.Group),
-		health: NewGroupHealth(cfg.Group),
+		health: NewGroupHealth(cfg.Group), progress: newProgress(),
 		mRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "datalab_flight_predictor_records_total",
 			Help: "Request records handled by the predictor, by outcome (stored, dead_letter).",
@@ -151,7 +161,7 @@ func NewPredictor(cfg PredictorConfig) (*Predictor, error) {
 		p.mRetries.WithLabelValues(s)
 	}
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{p.mRecords, p.mRetries, p.mBatchDur} {
+		for _, c := range append([]prometheus.Collector{p.mRecords, p.mRetries, p.mBatchDur}, p.progress.collectors()...) {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("predictor metrics: %w", err)
 			}
@@ -187,6 +197,9 @@ func (p *Predictor) Run(ctx context.Context) error {
 		kgo.SessionTimeout(6 * time.Second),
 		kgo.HeartbeatInterval(time.Second),
 		kgo.WithHooks(p.health),
+		// Partitions taken away are another member's to report lag on.
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { p.progress.revoked(lost) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { p.progress.revoked(lost) }),
 	}, p.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -207,6 +220,7 @@ func (p *Predictor) Run(ctx context.Context) error {
 		fetches.EachError(func(topic string, partition int32, err error) {
 			p.log.Warn("fetch error (the client retries)", "topic", topic, "partition", partition, "err", err)
 		})
+		p.progress.polled(fetches)
 		recs := fetches.Records()
 		if len(recs) > 0 {
 			start := time.Now()
@@ -222,54 +236,131 @@ func (p *Predictor) Run(ctx context.Context) error {
 }
 
 // handle stores, publishes and commits one batch; it returns only when the
-// batch is committed or ctx is cancelled.
+// batch is committed or ctx is cancelled. Records that cannot be decoded,
+// validated or scored, and records the store refuses as data errors, go
+// to the dead-letter topic; the rest are stored and answered. Every record
+// of the batch is committed, so no record can hold its partition up.
 func (p *Predictor) handle(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
-	docs := make([]flightdelay.Prediction, 0, len(recs))
-	out := make([]*kgo.Record, 0, len(recs))
-	var dead int
+	var good []scored
+	var dead []deadRecord
 	for _, rec := range recs {
 		doc, reason := p.predict(rec)
 		if reason != "" {
-			dead++
-			p.log.Warn("dead-lettering request record", "partition", rec.Partition, "offset", rec.Offset, "reason", reason)
-			out = append(out, &kgo.Record{Topic: p.cfg.Topics.DeadLetter, Key: rec.Key, Value: rec.Value,
-				Headers: append(append([]kgo.RecordHeader(nil), rec.Headers...),
-					kgo.RecordHeader{Key: HeaderReason, Value: []byte(reason)},
-					kgo.RecordHeader{Key: HeaderTopic, Value: []byte(rec.Topic)},
-					kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
-					kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))})})
+			dead = append(dead, deadRecord{rec, reason})
 			continue
 		}
-		body, err := json.Marshal(doc)
+		good = append(good, scored{rec, doc})
+	}
+	stored, refused, err := p.store(ctx, good)
+	if err != nil {
+		return err
+	}
+	dead = append(dead, refused...)
+	// In partition order, as they came, whichever step refused them.
+	slices.SortFunc(dead, func(a, b deadRecord) int {
+		return cmp.Or(cmp.Compare(a.rec.Partition, b.rec.Partition), cmp.Compare(a.rec.Offset, b.rec.Offset))
+	})
+	out := make([]*kgo.Record, 0, len(recs))
+	for _, s := range stored {
+		body, err := json.Marshal(s.doc)
 		if err != nil {
 			return err
 		}
-		docs = append(docs, doc)
-		out = append(out, &kgo.Record{Topic: p.cfg.Topics.Response, Key: []byte(doc.UUID), Value: body})
+		out = append(out, &kgo.Record{Topic: p.cfg.Topics.Response, Key: []byte(s.doc.UUID), Value: body})
 	}
-	if err := p.retry(ctx, stepStore, func(ctx context.Context) error {
-		sctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
-		defer cancel()
-		return p.cfg.Store.Upsert(sctx, docs...)
-	}); err != nil {
-		return err
+	for _, d := range dead {
+		p.log.Warn("dead-lettering request record", "partition", d.rec.Partition, "offset", d.rec.Offset, "reason", d.reason)
+		out = append(out, p.deadLetter(d))
 	}
-	p.stored.Add(int64(len(docs)))
+	p.stored.Add(int64(len(stored)))
 	if err := p.retry(ctx, stepPublish, func(ctx context.Context) error {
 		return produceAll(ctx, cl, out)
 	}); err != nil {
 		return err
 	}
-	p.dead.Add(int64(dead))
-	p.mRecords.WithLabelValues(outcomeStored).Add(float64(len(docs)))
-	p.mRecords.WithLabelValues(outcomeDeadLetter).Add(float64(dead))
+	p.dead.Add(int64(len(dead)))
+	p.mRecords.WithLabelValues(outcomeStored).Add(float64(len(stored)))
+	p.mRecords.WithLabelValues(outcomeDeadLetter).Add(float64(len(dead)))
 	if err := p.retry(ctx, stepCommit, func(ctx context.Context) error {
 		return cl.CommitRecords(ctx, recs...)
 	}); err != nil {
 		return err
 	}
 	p.committed.Add(int64(len(recs)))
+	p.progress.committed(recs)
 	return nil
+}
+
+// scored is a request record and its prediction.
+type scored struct {
+	rec *kgo.Record
+	doc flightdelay.Prediction
+}
+
+// deadRecord is a request record bound for the dead-letter topic.
+type deadRecord struct {
+	rec    *kgo.Record
+	reason string
+}
+
+// deadLetter is d's record on the dead-letter topic: the request record's
+// key, value and headers, unchanged, plus the reason and where it was.
+func (p *Predictor) deadLetter(d deadRecord) *kgo.Record {
+	rec := d.rec
+	return &kgo.Record{Topic: p.cfg.Topics.DeadLetter, Key: rec.Key, Value: rec.Value,
+		Headers: append(append([]kgo.RecordHeader(nil), rec.Headers...),
+			kgo.RecordHeader{Key: HeaderReason, Value: []byte(d.reason)},
+			kgo.RecordHeader{Key: HeaderTopic, Value: []byte(rec.Topic)},
+			kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
+			kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))})}
+}
+
+// store upserts the predictions of items. An error that may pass (the
+// database is down, a timeout, a deadlock, anything unclassified) is
+// retried with backoff until it passes or ctx ends, and never refuses a
+// record. A data error (flightstore.IsPermanent) refuses the call as a
+// whole, so the items are split in halves and each half stored the same
+// way, down to the single records the store refuses: those come back as
+// refused, with the store's error as the reason, and every other item is
+// stored. A batch of n with k bad records costs about 2k·log2(n) calls.
+func (p *Predictor) store(ctx context.Context, items []scored) (stored []scored, refused []deadRecord, err error) {
+	if len(items) == 0 {
+		return nil, nil, nil
+	}
+	docs := make([]flightdelay.Prediction, len(items))
+	for i, it := range items {
+		docs[i] = it.doc
+	}
+	var dataErr error
+	if err := p.retry(ctx, stepStore, func(ctx context.Context) error {
+		sctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
+		defer cancel()
+		err := p.cfg.Store.Upsert(sctx, docs...)
+		if err != nil && flightstore.IsPermanent(err) {
+			dataErr = err
+			return nil
+		}
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case dataErr == nil:
+		return items, nil, nil
+	case len(items) == 1:
+		return nil, []deadRecord{{items[0].rec, "store: " + dataErr.Error()}}, nil
+	}
+	p.log.Info("the store refused a batch: storing its halves apart to find the refused records", "records", len(items), "err", dataErr)
+	mid := len(items) / 2
+	s1, r1, err := p.store(ctx, items[:mid])
+	if err != nil {
+		return nil, nil, err
+	}
+	s2, r2, err := p.store(ctx, items[mid:])
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(s1, s2...), append(r1, r2...), nil
 }
 
 // produceAll produces recs and waits for every acknowledgement, or for ctx:
@@ -315,6 +406,11 @@ func (p *Predictor) predict(rec *kgo.Record) (flightdelay.Prediction, string) {
 	if err != nil {
 		return flightdelay.Prediction{}, "decode: " + err.Error()
 	}
+	// The store keys documents by id; an id the app would never issue is
+	// refused here rather than by one store and not another.
+	if err := flightstore.CheckID(req.UUID); err != nil {
+		return flightdelay.Prediction{}, "UUID: " + err.Error()
+	}
 	if len(rec.Key) > 0 && string(rec.Key) != req.UUID {
 		return flightdelay.Prediction{}, fmt.Sprintf("record key %q differs from UUID %s", rec.Key, req.UUID)
 	}
@@ -339,6 +435,7 @@ func (p *Predictor) retry(ctx context.Context, step string, fn func(context.Cont
 		}
 		p.retries.Add(1)
 		p.mRetries.WithLabelValues(step).Inc()
+		p.progress.failed(step, err)
 		p.log.Warn("retrying", "step", step, "attempt", attempt, "in", wait, "err", err)
 		select {
 		case <-ctx.Done():

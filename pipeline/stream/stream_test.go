@@ -92,18 +92,26 @@ type stack struct {
 	topics Topics
 }
 
+// newStack is newStackOn over a SQLite store in the test's directory.
 func newStack(t *testing.T, partitions int32) *stack {
+	t.Helper()
+	st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "flights.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newStackOn(t, partitions, st)
+}
+
+// newStackOn starts an embedded broker with the predictor's topics of
+// partitions partitions, and a producer, over st.
+func newStackOn(t *testing.T, partitions int32, st flightstore.Store) *stack {
 	t.Helper()
 	b, err := StartBroker(BrokerConfig{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "kafka")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "flights.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	topics := DefaultTopics()
 	prod, err := NewProducer([]string{b.Addr()}, topics.Request)
 	if err != nil {
@@ -120,10 +128,19 @@ func newStack(t *testing.T, partitions int32) *stack {
 
 func (s *stack) predictor(t *testing.T, maxPoll int) *Predictor {
 	t.Helper()
+	return s.predictorWith(t, func(c *PredictorConfig) { c.MaxPollRecords = maxPoll })
+}
+
+// predictorWith is a predictor over the stack with short retries, its
+// configuration changed by set.
+func (s *stack) predictorWith(t *testing.T, set func(*PredictorConfig)) *Predictor {
+	t.Helper()
 	sc, _ := fixtures(t)
-	p, err := NewPredictor(PredictorConfig{Brokers: []string{s.broker.Addr()}, Topics: s.topics, Scorer: sc,
-		Store: s.store, MaxPollRecords: maxPoll, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler)})
+	cfg := PredictorConfig{Brokers: []string{s.broker.Addr()}, Topics: s.topics, Scorer: sc,
+		Store: s.store, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)}
+	set(&cfg)
+	p, err := NewPredictor(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +155,17 @@ func run(p *Predictor) (ctx context.Context, stop func()) {
 	return ctx, func() { cancel(); <-done }
 }
 
-func publishAll(t *testing.T, prod *Producer, reqs []flightdelay.Request) {
+// publishAll issues the requests' ids in the stack's store and publishes
+// them, as the web app does.
+func publishAll(t *testing.T, s *stack, reqs []flightdelay.Request) {
+	t.Helper()
+	issueAll(t, s.store, reqs)
+	publish(t, s.prod, reqs)
+}
+
+// publish publishes the requests (several at a time, like concurrent web
+// requests) and waits for every acknowledgement.
+func publish(t *testing.T, prod *Producer, reqs []flightdelay.Request) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -160,6 +187,19 @@ func publishAll(t *testing.T, prod *Producer, reqs []flightdelay.Request) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// issueAll records the requests' ids as issued in st, as the web app does
+// before it publishes a request.
+func issueAll(t *testing.T, st flightstore.Store, reqs []flightdelay.Request) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, r := range reqs {
+		if err := st.Issue(ctx, r.UUID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -234,7 +274,7 @@ func committed(t *testing.T, addr, group, topic string) int64 {
 func TestKillPredictorMidStream(t *testing.T) {
 	s := newStack(t, 3)
 	reqs := requests(t, 1000)
-	publishAll(t, s.prod, reqs)
+	publishAll(t, s, reqs)
 
 	first := s.predictor(t, 100)
 	killed := make(chan struct{})
@@ -286,7 +326,7 @@ func TestStoreDown(t *testing.T) {
 	s := newStack(t, 3)
 	s.store.down.Store(true)
 	reqs := requests(t, 60)
-	publishAll(t, s.prod, reqs)
+	publishAll(t, s, reqs)
 	p := s.predictor(t, 100)
 	_, stop := run(p)
 	defer stop()
@@ -339,6 +379,7 @@ func TestPoisonMessages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cl := s.prod.Client()
+	issueAll(t, s.store, good[:3])
 	var recs []*kgo.Record
 	for i, p := range poison {
 		recs = append(recs, &kgo.Record{Topic: s.topics.Request, Key: p.key, Value: p.value})
@@ -416,7 +457,7 @@ func TestBrokerRestart(t *testing.T) {
 	_, stop := run(p)
 	defer stop()
 	reqs := requests(t, 100)
-	publishAll(t, s.prod, reqs[:50])
+	publishAll(t, s, reqs[:50])
 	waitCount(t, s.store, 50, 10*time.Second)
 
 	b.Close()
@@ -425,7 +466,7 @@ func TestBrokerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { b.Close() }()
-	publishAll(t, s.prod, reqs[50:])
+	publishAll(t, s, reqs[50:])
 	waitCount(t, s.store, 100, 20*time.Second)
 	checkAll(t, s.store, reqs)
 	// Stop the predictor while the broker is still up (the deferred
@@ -439,7 +480,7 @@ func TestStopWithBrokerGone(t *testing.T) {
 	s := newStack(t, 3)
 	p := s.predictor(t, 100)
 	_, stop := run(p)
-	publishAll(t, s.prod, requests(t, 200))
+	publishAll(t, s, requests(t, 200))
 	s.broker.Close()
 	done := make(chan struct{})
 	go func() { stop(); close(done) }()

@@ -211,7 +211,7 @@ func (s *Store) Upsert(ctx context.Context, docs ...flightdelay.Prediction) erro
 		return nil
 	}
 	if _, err := s.predictions.InsertMany(ctx, insert, options.InsertMany().SetOrdered(false)); err != nil && !onlyDuplicateKeys(err) {
-		return fmt.Errorf("store %d predictions: %w", len(docs), err)
+		return fmt.Errorf("store %d predictions: %w", len(docs), flightstore.PermanentIf(err, dataError))
 	}
 	return nil
 }

@@ -3,14 +3,12 @@ package mongostore
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/datalabhq/datalab/pipeline/flightstore/mongostore/ferrettest"
 	"github.com/datalabhq/datalab/pipeline/flightstore/storetest"
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -19,45 +17,14 @@ import (
 )
 
 // ferret runs an embedded FerretDB (MongoDB wire protocol, SQLite backend in
-// dir) on addr until the returned stop is called.
+// dir) on addr until the returned stop is called (ferrettest, shared with
+// the tests of the packages that write through the store).
 func ferret(t *testing.T, addr, dir string) (stop func()) {
 	t.Helper()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
-		Logger:    slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.Run(ctx); close(done) }()
-	// Wait until it accepts connections.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("FerretDB did not listen on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return func() { cancel(); <-done }
+	return ferrettest.StartAt(t, addr, dir).Stop
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t *testing.T) string { return ferrettest.FreeAddr(t) }
 
 func TestFerretDB(t *testing.T) {
 	addr, dir := freeAddr(t), t.TempDir()

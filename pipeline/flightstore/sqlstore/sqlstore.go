@@ -365,7 +365,7 @@ func (s *Store) Upsert(ctx context.Context, docs ...flightdelay.Prediction) erro
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		if err = s.upsert(ctx, docs); err == nil || !transient(err) {
-			return err
+			return flightstore.PermanentIf(err, dataError)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,101 @@
+// Package ferrettest runs an embedded FerretDB (a real MongoDB wire-protocol
+// server, SQLite backend) on loopback for tests of the Mongo flight store and
+// of the code that writes through it. It lives apart from mongostore so that
+// both mongostore's own tests and other packages' tests can start one.
+package ferrettest
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// Server is an embedded FerretDB on a fixed loopback address, with its data
+// in a directory, so it can be stopped and started again on the same address
+// with the data kept — a database that goes down and comes back.
+type Server struct {
+	t         testing.TB
+	addr, dir string
+	stop      func()
+}
+
+// Start runs a FerretDB on a free loopback port with its data in a new
+// temporary directory; it is stopped when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartAt(t, FreeAddr(t), t.TempDir())
+}
+
+// StartAt runs a FerretDB on addr with its data in dir.
+func StartAt(t testing.TB, addr, dir string) *Server {
+	t.Helper()
+	s := &Server{t: t, addr: addr, dir: dir}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Addr is host:port of the server.
+func (s *Server) Addr() string { return s.addr }
+
+// URI is the server's mongodb:// URI with the default database.
+func (s *Server) URI() string { return "mongodb://" + s.addr + "/" }
+
+// Stop stops the server (a no-op when it is stopped).
+func (s *Server) Stop() {
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
+	}
+}
+
+// Restart starts the server again on the same address and data (a no-op
+// when it runs), and waits until it accepts connections.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.stop != nil {
+		return
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: s.addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + s.dir + "/",
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	s.stop = func() { cancel(); <-done }
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			s.t.Fatalf("FerretDB did not listen on %s: %v", s.addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// FreeAddr returns a loopback address with a port free at the time of the
+// call.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
