@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +26,9 @@ const defaultPredictorAddr = "127.0.0.1:9102"
 type predictorOptions struct {
 	flightOptions
 	group, addr string
+	// stuckAfter is how long records may wait without a commit before
+	// /healthz answers 503.
+	stuckAfter time.Duration
 }
 
 var predictorOpts predictorOptions
@@ -35,18 +40,24 @@ var predictorCmd = &cobra.Command{
 decodes the requests, predicts with the flight model, upserts the predictions
 into the store (keyed by UUID, so redelivered requests do not duplicate),
 publishes them to the response topic, and only then commits the offsets.
-Messages it cannot use go to the dead-letter topic with the reason in the
-dlq.reason header. While the store is down it retries with backoff and commits
+Messages it cannot use (undecodable, invalid, an id not in the form the app
+issues, unscorable) go to the dead-letter topic with the reason in the
+dlq.reason header, and so do records the store refuses as data errors (SQLSTATE
+22/23, an answer for an id never issued): a refused batch is split in halves
+until the refused records are found, and the rest are stored. While the store
+is down (or fails in any other way) it retries with backoff and commits
 nothing. Run several predictors with the same --group to share partitions.
 
 On --addr it serves, for probes and Prometheus:
 
-  /healthz   200 {"status":"OK",…} while the consumer is in its group (a
-             heartbeat answered within the last 10 s) and the store answers
-             a ping; otherwise 503 {"status":"ERROR","error":"kafka: …"} or
-             "store: …"
+  /healthz   200 {"status":"OK","lag":…,"lastCommitAgeSeconds":…,…} while
+             the consumer is in its group (a heartbeat answered within the
+             last 10 s), the store answers a ping and records do not wait
+             longer than --stuck-after without a commit; otherwise 503
+             {"status":"ERROR","error":"kafka: …"}, "store: …" or "stuck: …"
   /metrics   the predictor's counters (records by outcome, retries by step,
-             batch time, group membership) and Go/process metrics
+             batch time, group membership, lag, last-commit age) and
+             Go/process metrics
 
 The default listens on loopback only; in a container set --addr :9102 (as the
 deploy manifests do). Several predictors on one machine need one --addr each
@@ -66,6 +77,12 @@ func init() {
 	f := predictorCmd.Flags()
 	f.StringVar(&predictorOpts.group, "group", envOr("DATALAB_PREDICTOR_GROUP", "datalab-flight-predictor"), "consumer group (env DATALAB_PREDICTOR_GROUP)")
 	f.StringVar(&predictorOpts.addr, "addr", envOr("DATALAB_PREDICTOR_ADDR", defaultPredictorAddr), `listen address of /healthz and /metrics; "" for none (env DATALAB_PREDICTOR_ADDR)`)
+	stuck, err := time.ParseDuration(envOr("DATALAB_PREDICTOR_STUCK_AFTER", stream.DefaultStuckAfter.String()))
+	if err != nil || stuck <= 0 {
+		stuck = stream.DefaultStuckAfter
+		fmt.Fprintf(os.Stderr, "datalab: ignoring DATALAB_PREDICTOR_STUCK_AFTER=%q: want a duration such as 30s or 2m\n", os.Getenv("DATALAB_PREDICTOR_STUCK_AFTER"))
+	}
+	f.DurationVar(&predictorOpts.stuckAfter, "stuck-after", stuck, "/healthz answers 503 when records wait this long without a commit (env DATALAB_PREDICTOR_STUCK_AFTER)")
 	rootCmd.AddCommand(predictorCmd)
 }
 
@@ -95,7 +112,7 @@ func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, rea
 	}
 	reg := prometheus.NewRegistry()
 	pr, err := stream.NewPredictor(stream.PredictorConfig{Brokers: o.brokerList(), Group: o.group,
-		Topics: o.topics, Scorer: sc, Store: st, Logger: log, Registerer: reg})
+		Topics: o.topics, Scorer: sc, Store: st, Logger: log, Registerer: reg, StuckAfter: o.stuckAfter})
 	if err != nil {
 		return err
 	}

@@ -36,3 +36,24 @@ func Read(t testing.TB, dir string) map[string]string {
 	}
 	return files
 }
+
+// List returns every path under dir — directories, files and symbolic
+// links, which it does not follow — slash-separated, relative to dir and
+// sorted: what a test checks when nothing may have been written there. A
+// read error fails t.
+func List(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		out = append(out, filepath.ToSlash(rel))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("list tree %s: %v", dir, err)
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -34,5 +35,19 @@ func TestRead(t *testing.T) {
 func TestReadEmpty(t *testing.T) {
 	if got := Read(t, t.TempDir()); len(got) != 0 {
 		t.Fatalf("Read of an empty directory = %q", got)
+	}
+}
+
+func TestList(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a", "b", "f"), nil, 0o644)
+	os.Symlink(t.TempDir(), filepath.Join(dir, "link"))
+	got := List(t, dir)
+	if want := []string{"a", "a/b", "a/b/f", "link"}; !slices.Equal(got, want) {
+		t.Errorf("List = %q, want %q", got, want)
+	}
+	if got := List(t, t.TempDir()); len(got) != 0 {
+		t.Errorf("List of an empty directory = %q", got)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/datalabhq/datalab/internal/testtree"
 )
 
 // recordDirSyncs makes syncDir record the directories it syncs (and still
@@ -160,25 +162,11 @@ func TestRelativePathsStayInWorkingDir(t *testing.T) {
 	if err := ReplaceDir(tmp, "build/models/m"); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("ReplaceDir through a link out: %v, want a refusal naming the symbolic link", err)
 	}
-	if got := entries(t, outside); !slices.Equal(got, []string{"models", "models/.m.tmp"}) {
+	if got := testtree.List(t, outside); !slices.Equal(got, []string{"models", "models/.m.tmp"}) {
 		t.Errorf("written outside the working directory: %v", got)
 	}
 	// Inside, relative paths work as before.
 	if err := WriteFile("reports/index.html", []byte("ok")); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// entries lists every path below dir, relative to it, slash-separated.
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
-		if err == nil && p != dir {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	return out
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/datalabhq/datalab/internal/testtree"
 )
 
 // linkedRepo is a repository with a data catalog declaring one set, tiny,
@@ -35,20 +37,6 @@ func linkedRepo(t *testing.T) (c *Catalog, repo, mirror, outside string) {
 		t.Fatal(err)
 	}
 	return c, repo, mirror, outside
-}
-
-// entries lists every path below dir, relative to it.
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
-		if err == nil && p != dir {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, rel)
-		}
-		return nil
-	})
-	return out
 }
 
 // TestPullRefusesLinksOutOfTheRepo: `datalab data pull` writes only inside
@@ -90,7 +78,7 @@ func TestPullRefusesLinksOutOfTheRepo(t *testing.T) {
 			if err := os.Symlink(target, link); err != nil {
 				t.Fatal(err)
 			}
-			before := entries(t, outside)
+			before := testtree.List(t, outside)
 
 			for _, force := range []bool{false, true} {
 				_, err := c.Pull(context.Background(), []string{"tiny"}, PullOptions{Mirror: mirror, NoOrigin: true, Force: force})
@@ -101,7 +89,7 @@ func TestPullRefusesLinksOutOfTheRepo(t *testing.T) {
 					t.Errorf("pull (force %v) through %s: %v; want a message containing %q", force, tc.link, err, tc.wantMsg)
 				}
 			}
-			if got := entries(t, outside); strings.Join(got, ",") != strings.Join(before, ",") {
+			if got := testtree.List(t, outside); strings.Join(got, ",") != strings.Join(before, ",") {
 				t.Errorf("written outside the repository: %v (before: %v)", got, before)
 			}
 			if tc.toFile {
@@ -128,7 +116,7 @@ func TestAddRefusesLinksOutOfTheRepo(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "symbolic link") {
 				t.Errorf("add through %s: %v; want a refusal naming the symbolic link", link, err)
 			}
-			if got := entries(t, outside); len(got) != 0 {
+			if got := testtree.List(t, outside); len(got) != 0 {
 				t.Errorf("written outside the repository: %v", got)
 			}
 		})
