@@ -23,6 +23,7 @@ var ingestFlags struct {
 	dataDir     string
 	distances   string
 	maxBadRatio string
+	maxLine     string
 }
 
 var ingestCmd = &cobra.Command{
@@ -51,6 +52,9 @@ func init() {
 	f.StringVar(&ingestFlags.maxBadRatio, "max-bad-ratio",
 		envOr("DATALAB_MAX_BAD_RATIO", strconv.FormatFloat(ingest.DefaultMaxBadRatio, 'g', -1, 64)),
 		"largest accepted share of malformed rows, 0…1 (env DATALAB_MAX_BAD_RATIO)")
+	f.StringVar(&ingestFlags.maxLine, "max-line-bytes",
+		envOr("DATALAB_MAX_LINE_BYTES", strconv.Itoa(ingest.DefaultMaxLineBytes)),
+		"longest source line (or CSV record with quoted line breaks) read; a longer one is quarantined as line_too_long (env DATALAB_MAX_LINE_BYTES)")
 	rootCmd.AddCommand(ingestCmd)
 }
 
@@ -73,6 +77,9 @@ Every row read ends up in the Parquet output or in the quarantine file beside it
 number, bad date, wrong column count, invalid UTF-8, …) count towards the
 bad-row ratio; rows excluded by a rule (cancelled or diverted flights, which
 have no arrival delay) are quarantined and reported but are not "bad".
+Records are RFC 4180 CSV (a quoted field may hold line breaks; the quarantine
+names the record's first line) or JSON Lines; a line longer than
+--max-line-bytes is quarantined as line_too_long, a NUL byte as nul_byte.
 Prints "read N, wrote M, quarantined Q" and the count per reason. Outputs are
 written atomically and are byte-identical for the same input.
 
@@ -117,6 +124,10 @@ func runIngest(cmd *cobra.Command, args []string) error {
 	if err != nil || maxBad < 0 || maxBad > 1 {
 		return fmt.Errorf("--max-bad-ratio / DATALAB_MAX_BAD_RATIO %q: want a number between 0 and 1", ingestFlags.maxBadRatio)
 	}
+	maxLine, err := strconv.Atoi(ingestFlags.maxLine)
+	if err != nil || maxLine <= 0 {
+		return fmt.Errorf("--max-line-bytes / DATALAB_MAX_LINE_BYTES %q: want a positive number of bytes (default %d)", ingestFlags.maxLine, ingest.DefaultMaxLineBytes)
+	}
 	inputs := ingestFlags.inputs
 	if len(inputs) == 0 {
 		if inputs, err = ds.DefaultInputPaths(ingestFlags.dataDir); err != nil {
@@ -131,7 +142,7 @@ func runIngest(cmd *cobra.Command, args []string) error {
 	if dist == "" {
 		dist = filepath.Join(ingestFlags.dataDir, ingest.DefaultDistances)
 	}
-	rep, err := ingest.Run(cmd.Context(), ds, ingest.Config{Inputs: inputs, Output: out, Distances: dist, MaxBadRatio: maxBad})
+	rep, err := ingest.Run(cmd.Context(), ds, ingest.Config{Inputs: inputs, Output: out, Distances: dist, MaxBadRatio: maxBad, MaxLineBytes: maxLine})
 	if rep != nil && (err == nil || errors.As(err, new(*ingest.BadRatioError))) {
 		w := cmd.OutOrStdout()
 		fmt.Fprintln(w, rep.Summary())

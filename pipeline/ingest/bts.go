@@ -277,7 +277,7 @@ func runBTS2008(ctx context.Context, r *runner) error {
 		return err
 	}
 	l := bts2008Layout
-	return ingestLines(ctx, r, sink, r.openPlain, func(string, *lineReader) (lineParser[FlightRow], error) {
+	return ingestLines(ctx, r, sink, r.openPlain, csvFraming, func(string, *lineReader) (lineParser[FlightRow], error) {
 		return r.withDistance(csvRows(len(l.names), l.parse)), nil
 	})
 }
@@ -287,7 +287,7 @@ func runBTSHeader(ctx context.Context, r *runner) error {
 	if err != nil {
 		return err
 	}
-	return ingestLines(ctx, r, sink, r.openPlain, func(file string, lr *lineReader) (lineParser[FlightRow], error) {
+	return ingestLines(ctx, r, sink, r.openPlain, csvFraming, func(file string, lr *lineReader) (lineParser[FlightRow], error) {
 		header, err := readHeader(lr)
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,9 @@ func csvRows[T any](ncols int, parse func(f [][]byte) (T, *rowError)) lineParser
 		var zero T
 		if !utf8.Valid(line) {
 			return zero, rejectf(ReasonInvalidUTF8, "line is not valid UTF-8")
+		}
+		if i := bytes.IndexByte(line, 0); i >= 0 {
+			return zero, rejectf(ReasonNULByte, "NUL byte at byte %d of the row: text columns never hold one", i)
 		}
 		f, err := sp.split(line)
 		if err != nil {
@@ -38,6 +42,9 @@ func readHeader(lr *lineReader) ([]string, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if n := lr.tooLong(); n > 0 {
+		return nil, fmt.Errorf("header row is %d bytes, longer than the line limit of %d: is this a CSV file?", n, lr.max)
 	}
 	line = []byte(strings.TrimPrefix(string(line), "\ufeff"))
 	var sp csvSplitter

@@ -94,3 +94,45 @@ func FuzzCSVSplit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLineReader checks the line reader against bytes.Split: every line
+// comes back whole (without its "\n" or "\r\n") and numbered, except lines
+// over the limit, which come back as their first max bytes with their
+// length reported.
+func FuzzLineReader(f *testing.F) {
+	f.Add("a,b\r\nc\n\nlong line here\r\n", 4)
+	f.Add("no newline at end", 100)
+	f.Add("\r\n\r\n\n", 1)
+	f.Fuzz(func(t *testing.T, in string, max int) {
+		if max < 1 || max > 1<<16 {
+			return
+		}
+		lr := newLineReader(strings.NewReader(in), max)
+		want := strings.Split(in, "\n")
+		if strings.HasSuffix(in, "\n") || in == "" {
+			want = want[:len(want)-1]
+		}
+		for i, w := range want {
+			got, err := lr.next()
+			if err != nil {
+				t.Fatalf("line %d: %v", i+1, err)
+			}
+			w = strings.TrimSuffix(w, "\r")
+			if lr.line != int64(i+1) {
+				t.Fatalf("line number %d, want %d", lr.line, i+1)
+			}
+			if len(w) > max {
+				if lr.tooLong() != int64(len(w)) || string(got) != w[:max] {
+					t.Fatalf("line %d (%d bytes, max %d): got %q, tooLong %d", i+1, len(w), max, got, lr.tooLong())
+				}
+				continue
+			}
+			if lr.tooLong() != 0 || string(got) != w {
+				t.Fatalf("line %d: got %q, want %q", i+1, got, w)
+			}
+		}
+		if _, err := lr.next(); err != io.EOF {
+			t.Fatalf("after the last line: %v, want EOF", err)
+		}
+	})
+}

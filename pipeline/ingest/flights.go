@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 )
@@ -86,12 +88,26 @@ func LoadDistances(path string) (*DistanceTable, error) {
 		return nil, fmt.Errorf("open distance table: %w", err)
 	}
 	defer f.Close()
+	return ParseDistances(f, path)
+}
+
+// maxDistanceLine bounds one line of a distance table: real lines are ~50
+// bytes; a longer one is a wrong file, not a record.
+const maxDistanceLine = 64 << 10
+
+// ParseDistances reads a distance table from r (name is for messages). Each
+// non-blank line is {"Origin":…,"Dest":…,"Distance":miles} with non-empty
+// airport codes and a distance ≥ 0. A pair listed twice keeps its last
+// distance; the real table lists 28 pairs both ways with distances that
+// differ by a mile or so, and Lookup prefers the direction asked for.
+func ParseDistances(r io.Reader, name string) (*DistanceTable, error) {
 	t := &DistanceTable{miles: make(map[[2]string]float64)}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxDistanceLine)
 	line := 0
 	for sc.Scan() {
 		line++
-		if len(sc.Bytes()) == 0 {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
 		var rec struct {
@@ -99,15 +115,15 @@ func LoadDistances(path string) (*DistanceTable, error) {
 			Distance     *float64
 		}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return nil, fmt.Errorf("distance table %s line %d: %w", path, line, err)
+			return nil, fmt.Errorf("distance table %s line %d: %w", name, line, err)
 		}
 		if rec.Origin == "" || rec.Dest == "" || rec.Distance == nil || *rec.Distance < 0 {
-			return nil, fmt.Errorf("distance table %s line %d: want {Origin, Dest, Distance >= 0}, got %s", path, line, sc.Bytes())
+			return nil, fmt.Errorf("distance table %s line %d: want {Origin, Dest, Distance >= 0}, got %.200s", name, line, sc.Bytes())
 		}
 		t.miles[[2]string{rec.Origin, rec.Dest}] = *rec.Distance
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read distance table %s: %w", path, err)
+		return nil, fmt.Errorf("read distance table %s (line %d): %w", name, line+1, err)
 	}
 	return t, nil
 }

@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -133,6 +135,37 @@ func FuzzSeedJSONLine(f *testing.F) {
 		r, e := parseSeedLine([]byte(line))
 		if e == nil {
 			checkFlight(t, line, r)
+		}
+	})
+}
+
+// FuzzParseDistances: any table ParseDistances accepts answers Lookup for
+// every pair it lists, with a distance ≥ 0, both ways round; anything else
+// is an error that names the line.
+func FuzzParseDistances(f *testing.F) {
+	for _, l := range firstLines(f, distancesJSONL(f), 0, 5) {
+		f.Add(l + "\n")
+	}
+	f.Add("{\"Origin\":\"ABQ\",\"Dest\":\"DFW\",\"Distance\":569}\n\n{\"Origin\":\"DFW\",\"Dest\":\"ABQ\",\"Distance\":570}\n")
+	f.Add(`{"Origin":"","Dest":"DFW","Distance":-1}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		tab, err := ParseDistances(strings.NewReader(in), "fuzz")
+		if err != nil {
+			if !strings.Contains(err.Error(), "distance table fuzz") {
+				t.Fatalf("error does not name the table: %v", err)
+			}
+			return
+		}
+		for line := range strings.SplitSeq(in, "\n") {
+			var rec struct{ Origin, Dest string }
+			if json.Unmarshal([]byte(line), &rec) != nil || rec.Origin == "" {
+				continue
+			}
+			for _, p := range [][2]string{{rec.Origin, rec.Dest}, {rec.Dest, rec.Origin}} {
+				if d, ok := tab.Lookup(p[0], p[1]); !ok || d < 0 || math.IsNaN(d) || math.IsInf(d, 0) {
+					t.Fatalf("%q: Lookup(%q, %q) = %v, %v", in, p[0], p[1], d, ok)
+				}
+			}
 		}
 	})
 }

@@ -139,6 +139,11 @@ type Config struct {
 	// rows read; above it Run fails with a *BadRatioError and does not
 	// publish the Parquet output (the quarantine is still written).
 	MaxBadRatio float64
+	// MaxLineBytes is the longest source line, or CSV record whose quoted
+	// fields span lines, that is read; a longer one is quarantined as
+	// line_too_long (its first bytes kept) and ingest goes on. 0 means
+	// DefaultMaxLineBytes.
+	MaxLineBytes int
 }
 
 // QuarantinePath is the quarantine file for a Parquet output: the output
@@ -238,6 +243,9 @@ func Run(ctx context.Context, ds Dataset, cfg Config) (*Report, error) {
 	if cfg.MaxBadRatio < 0 || cfg.MaxBadRatio > 1 {
 		return nil, fmt.Errorf("max bad-row ratio %v: want a value in [0, 1]", cfg.MaxBadRatio)
 	}
+	if cfg.MaxLineBytes < 0 {
+		return nil, fmt.Errorf("max line length %d bytes: want a positive number (0 for the default %d)", cfg.MaxLineBytes, DefaultMaxLineBytes)
+	}
 	start := time.Now()
 	rep := &Report{Dataset: ds.Name, Output: cfg.Output, Quarantine: QuarantinePath(cfg.Output), Reasons: map[Reason]int64{}}
 	for _, in := range cfg.Inputs {
@@ -332,6 +340,23 @@ func openSink[T any](r *runner, schema string) (*parquetSink[T], error) {
 // lineParser converts one source line into a row.
 type lineParser[T any] func(line []byte) (T, *rowError)
 
+// framing says how a file's bytes divide into records.
+type framing int
+
+const (
+	// lineFraming: every physical line is a record (JSON Lines).
+	lineFraming framing = iota
+	// csvFraming: RFC 4180 records, whose quoted fields may hold line
+	// breaks; quarantine line numbers are the record's first physical line.
+	csvFraming
+)
+
+// isFramingError reports whether a rejection can mean that the record was
+// cut at a line break inside a quoted field rather than being bad itself.
+func isFramingError(e *rowError) bool {
+	return e.reason == ReasonMalformedCSV || e.reason == ReasonWrongColumnCount
+}
+
 // fileStart prepares the parser for one file; it may consume a header line
 // from lr. A header that does not match the layout is an error for the whole
 // file (it is not a row).
@@ -339,22 +364,22 @@ type fileStart[T any] func(file string, lr *lineReader) (lineParser[T], error)
 
 // ingestLines runs every input file through start and its line parser,
 // writing rows to sink and rejected lines to the quarantine.
-func ingestLines[T any](ctx context.Context, r *runner, sink *parquetSink[T], open func(string) (io.ReadCloser, error), start fileStart[T]) error {
+func ingestLines[T any](ctx context.Context, r *runner, sink *parquetSink[T], open func(string) (io.ReadCloser, error), fr framing, start fileStart[T]) error {
 	for _, file := range r.cfg.Inputs {
-		if err := ingestFile(ctx, r, sink, file, open, start); err != nil {
+		if err := ingestFile(ctx, r, sink, file, open, fr, start); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func ingestFile[T any](ctx context.Context, r *runner, sink *parquetSink[T], file string, open func(string) (io.ReadCloser, error), start fileStart[T]) error {
+func ingestFile[T any](ctx context.Context, r *runner, sink *parquetSink[T], file string, open func(string) (io.ReadCloser, error), fr framing, start fileStart[T]) error {
 	rc, err := open(file)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	lr := newLineReader(rc)
+	lr := newLineReader(rc, r.cfg.MaxLineBytes)
 	parse, err := start(file, lr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
@@ -367,6 +392,14 @@ func ingestFile[T any](ctx context.Context, r *runner, sink *parquetSink[T], fil
 		if err != nil {
 			return fmt.Errorf("read %s line %d: %w", file, lr.line+1, err)
 		}
+		if n := lr.tooLong(); n > 0 {
+			r.rep.Read++
+			e := rejectf(ReasonLineTooLong, "line of %d bytes is longer than the limit of %d bytes (--max-line-bytes); raw holds its first bytes", n, lr.max)
+			if err := r.reject(file, lr.line, prefix(line), e); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(line) == 0 {
 			r.rep.BlankLines++
 			continue
@@ -377,9 +410,33 @@ func ingestFile[T any](ctx context.Context, r *runner, sink *parquetSink[T], fil
 				return err
 			}
 		}
+		start := lr.line
 		row, rerr := parse(line)
+		if rerr != nil && fr == csvFraming && isFramingError(rerr) && endsInQuotedField(line) {
+			// RFC 4180: the quoted field goes on on the next line. The joined
+			// record is taken only if it is a record of the layout; otherwise
+			// the line alone is quarantined and the lines after it are read
+			// as records of their own, so a stray quote cannot swallow them.
+			n := len(line)
+			rec, ok := lr.quotedRecord(line)
+			line = lr.rec[:n] // the line's own buffer was reused for reading ahead
+			if ok {
+				var rerr2 *rowError
+				var row2 T
+				if row2, rerr2 = parse(rec); rerr2 != nil && isFramingError(rerr2) {
+					ok = false
+				} else {
+					line, row, rerr = rec, row2, rerr2
+				}
+			}
+			if ok {
+				lr.acceptRecord()
+			} else {
+				lr.giveBack()
+			}
+		}
 		if rerr != nil {
-			if err := r.reject(file, lr.line, line, rerr); err != nil {
+			if err := r.reject(file, start, line, rerr); err != nil {
 				return err
 			}
 			continue

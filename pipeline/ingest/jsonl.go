@@ -94,6 +94,9 @@ func parseFlightNum(raw json.RawMessage) (*string, *rowError) {
 		if s == "" {
 			return nil, nil
 		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, rejectf(ReasonNULByte, "FlightNum %q holds a NUL byte (\\u0000)", s)
+		}
 		return &s, nil
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 32)
@@ -110,6 +113,9 @@ func parseSeedLine(line []byte) (FlightRow, *rowError) {
 	var row FlightRow
 	if !utf8.Valid(line) {
 		return row, rejectf(ReasonInvalidUTF8, "line is not valid UTF-8")
+	}
+	if i := bytes.IndexByte(line, 0); i >= 0 {
+		return row, rejectf(ReasonNULByte, "NUL byte at byte %d of the line", i)
 	}
 	var in seedFlight
 	if err := json.Unmarshal(line, &in); err != nil {
@@ -130,6 +136,11 @@ func parseSeedLine(line []byte) (FlightRow, *rowError) {
 	}{{"DayOfMonth", in.DayOfMonth, row.DayOfMonth}, {"DayOfWeek", in.DayOfWeek, row.DayOfWeek}, {"DayOfYear", in.DayOfYear, row.DayOfYear}} {
 		if c.got != nil && *c.got != c.want {
 			return row, rejectf(ReasonInconsistent, "%s is %d but FlightDate %s gives %d", c.name, *c.got, row.FlightDate, c.want)
+		}
+	}
+	for _, s := range []*string{in.Carrier, in.Origin, in.Dest} {
+		if s != nil && strings.IndexByte(*s, 0) >= 0 {
+			return row, rejectf(ReasonNULByte, "text value %q holds a NUL byte (\\u0000)", *s)
 		}
 	}
 	if in.Carrier != nil && *in.Carrier != "" {
@@ -189,7 +200,7 @@ func runFlightsJSONL(ctx context.Context, r *runner) error {
 	if err != nil {
 		return err
 	}
-	return ingestLines(ctx, r, sink, r.openMaybeBzip2, func(string, *lineReader) (lineParser[FlightRow], error) {
+	return ingestLines(ctx, r, sink, r.openMaybeBzip2, lineFraming, func(string, *lineReader) (lineParser[FlightRow], error) {
 		return r.withDistance(parseSeedLine), nil
 	})
 }

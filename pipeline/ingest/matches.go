@@ -106,7 +106,7 @@ func runMatches(ctx context.Context, r *runner) error {
 	if err != nil {
 		return err
 	}
-	return ingestLines(ctx, r, sink, r.openPlain, func(file string, lr *lineReader) (lineParser[MatchRow], error) {
+	return ingestLines(ctx, r, sink, r.openPlain, csvFraming, func(file string, lr *lineReader) (lineParser[MatchRow], error) {
 		if err := expectHeader(lr, matchesHeader); err != nil {
 			return nil, err
 		}

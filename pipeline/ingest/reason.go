@@ -11,6 +11,8 @@ type Reason string
 // towards the bad-row ratio.
 const (
 	ReasonInvalidUTF8      Reason = "invalid_utf8"       // the line is not valid UTF-8
+	ReasonLineTooLong      Reason = "line_too_long"      // the line (or quoted multi-line record) exceeds Config.MaxLineBytes
+	ReasonNULByte          Reason = "nul_byte"           // a NUL byte in the line or a text value
 	ReasonMalformedCSV     Reason = "malformed_csv"      // broken quoting
 	ReasonWrongColumnCount Reason = "wrong_column_count" // more or fewer fields than the layout has
 	ReasonBadJSON          Reason = "bad_json"           // the line is not a JSON object of the expected shape

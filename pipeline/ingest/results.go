@@ -59,7 +59,7 @@ func runResults(ctx context.Context, r *runner) error {
 	if err != nil {
 		return err
 	}
-	return ingestLines(ctx, r, sink, r.openPlain, func(file string, lr *lineReader) (lineParser[ResultRow], error) {
+	return ingestLines(ctx, r, sink, r.openPlain, csvFraming, func(file string, lr *lineReader) (lineParser[ResultRow], error) {
 		if err := expectHeader(lr, resultsHeader); err != nil {
 			return nil, err
 		}
