@@ -1,9 +1,12 @@
 package sparkml
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -192,4 +195,174 @@ func paramText(ps []Param) string {
 		out = append(out, fmt.Sprintf("%s=%v", p.Name, p.Value))
 	}
 	return strings.Join(out, " ")
+}
+
+// Inspection is what `datalab model inspect` shows for a directory: a whole
+// pipeline (a PipelineModel, a lone classifier, a directory of stage
+// directories), or one feature stage directory on its own.
+type Inspection struct {
+	Pipeline *Summary
+	Stage    *StageDetail
+}
+
+// StageDetail describes one saved stage directory on its own: its metadata
+// and, for the stages datalab applies, what it does (labels, splits, inputs).
+type StageDetail struct {
+	StageSummary
+	Dir string `json:"dir"`
+	// Timestamp is when Spark (or datalab) saved the stage, in ms.
+	Timestamp int64 `json:"timestamp"`
+	// Labels are a StringIndexerModel's labels per input column, in index
+	// order (index = position).
+	Labels [][]string `json:"labels,omitempty"`
+	// Buckets are a Bucketizer's output values, e.g. "[-15.0, 0.0)".
+	Buckets []string `json:"buckets,omitempty"`
+	// Applied is false for a class datalab reads only as metadata (it does
+	// not apply it when predicting); Params then holds the saved paramMap.
+	Applied bool `json:"applied"`
+}
+
+// Inspect describes the model or stage saved in dir. A directory whose
+// metadata names a feature stage (StringIndexerModel, Bucketizer,
+// VectorAssembler, or any other Spark stage class) is described on its own;
+// anything else is loaded as a pipeline (LoadPipeline).
+func Inspect(dir string) (*Inspection, error) {
+	if _, err := os.Stat(filepath.Join(dir, "metadata")); err == nil {
+		md, err := ReadMetadata(dir)
+		if err != nil {
+			return nil, err
+		}
+		if md.Class != ClassPipelineModel && md.Class != ClassRandomForest {
+			d, err := inspectStage(dir, md)
+			if err != nil {
+				return nil, err
+			}
+			return &Inspection{Stage: d}, nil
+		}
+	}
+	p, err := LoadPipeline(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := p.Summary()
+	return &Inspection{Pipeline: &s}, nil
+}
+
+// inspectStage reads one stage directory with the same readers (and checks)
+// LoadPipeline uses; a class datalab does not apply is described from its
+// metadata alone.
+func inspectStage(dir string, md *Metadata) (*StageDetail, error) {
+	d := &StageDetail{Dir: dir, Timestamp: md.Timestamp,
+		StageSummary: StageSummary{Index: -1, UID: md.UID, Class: md.Class, SparkVersion: md.SparkVersion}}
+	ls, err := readStage(dir)
+	if err != nil {
+		if strings.Contains(err.Error(), "is not supported") {
+			for _, name := range slices.Sorted(maps.Keys(md.ParamMap)) {
+				var v any
+				if json.Unmarshal(md.ParamMap[name], &v) != nil {
+					v = string(md.ParamMap[name])
+				}
+				d.Params = append(d.Params, Param{Name: name, Value: v})
+			}
+			d.Inputs, d.Outputs = paramColumns(d.Params, "inputCol", "inputCols"), paramColumns(d.Params, "outputCol", "outputCols")
+			return d, nil
+		}
+		return nil, err
+	}
+	st := ls.stage
+	d.Applied = true
+	d.Inputs, d.Outputs, d.Params = st.InputCols(), st.OutputCols(), st.Params()
+	switch st := st.(type) {
+	case *StringIndexer:
+		d.Labels = st.Labels
+	case *Bucketizer:
+		for i := range st.NumBuckets() {
+			d.Buckets = append(d.Buckets, st.BucketLabel(i))
+		}
+	}
+	return d, nil
+}
+
+// paramColumns collects the column names of a single- and a multi-column
+// param (inputCol / inputCols) of an unapplied stage's paramMap.
+func paramColumns(ps []Param, single, multi string) []string {
+	var cols []string
+	for _, p := range ps {
+		switch v := p.Value.(type) {
+		case string:
+			if p.Name == single {
+				cols = append(cols, v)
+			}
+		case []any:
+			if p.Name == multi {
+				for _, c := range v {
+					cols = append(cols, fmt.Sprint(c))
+				}
+			}
+		}
+	}
+	return cols
+}
+
+// MarshalJSON renders whichever of the two the directory held, so that
+// `model inspect --json` on a pipeline prints the Summary as before.
+func (in *Inspection) MarshalJSON() ([]byte, error) {
+	if in.Stage != nil {
+		return json.Marshal(in.Stage)
+	}
+	return json.Marshal(in.Pipeline)
+}
+
+// WriteText renders the inspection as human-readable tables.
+func (in *Inspection) WriteText(w io.Writer) error {
+	if in.Stage == nil {
+		return in.Pipeline.WriteText(w)
+	}
+	return in.Stage.WriteText(w)
+}
+
+// labelsShown is how many labels per column the text output lists; --json
+// has all of them.
+const labelsShown = 20
+
+// WriteText renders the stage as a table.
+func (d *StageDetail) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	p := func(format string, a ...any) { fmt.Fprintf(tw, format, a...) }
+	p("stage\t%s %s", shortClass(d.Class), d.UID)
+	if d.SparkVersion != "" {
+		p(" (Spark %s)", d.SparkVersion)
+	}
+	p("\nclass\t%s\ndir\t%s\n", d.Class, d.Dir)
+	if !d.Applied {
+		p("note\tdatalab reads this class's metadata only; it does not apply it when predicting\n")
+	}
+	p("inputs\t%s\noutputs\t%s\n", strings.Join(d.Inputs, ", "), strings.Join(d.Outputs, ", "))
+	for _, pr := range d.Params {
+		switch pr.Name {
+		case "inputCols", "outputCols", "inputCol", "outputCol":
+			continue
+		}
+		p("%s\t%v\n", pr.Name, pr.Value)
+	}
+	for i, labels := range d.Labels {
+		col := fmt.Sprint(i)
+		if i < len(d.Inputs) {
+			col = d.Inputs[i]
+		}
+		p("\nlabels of %s (%d, index = position):\n", col, len(labels))
+		for k, l := range labels[:min(len(labels), labelsShown)] {
+			p("  %d\t%s\n", k, l)
+		}
+		if len(labels) > labelsShown {
+			p("  …\t%d more (--json lists all)\n", len(labels)-labelsShown)
+		}
+	}
+	if len(d.Buckets) > 0 {
+		p("\nbuckets (%d):\n", len(d.Buckets))
+		for k, b := range d.Buckets {
+			p("  %d\t%s\n", k, b)
+		}
+	}
+	return tw.Flush()
 }
