@@ -12,7 +12,7 @@ export DATALAB_TEST_POSTGRES DATALAB_TEST_MYSQL
 GO ?= go
 BIN := .bin
 
-.PHONY: build run test setup test-short bench clean
+.PHONY: build run test setup test-short bench clean fuzz
 
 build:
 	$(GO) build -o $(BIN)/datalab ./cmd/datalab
@@ -37,6 +37,13 @@ test: setup
 	# The Dagger module (its own go.mod): type-checks the glue against the
 	# stand-in for generated code and runs the fake-engine tests (docs/dagger.md).
 	cd dagger && $(GO) vet ./... && $(GO) test -count=1 ./...
+	# Every fuzz target for FUZZTIME (3s) each; crashers become regression
+	# tests under testdata/fuzz (see .ci/fuzz, docs/security.md).
+	bash .ci/fuzz
+
+# Only the fuzz targets: FUZZTIME=30s make fuzz for a longer look.
+fuzz:
+	bash .ci/fuzz
 
 test-short:
 	$(GO) test -short ./...

@@ -81,14 +81,9 @@ func Open(dataDir string) (*Catalog, error) {
 		}
 		return nil, fmt.Errorf("read data catalog: %w", err)
 	}
-	c := &Catalog{dir: dataDir}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", name, err)
-	}
-	if err := c.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	c, err := parseCatalog(raw, dataDir, name)
+	if err != nil {
+		return nil, err
 	}
 	for _, s := range c.Sets {
 		s.cat = c
@@ -102,6 +97,25 @@ func Open(dataDir string) (*Catalog, error) {
 			}
 			f.Pointer = p
 		}
+	}
+	return c, nil
+}
+
+// parseCatalog decodes and validates catalog.yaml (named name in errors)
+// without reading the pointer files; the fuzz target FuzzParseCatalog feeds
+// it arbitrary bytes.
+func parseCatalog(raw []byte, dataDir, name string) (*Catalog, error) {
+	c := &Catalog{dir: dataDir}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for _, s := range c.Sets {
+		s.cat = c
 	}
 	return c, nil
 }

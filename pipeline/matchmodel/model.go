@@ -172,6 +172,19 @@ type Model struct {
 
 var _ matchwinner.Predictor = (*Model)(nil)
 
+// ParseManifest decodes manifest.json (path names it in errors) and checks
+// its schema; the content hash is checked by Load, which has the files.
+func ParseManifest(b []byte, path string) (*Manifest, error) {
+	var man Manifest
+	if err := json.Unmarshal(b, &man); err != nil {
+		return nil, fmt.Errorf("%s: corrupt manifest: %w", path, err)
+	}
+	if man.Schema != ManifestSchema {
+		return nil, fmt.Errorf("%s: schema %q, want %q (retrain with `datalab train matches`)", path, man.Schema, ManifestSchema)
+	}
+	return &man, nil
+}
+
 // Load reads a model directory written by Save (the train stage), checks its
 // content hash against the manifest, and compiles the forest for scoring.
 func Load(dir string) (*Model, error) {
@@ -179,13 +192,11 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load match model: %w (run `datalab train matches` first)", err)
 	}
-	var man Manifest
-	if err := json.Unmarshal(b, &man); err != nil {
-		return nil, fmt.Errorf("%s: corrupt manifest: %w", filepath.Join(dir, ManifestFile), err)
+	mp, err := ParseManifest(b, filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, err
 	}
-	if man.Schema != ManifestSchema {
-		return nil, fmt.Errorf("%s: schema %q, want %q (retrain with `datalab train matches`)", dir, man.Schema, ManifestSchema)
-	}
+	man := *mp
 	want, err := contentVersion(dir, &man)
 	if err != nil {
 		return nil, err
