@@ -17,5 +17,9 @@
 // instead of adding one. The offset of a record is committed only after its
 // prediction is stored and its response (or dead-letter record) is
 // acknowledged by the broker. While the store is down the predictor retries
-// with backoff and commits nothing.
+// with backoff and commits nothing. A record the store refuses as a data
+// error (flightstore.IsPermanent) is found by storing the batch's halves
+// apart and goes to the dead-letter topic, so no record can hold a
+// partition up; a predictor that makes no progress anyway (records waiting,
+// no commit for PredictorConfig.StuckAfter) says so on /healthz.
 package stream
