@@ -43,6 +43,8 @@ type flightOptions struct {
 	// predictor runs: registerAcceptUnissued).
 	pendingTTL     string
 	acceptUnissued bool
+	// kafka is how the clients connect to Kafka (TLS, SASL).
+	kafka kafkaFlags
 }
 
 func (o *flightOptions) register(cmd *cobra.Command, withDistances bool) {
@@ -61,6 +63,8 @@ func (o *flightOptions) register(cmd *cobra.Command, withDistances bool) {
 	f.Int32Var(&o.partitions, "partitions", 3, "partitions of topics created on startup (predictors scale up to this many)")
 	f.StringVar(&o.pendingTTL, "pending-ttl", envOr("DATALAB_PENDING_TTL", flightstore.DefaultPendingTTL.String()),
 		"how long an issued request waits for its prediction; then the response route answers 410 EXPIRED, late predictions are refused and the store deletes the id; 0 never expires. App and predictor must agree (env DATALAB_PENDING_TTL)")
+	o.kafka.register(f)
+	cmd.Long += "\n" + kafkaSecurityHelp
 }
 
 // registerAcceptUnissued adds --accept-unissued to a command that runs a
@@ -212,7 +216,11 @@ the predictor's: the app records issued ids in it and reads predictions back.`,
 			return err
 		}
 		defer st.Close()
-		s, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: o.brokerList(), Topics: o.topics,
+		kafka, err := o.kafka.security()
+		if err != nil {
+			return err
+		}
+		s, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: o.brokerList(), Topics: o.topics, Kafka: kafka,
 			Partitions: o.partitions, Scorer: sc, Distances: dist, Store: st, NoPredictor: true, Logger: log,
 			TrustedOrigins: o.trustedOrigins})
 		if err != nil {

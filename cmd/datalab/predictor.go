@@ -99,7 +99,15 @@ func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, rea
 		return err
 	}
 	defer st.Close()
-	p, err := stream.NewProducer(o.brokerList(), o.topics.Request)
+	kafka, err := o.kafka.security()
+	if err != nil {
+		return err
+	}
+	kafkaOpts, err := kafka.ClientOpts(o.brokerList())
+	if err != nil {
+		return err
+	}
+	p, err := stream.NewProducer(o.brokerList(), o.topics.Request, kafkaOpts...)
 	if err != nil {
 		return err
 	}
@@ -108,11 +116,11 @@ func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, rea
 	cancel()
 	p.Close()
 	if err != nil {
-		return err
+		return kafka.Explain(err)
 	}
 	reg := prometheus.NewRegistry()
 	pr, err := stream.NewPredictor(stream.PredictorConfig{Brokers: o.brokerList(), Group: o.group,
-		Topics: o.topics, Scorer: sc, Store: st, Logger: log, Registerer: reg, StuckAfter: o.stuckAfter})
+		Topics: o.topics, Scorer: sc, Store: st, Logger: log, Registerer: reg, ClientOpts: kafkaOpts, StuckAfter: o.stuckAfter})
 	if err != nil {
 		return err
 	}

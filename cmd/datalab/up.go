@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
+	"github.com/datalabhq/datalab/pipeline/stream"
 )
 
 var upOpts struct {
@@ -22,6 +24,7 @@ var upOpts struct {
 	matchAddr  string
 	brokerAddr string
 	brokerData string
+	brokerTLS  brokerTLSFlags
 	noPipeline bool
 	noMatch    bool
 	// trustedOrigins are both apps' --trusted-origins.
@@ -102,7 +105,24 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 	if strings.TrimSpace(o.flights.brokers) != "" {
 		brokers = o.flights.brokerList()
 	}
+	kafka, err := o.flights.kafka.security()
+	if err != nil {
+		return err
+	}
+	// The embedded broker takes the clients' SASL user and its own
+	// certificate; a real Kafka has its own.
+	var embeddedUsers []stream.BrokerUser
+	var embeddedTLS *tls.Config
+	if len(brokers) == 0 {
+		if embeddedUsers, err = o.flights.kafka.brokerUsers(); err != nil {
+			return err
+		}
+		if embeddedTLS, err = o.brokerTLS.config(); err != nil {
+			return err
+		}
+	}
 	stack, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: brokers, EmbeddedAddr: o.brokerAddr,
+		Kafka: kafka, EmbeddedTLS: embeddedTLS, EmbeddedUsers: embeddedUsers,
 		EmbeddedDataDir: o.brokerData, Topics: o.flights.topics, Partitions: o.flights.partitions,
 		Scorer: sc, Distances: dist, Store: st, Logger: log, TrustedOrigins: o.trustedOrigins})
 	if err != nil {
@@ -166,6 +186,7 @@ func init() {
 	f.StringVar(&upOpts.matchAddr, "addr", envOr("DATALAB_ADDR", defaultMatchAddr), "match app listen address (env DATALAB_ADDR)")
 	f.StringVar(&upOpts.brokerAddr, "broker-addr", envOr("DATALAB_BROKER_ADDR", defaultBroker), "embedded broker address when --brokers is empty (env DATALAB_BROKER_ADDR)")
 	f.StringVar(&upOpts.brokerData, "broker-data", envOr("DATALAB_BROKER_DATA", ".datalab/kafka"), "embedded broker state directory (env DATALAB_BROKER_DATA)")
+	upOpts.brokerTLS.register(f, "broker-tls-")
 	f.BoolVar(&upOpts.noPipeline, "no-pipeline", false, "do not run the pipeline first")
 	f.BoolVar(&upOpts.noMatch, "no-match", false, "do not serve the match app")
 	registerTrustedOrigins(upCmd, &upOpts.trustedOrigins)

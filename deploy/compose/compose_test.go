@@ -304,7 +304,8 @@ func TestNoSecretsInTheFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range credential.FindAllStringSubmatch(string(b), -1) {
-			if secret := m[1] + m[2]; !strings.HasPrefix(secret, "${") {
+			// A variable or the path of a mounted compose secret is not a credential.
+			if secret := m[1] + m[2]; !strings.HasPrefix(secret, "${") && !strings.HasPrefix(secret, "/run/secrets/") {
 				t.Errorf("%s: literal credential %q", f, m[0])
 			}
 		}
@@ -382,4 +383,58 @@ func keys[V any](m map[string]V) []string {
 	}
 	slices.Sort(k)
 	return k
+}
+
+// The Kafka security settings reach the flight app and the predictor: the
+// SASL password as a compose secret from the host file
+// DATALAB_KAFKA_PASSWORD_FILE names, mounted where
+// DATALAB_KAFKA_SASL_PASSWORD_FILE points, never as an environment value;
+// without the file the secret is empty (and unread without a mechanism).
+func TestKafkaSecurityAsSecret(t *testing.T) {
+	const kafkaPassword = "confluent-api-secret-for-tests"
+	file := filepath.Join(t.TempDir(), "kafka-sasl-password")
+	if err := os.WriteFile(file, []byte(kafkaPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := mustLoad(t, "POSTGRES_PASSWORD="+testPassword, "DATALAB_BROKERS=pkc-1.eu-west-1.aws.confluent.cloud:9092",
+		"DATALAB_KAFKA_TLS=true", "DATALAB_KAFKA_SASL_MECHANISM=PLAIN", "DATALAB_KAFKA_SASL_USERNAME=APIKEY",
+		"DATALAB_KAFKA_PASSWORD_FILE="+file)
+	if got := p.Secrets["kafka_sasl_password"].File; got != file {
+		t.Errorf("secret kafka_sasl_password from %q, want %q", got, file)
+	}
+	for _, name := range []string{"flight-app", "predictor"} {
+		s := p.Services[name]
+		var mounted bool
+		for _, sec := range s.Secrets {
+			mounted = mounted || sec.Source == "kafka_sasl_password"
+		}
+		if !mounted {
+			t.Errorf("%s: secret kafka_sasl_password not mounted", name)
+		}
+		for k, want := range map[string]string{"DATALAB_BROKERS": "pkc-1.eu-west-1.aws.confluent.cloud:9092", "DATALAB_KAFKA_TLS": "true",
+			"DATALAB_KAFKA_SASL_MECHANISM": "PLAIN", "DATALAB_KAFKA_SASL_USERNAME": "APIKEY",
+			"DATALAB_KAFKA_SASL_PASSWORD_FILE": "/run/secrets/kafka_sasl_password"} {
+			if v := s.Environment[k]; v == nil || *v != want {
+				t.Errorf("%s: %s = %v, want %q", name, k, v, want)
+			}
+		}
+	}
+	for name, s := range p.Services {
+		for k, v := range s.Environment {
+			if v != nil && strings.Contains(*v, kafkaPassword) {
+				t.Errorf("%s: the Kafka password is in the environment (%s)", name, k)
+			}
+		}
+		if _, ok := s.Environment["DATALAB_KAFKA_SASL_PASSWORD"]; ok {
+			t.Errorf("%s: DATALAB_KAFKA_SASL_PASSWORD set in the environment; use the secret file", name)
+		}
+	}
+	// The default: the stack's own Kafka, no SASL, an empty secret.
+	p = mustLoad(t, "POSTGRES_PASSWORD="+testPassword)
+	if got := p.Secrets["kafka_sasl_password"].File; got != "/dev/null" {
+		t.Errorf("default secret file %q, want /dev/null", got)
+	}
+	if v := p.Services["predictor"].Environment["DATALAB_BROKERS"]; v == nil || *v != "kafka:9092" {
+		t.Errorf("default DATALAB_BROKERS %v, want kafka:9092", v)
+	}
 }

@@ -45,8 +45,8 @@ var writableRoot = map[string]string{
 	"StatefulSet/kafka/kafka": "apache/kafka's start script rewrites /opt/kafka/config at every start",
 }
 
-// Secrets the manifests may reference; both are created out of band.
-var knownSecrets = []string{"datalab-db", "datalab-postgres"}
+// Secrets the manifests may reference; all are created out of band.
+var knownSecrets = []string{"datalab-db", "datalab-postgres", "datalab-kafka"}
 
 // What a credential looks like in a literal value: user:password@ in a URL
 // or a DSN, or password= in a key/value DSN.
