@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/pipeline/flightstore"
+	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/pipeline/stream"
+)
+
+// TestPredictorKilledMidStream runs the flight app and the predictor as
+// separate `datalab` processes on loopback (the embedded Kafka-protocol
+// broker in the test process, a shared SQLite store), posts requests over
+// HTTP, SIGKILLs the predictor while it is storing answers, keeps posting,
+// restarts it, and checks every issued id is answered exactly once: one
+// document per id, nothing more, nothing lost. The predictor commits
+// offsets only after the store has the answers, so the restarted member
+// is redelivered what the killed one had not committed, and the store
+// keeps the first answer of each id.
+func TestPredictorKilledMidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs three processes")
+	}
+	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
+	distances := testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
+	bin := buildDatalab(t)
+	b, err := stream.StartBroker(stream.BrokerConfig{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "kafka"), Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	storePath := filepath.Join(t.TempDir(), "flights.sqlite")
+	common := []string{"--brokers", b.Addr(), "--store", storePath, "--model", model, "--partitions", "3"}
+	appAddr, predAddr := freeAddr(t), freeAddr(t)
+	app := startDatalab(t, bin, nil, append([]string{"serve-flights", "--addr", appAddr, "--distances", distances}, common...)...)
+	waitHTTP(t, "http://"+appAddr+"/healthz", app)
+	predArgs := append([]string{"predictor", "--addr", predAddr, "--group", "kill-test"}, common...)
+	pred := startDatalab(t, bin, nil, predArgs...)
+	waitHTTP(t, "http://"+predAddr+"/healthz", pred)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := sqlstore.Open(ctx, storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	// Post n requests from 4 clients, paced so the kill lands mid-stream.
+	const n = 400
+	ids := make(chan string, n)
+	var posting sync.WaitGroup
+	errs := make(chan error, 4)
+	for c := range 4 {
+		posting.Add(1)
+		go func() {
+			defer posting.Done()
+			for i := c; i < n; i += 4 {
+				form := url.Values{"DepDelay": {fmt.Sprint(i%60 - 10)}, "Carrier": {"AA"}, "FlightDate": {"2016-12-25"},
+					"Origin": {"ATL"}, "Dest": {"SFO"}}
+				id, err := postFlight(ctx, "http://"+appAddr, form)
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids <- id
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+
+	// Kill the predictor once it has stored some answers.
+	var before int64
+	for deadline := time.Now().Add(60 * time.Second); before < 40; time.Sleep(5 * time.Millisecond) {
+		if before, err = st.Count(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the predictor stored %d answers in 60s:\n%s", before, pred.output())
+		}
+	}
+	if err := pred.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown, no commit
+		t.Fatal(err)
+	}
+	<-pred.done
+	if !strings.Contains(fmt.Sprint(pred.err), "killed") {
+		t.Fatalf("predictor exit: %v, want killed by SIGKILL", pred.err)
+	}
+	killedAt, _ := st.Count(ctx)
+	posting.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	close(ids)
+	if left := n - int(killedAt); left <= 0 {
+		t.Fatalf("every answer was stored before the kill (%d): the kill was not mid-stream", killedAt)
+	}
+	t.Logf("killed the predictor with %d of %d answers stored (%d when the kill was decided)", killedAt, n, before)
+
+	restarted := startDatalab(t, bin, nil, predArgs...)
+	waitHTTP(t, "http://"+predAddr+"/healthz", restarted)
+	var issued []string
+	for id := range ids {
+		issued = append(issued, id)
+	}
+	if len(issued) != n {
+		t.Fatalf("%d ids issued, want %d", len(issued), n)
+	}
+	for _, id := range issued {
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			_, status, err := st.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status == flightstore.Done {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("id %s is %v 90s after the restart:\n%s", id, status, restarted.output())
+			}
+		}
+	}
+	if got, err := st.Count(ctx); err != nil || got != n {
+		t.Fatalf("%d documents for %d issued ids (%v): each must be answered exactly once", got, n, err)
+	}
+	if pending, err := st.PendingCount(ctx); err != nil || pending != 0 {
+		t.Fatalf("%d ids still pending (%v)", pending, err)
+	}
+}
+
+// postFlight posts the seed form and returns the issued id.
+func postFlight(ctx context.Context, base string, form url.Values) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/flights/delays/predict/classify_realtime", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var body struct{ Status, ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 || body.Status != "OK" {
+		return "", fmt.Errorf("POST classify_realtime: HTTP %d %+v (%v)", resp.StatusCode, body, err)
+	}
+	return body.ID, nil
+}
