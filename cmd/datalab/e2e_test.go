@@ -28,21 +28,63 @@ import (
 	"github.com/datalabhq/datalab/pipeline/nbview"
 )
 
-// buildDatalab compiles the datalab binary once per test binary run.
-func buildDatalab(t *testing.T) string {
-	t.Helper()
-	return buildDatalabAs(t, "datalab")
+// The datalab binary, compiled once per test binary run and shared by every
+// test that starts it as a process (a build of this CLI costs minutes on a
+// loaded 2-core machine; linking it again per test was most of those tests'
+// time).
+var (
+	sharedBinOnce sync.Once
+	sharedBinDir  string
+	sharedBin     string
+	sharedBinErr  error
+)
+
+// TestMain removes the shared binary after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedBinDir != "" {
+		os.RemoveAll(sharedBinDir)
+	}
+	os.Exit(code)
 }
 
-// buildDatalabAs compiles the CLI into a fresh directory under the file
-// name name.
+// buildDatalab returns the datalab binary, compiled once per test binary run.
+func buildDatalab(t *testing.T) string {
+	t.Helper()
+	sharedBinOnce.Do(func() {
+		sharedBinDir, sharedBinErr = os.MkdirTemp("", "datalab-test-bin-")
+		if sharedBinErr != nil {
+			return
+		}
+		sharedBin = filepath.Join(sharedBinDir, "datalab")
+		cmd := exec.Command("go", "build", "-o", sharedBin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			sharedBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if sharedBinErr != nil {
+		t.Fatal(sharedBinErr)
+	}
+	return sharedBin
+}
+
+// buildDatalabAs returns the CLI under the file name name in a fresh
+// directory: a hard link to (or, across file systems, a copy of) the shared
+// build, so the process really runs under that name and path.
 func buildDatalabAs(t *testing.T, name string) string {
 	t.Helper()
+	src := buildDatalab(t)
 	bin := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := os.Link(src, bin); err == nil {
+		return bin
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
