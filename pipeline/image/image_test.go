@@ -305,6 +305,11 @@ func TestImageContents(t *testing.T) {
 		if exposes != (name == "serve") {
 			t.Errorf("%s: exposed ports %v", name, c.ExposedPorts)
 		}
+		// serve listens on loopback unless told otherwise: the image must
+		// say :8080, or the exposed port answers nothing.
+		if exposes && !slices.Contains(c.Env, "DATALAB_ADDR=:8080") {
+			t.Errorf("%s: exposes 8080 but does not set DATALAB_ADDR=:8080: env %v", name, c.Env)
+		}
 		if im.Tag.String() != "datalab/"+name+":"+testVersion {
 			t.Errorf("%s: tag %s", name, im.Tag)
 		}
