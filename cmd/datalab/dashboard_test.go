@@ -12,17 +12,6 @@ import (
 	"time"
 )
 
-// idleLoopbackAddr is a loopback address nothing listens on right now.
-func idleLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func getStatus(t *testing.T, url string, header ...string) int {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
@@ -58,7 +47,7 @@ func TestServeDashboardFlags(t *testing.T) {
 		}
 	}
 
-	dashAddr := idleLoopbackAddr(t)
+	dashAddr := freeAddr(t)
 	addr, stop := start(t, serveOptions{dashboardAddr: dashAddr, dashboardToken: "tok-123"})
 	if addr == "" {
 		t.Fatal(stop())
