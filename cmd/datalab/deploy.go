@@ -45,9 +45,9 @@ printed before anything changes; --plan stops there.
 
 Every VM runs the same boot script (GCE startup script, AWS user-data): it
 fetches --compose-url and, with --models-url, the models archive; reads
---db-secret; makes a local PostgreSQL password once; and runs
-docker compose up with DATALAB_HTTP_PORT, DATALAB_DB, DATALAB_MODELS_DIR,
-POSTGRES_PASSWORD and the --stack-env settings.
+--db-secret (and --kafka-secret); makes a local PostgreSQL password once; and
+runs docker compose up with DATALAB_HTTP_PORT, DATALAB_DB, DATALAB_MODELS_DIR,
+POSTGRES_PASSWORD, DATALAB_KAFKA_PASSWORD_FILE and the --stack-env settings.
 
 What is opened to the internet is the web only: 80 and 443. SSH, 8080 (the
 app port), PostgreSQL, MySQL and Kafka are never opened to 0.0.0.0/0 or ::/0;
@@ -55,7 +55,14 @@ a deployment whose rules would do so is refused before any call.
 
 The database DSN is never passed: --db-secret names a secret (GCP Secret
 Manager, AWS Secrets Manager) that the VM reads at boot with its own identity
-and hands to the stack as DATALAB_DB. The stack publishes its web app on
+and hands to the stack as DATALAB_DB.
+
+An external Kafka (AWS MSK, Confluent Cloud) is named by --stack-env
+settings: DATALAB_BROKERS (then the stack's own Kafka is not started),
+DATALAB_KAFKA_TLS=true, DATALAB_KAFKA_SASL_MECHANISM and
+DATALAB_KAFKA_SASL_USERNAME (docs/kafka-security.md). Its SASL password is
+never passed either: --kafka-secret names the secret holding it, which the VM
+reads at boot into a file only the apps' user may read. The stack publishes its web app on
 DATALAB_HTTP_PORT (80 on GCE, --app-port on AWS).
 
 Credentials come from the environment: Application Default Credentials on GCE
@@ -86,8 +93,11 @@ sudo google_metadata_script_runner startup on it). A different machine type or
 service account needs a new VM: the plan says so and only --recreate does it.
 
 The service account needs roles/secretmanager.secretAccessor on the secret
-(and storage.objects.get on gs:// compose and models URLs).`,
+and on --kafka-secret (and storage.objects.get on gs:// compose and models URLs).`,
 	Example: `  datalab deploy gce --project my-lab --zone europe-west1-b --db-secret projects/my-lab/secrets/datalab-db --plan
+  datalab deploy gce … --stack-env DATALAB_BROKERS=pkc-abc.europe-west1.gcp.confluent.cloud:9092 \
+      --stack-env DATALAB_KAFKA_TLS=true --stack-env DATALAB_KAFKA_SASL_MECHANISM=PLAIN \
+      --stack-env DATALAB_KAFKA_SASL_USERNAME=ABCDEFGHIJKLMNOP --kafka-secret projects/my-lab/secrets/datalab-kafka
   datalab deploy gce --project my-lab --zone europe-west1-b --db-secret projects/my-lab/secrets/datalab-db
   datalab deploy gce --project my-lab --zone europe-west1-b --plan --offline     # no credentials needed
   datalab deploy gce --project my-lab --zone europe-west1-b --print-startup-script`,
@@ -152,13 +162,17 @@ var deployAWSCmd = &cobra.Command{
                               a new template version starts an instance refresh
 
 The instance profile is not created: give one whose role may
-secretsmanager:GetSecretValue on --db-secret (and s3:GetObject on s3://
+secretsmanager:GetSecretValue on --db-secret and --kafka-secret (and s3:GetObject on s3://
 compose and models URLs). The user-data expects Amazon Linux 2023 (dnf, the AWS CLI).`,
 	Example: `  datalab deploy aws --region eu-west-1 --vpc vpc-0abc --subnets subnet-1,subnet-2 \
       --ami ami-0123456789abcdef0 --instance-profile datalab-app \
       --db-secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:datalab/db-AbCdEf --plan
   datalab deploy aws … --certificate-arn arn:aws:acm:eu-west-1:123456789012:certificate/… \
       --db-security-group sg-0db --db-port 5432
+  datalab deploy aws … --stack-env DATALAB_BROKERS=b-1.lab.abc.kafka.eu-west-1.amazonaws.com:9096 \
+      --stack-env DATALAB_KAFKA_TLS=true --stack-env DATALAB_KAFKA_SASL_MECHANISM=SCRAM-SHA-512 \
+      --stack-env DATALAB_KAFKA_SASL_USERNAME=datalab \
+      --kafka-secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_datalab-AbCdEf
   datalab deploy aws … --plan --offline --exit-code      # no credentials; exit 2 when there are changes`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, args []string) error {
@@ -278,6 +292,8 @@ func init() {
 		"more compose settings, KEY=VALUE, repeatable (DATALAB_VERSION, DATALAB_REGISTRY, DATALAB_SITE, DATALAB_MODEL, DATALAB_PARTITIONS…); stored in clear, so nothing secret")
 	pf.StringVar(&deployOpts.stack.DBSecret, "db-secret", envOr("DATALAB_DB_SECRET", ""),
 		"secret holding the database DSN (a reference, never the DSN): projects/P/secrets/S[/versions/V] on GCE, a Secrets Manager ARN on AWS (env DATALAB_DB_SECRET)")
+	pf.StringVar(&deployOpts.stack.KafkaSecret, "kafka-secret", envOr("DATALAB_KAFKA_SECRET", ""),
+		"secret holding the SASL password of the external Kafka named by --stack-env DATALAB_BROKERS (a reference, never the password): projects/P/secrets/S[/versions/V] on GCE, a Secrets Manager ARN on AWS; the VM writes it to a file only the apps' user may read (env DATALAB_KAFKA_SECRET)")
 	pf.StringVar(&deployOpts.endpoint, "endpoint", envOr("DATALAB_DEPLOY_ENDPOINT", ""),
 		"API endpoint override, for a private endpoint or a local fake (GCE: base URL ending in /compute/v1/; AWS: every service's base URL)")
 	pf.MarkHidden("endpoint")
@@ -302,7 +318,7 @@ func init() {
 	a.StringSliceVar(&awsCfg.SubnetIDs, "subnets", splitList(envOr("DATALAB_AWS_SUBNETS", "")), "subnets for the load balancer and instances, at least two availability zones (env DATALAB_AWS_SUBNETS, comma-separated)")
 	a.StringVar(&awsCfg.AMI, "ami", envOr("DATALAB_AWS_AMI", ""), "AMI of the instances, Amazon Linux 2023 (env DATALAB_AWS_AMI)")
 	a.StringVar(&awsCfg.InstanceType, "instance-type", aws.DefaultInstanceType, "EC2 instance type")
-	a.StringVar(&awsCfg.InstanceProfile, "instance-profile", envOr("DATALAB_AWS_INSTANCE_PROFILE", ""), "name or ARN of an IAM instance profile that may read --db-secret (env DATALAB_AWS_INSTANCE_PROFILE)")
+	a.StringVar(&awsCfg.InstanceProfile, "instance-profile", envOr("DATALAB_AWS_INSTANCE_PROFILE", ""), "name or ARN of an IAM instance profile that may read --db-secret and --kafka-secret (env DATALAB_AWS_INSTANCE_PROFILE)")
 	a.IntVar(&awsCfg.AppPort, "app-port", aws.DefaultAppPort, "port the instances publish the web app on (target group port; reachable from the load balancer only)")
 	a.StringVar(&awsCfg.HealthCheckPath, "health-check-path", aws.DefaultHealthCheckPath, "path the load balancer checks on every instance (must answer 200)")
 	a.StringVar(&awsCfg.CertificateARN, "certificate-arn", envOr("DATALAB_AWS_CERTIFICATE_ARN", ""), "ACM certificate: adds HTTPS on 443 and redirects 80 to it (env DATALAB_AWS_CERTIFICATE_ARN)")

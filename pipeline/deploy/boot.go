@@ -32,7 +32,9 @@ const (
 // environment the boot script gives `docker compose`: DATALAB_HTTP_PORT (the
 // host port of the web entry point), DATALAB_DB (a managed database's DSN;
 // unset: the stack's own PostgreSQL), POSTGRES_PASSWORD (generated once per
-// VM for the stack's own PostgreSQL), DATALAB_MODELS_DIR, and Env.
+// VM for the stack's own PostgreSQL), DATALAB_MODELS_DIR,
+// DATALAB_KAFKA_PASSWORD_FILE (the file the boot script writes KafkaSecret's
+// value to), and Env.
 type Stack struct {
 	// ComposeURL is where the VM fetches the compose file: https://…, or a
 	// bucket object the VM's role may read (gs:// on GCE, s3:// on AWS).
@@ -50,6 +52,12 @@ type Stack struct {
 	// Manager version or an AWS Secrets Manager ARN — never the DSN itself.
 	// The VM resolves it at boot with its own identity. Empty: no DATALAB_DB.
 	DBSecret string
+	// KafkaSecret is a reference of the same kind to the secret holding the
+	// SASL password of an external Kafka (Env's DATALAB_BROKERS), never the
+	// password itself. The VM resolves it at boot into a file only the apps'
+	// user may read, DATALAB_KAFKA_PASSWORD_FILE, which the compose file
+	// mounts as a secret. Empty: no SASL password.
+	KafkaSecret string
 	// Env holds more compose settings (DATALAB_VERSION, DATALAB_SITE, …).
 	// They are written into the boot script in clear: nothing secret.
 	Env map[string]string
@@ -69,7 +77,26 @@ func (s Stack) WithDefaults() Stack {
 var envNameRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 
 // reservedEnv are set by the boot script itself.
-var reservedEnv = []string{"DATALAB_DB", "DATALAB_HTTP_PORT", "DATALAB_MODELS_DIR", "POSTGRES_PASSWORD"}
+var reservedEnv = []string{"DATALAB_DB", "DATALAB_HTTP_PORT", "DATALAB_KAFKA_PASSWORD_FILE", "DATALAB_MODELS_DIR", "POSTGRES_PASSWORD"}
+
+// Settings of an external Kafka in Stack.Env (docs/kafka-security.md).
+const (
+	// BrokersEnv names external brokers; set, the stack's own Kafka is not
+	// started (`up --scale kafka=0`: compose then waits for no Kafka).
+	BrokersEnv = "DATALAB_BROKERS"
+	// SASLMechanismEnv is the SASL mechanism of the external brokers.
+	SASLMechanismEnv = "DATALAB_KAFKA_SASL_MECHANISM"
+	// KafkaService is the compose service of the stack's own Kafka.
+	KafkaService = "kafka"
+)
+
+// passwordMechanisms are the SASL mechanisms that take a password;
+// AWS_MSK_IAM signs with the machine's role instead.
+var passwordMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// ExternalKafka reports whether the stack uses external brokers rather
+// than its own Kafka.
+func (s Stack) ExternalKafka() bool { return s.Env[BrokersEnv] != "" }
 
 // Check validates the URLs (https://, or a bucket URL with one of
 // bucketSchemes) and the Env names: no reserved name, and nothing that
@@ -90,10 +117,21 @@ func (s Stack) Check(bucketSchemes ...string) error {
 		case slices.Contains(reservedEnv, k):
 			return fmt.Errorf("stack setting %s is set by the deployment itself (use the flag for it)", k)
 		case strings.Contains(up, "PASSWORD") || strings.Contains(up, "SECRET") || strings.Contains(up, "TOKEN") || strings.HasSuffix(up, "_KEY"):
-			return fmt.Errorf("stack setting %s looks secret: settings are stored in clear in the VM's metadata; keep secrets in the secret store (--db-secret)", k)
+			return fmt.Errorf("stack setting %s looks secret: settings are stored in clear in the VM's metadata; keep secrets in the secret store (--db-secret, --kafka-secret)", k)
 		case strings.ContainsAny(s.Env[k], "\n\x00"):
 			return fmt.Errorf("stack setting %s: the value has a line break", k)
 		}
+	}
+	mech := strings.ToUpper(s.Env[SASLMechanismEnv])
+	switch {
+	case s.KafkaSecret != "" && !s.ExternalKafka():
+		return fmt.Errorf("--kafka-secret is the password of an external Kafka: name its brokers with --stack-env %s=host:9096 (the stack's own Kafka has no SASL)", BrokersEnv)
+	case s.KafkaSecret != "" && !slices.Contains(passwordMechanisms, mech):
+		return fmt.Errorf("--kafka-secret needs a SASL mechanism that takes a password: --stack-env %s=%s", SASLMechanismEnv, strings.Join(passwordMechanisms, "|"))
+	case s.KafkaSecret == "" && slices.Contains(passwordMechanisms, mech):
+		return fmt.Errorf("SASL mechanism %s needs a password: pass --kafka-secret, a reference to the secret holding it", mech)
+	case mech != "" && !s.ExternalKafka():
+		return fmt.Errorf("stack setting %s is for an external Kafka: name its brokers with --stack-env %s", SASLMechanismEnv, BrokersEnv)
 	}
 	return nil
 }
@@ -110,20 +148,37 @@ type BootSteps struct {
 	// cloud's bucket URL) to the file dest (a shell word such as
 	// "$dir/docker-compose.yml").
 	Fetch func(rawURL, dest string) string
-	// FetchSecret prints the DSN on stdout; empty when Stack.DBSecret is.
-	FetchSecret string
+	// FetchSecret returns the command that prints the value of the secret
+	// ref (Stack.DBSecret, Stack.KafkaSecret) on stdout.
+	FetchSecret func(ref string) string
 }
+
+// KafkaPasswordFile is the file, in the boot directory, the boot script
+// writes the Kafka SASL password to: mode 0600, owned by the apps' user.
+const KafkaPasswordFile = "kafka-sasl-password"
+
+// AppUser is the uid:gid the datalab images run as (deploy/compose).
+const AppUser = "65532:65532"
 
 // BootScript renders the script a VM runs at every boot (GCE startup-script,
 // AWS user-data): fetch the compose file (and the models), resolve the
 // database secret with the machine's own identity, and `docker compose up`
 // the stack. It is idempotent, writes the DSN nowhere (it passes through the
-// environment of one docker command), and never prints it.
+// environment of one docker command), and never prints it. The Kafka SASL
+// password (Stack.KafkaSecret) goes to one file only the apps' user may
+// read, and is never printed either.
 func BootScript(s Stack, steps BootSteps) string {
 	var b strings.Builder
 	db := "the stack's own PostgreSQL (no DATALAB_DB)"
 	if s.DBSecret != "" {
 		db = s.DBSecret + " (resolved at boot; the value is never written to disk)"
+	}
+	kafka := "the stack's own"
+	if s.ExternalKafka() {
+		kafka = s.Env[BrokersEnv] + " (DATALAB_BROKERS; the stack's own is not started)"
+		if s.KafkaSecret != "" {
+			kafka += ", SASL password from " + s.KafkaSecret
+		}
 	}
 	models := BootDir + "/models, put there by other means"
 	if s.ModelsURL != "" {
@@ -138,7 +193,8 @@ func BootScript(s Stack, steps BootSteps) string {
 #   models:        %s
 #   web port:      %d (DATALAB_HTTP_PORT)
 #   database:      %s
-`, steps.Cloud, s.ComposeURL, s.ComposeImage, models, s.HTTPPort, db)
+#   kafka:         %s
+`, steps.Cloud, s.ComposeURL, s.ComposeImage, models, s.HTTPPort, db, kafka)
 	keys := slices.Sorted(maps.Keys(s.Env))
 	for _, k := range keys {
 		fmt.Fprintf(&b, "#   %s: %s\n", k, s.Env[k])
@@ -161,11 +217,28 @@ tar -xzf "$dir/models.tar.gz" --no-same-owner --no-same-permissions -C "$dir/mod
 chmod -R a+rX "$dir/models.new"
 rm -rf "$dir/models" && mv "$dir/models.new" "$dir/models" && rm -f "$dir/models.tar.gz"`)
 	}
-	if steps.FetchSecret != "" {
-		fmt.Fprintf(&b, "\nlog 'resolving the database secret'\nDATALAB_DB=\"$(\n%s\n)\"\n", indent(steps.FetchSecret))
+	if s.DBSecret != "" {
+		fmt.Fprintf(&b, "\nlog 'resolving the database secret'\nDATALAB_DB=\"$(\n%s\n)\"\n", indent(steps.FetchSecret(s.DBSecret)))
 		b.WriteString(`[ -n "$DATALAB_DB" ] || { log 'the database secret is empty'; exit 1; }
 export DATALAB_DB
 `)
+	}
+	envFlags := "-e DATALAB_DB -e DATALAB_HTTP_PORT -e DATALAB_MODELS_DIR -e POSTGRES_PASSWORD"
+	if s.KafkaSecret != "" {
+		// Into a file, not the environment (docker inspect shows that):
+		// written beside the target with umask 077 by the shell's own
+		// printf (no process sees it in its arguments), handed to the
+		// apps' user, then renamed over the old one.
+		fmt.Fprintf(&b, "\nlog 'resolving the Kafka SASL password'\nkafka_password=\"$(\n%s\n)\"\n", indent(steps.FetchSecret(s.KafkaSecret)))
+		fmt.Fprintf(&b, `[ -n "$kafka_password" ] || { log 'the Kafka password secret is empty'; exit 1; }
+printf '%%s' "$kafka_password" > "$dir/%[1]s.new"
+unset kafka_password
+chmod 600 "$dir/%[1]s.new"
+chown %[2]s "$dir/%[1]s.new"
+mv -f "$dir/%[1]s.new" "$dir/%[1]s"
+export DATALAB_KAFKA_PASSWORD_FILE="$dir/%[1]s"
+`, KafkaPasswordFile, AppUser)
+		envFlags += " -e DATALAB_KAFKA_PASSWORD_FILE"
 	}
 	b.WriteString(`
 # The stack's own PostgreSQL needs a password even when DATALAB_DB points
@@ -175,17 +248,20 @@ POSTGRES_PASSWORD="$(cat "$dir/postgres-password")"
 export POSTGRES_PASSWORD
 `)
 	fmt.Fprintf(&b, "\nexport DATALAB_HTTP_PORT=%d\nexport DATALAB_MODELS_DIR=\"$dir/models\"\n", s.HTTPPort)
-	envFlags := "-e DATALAB_DB -e DATALAB_HTTP_PORT -e DATALAB_MODELS_DIR -e POSTGRES_PASSWORD"
 	for _, k := range keys {
 		fmt.Fprintf(&b, "export %s=%s\n", k, ShellQuote(s.Env[k]))
 		envFlags += " -e " + k
+	}
+	scale := ""
+	if s.ExternalKafka() {
+		scale = " --scale " + KafkaService + "=0"
 	}
 	fmt.Fprintf(&b, `log 'starting the compose stack'
 exec docker run --rm --name datalab-compose \
   -v /var/run/docker.sock:/var/run/docker.sock -v "$dir:$dir" -w "$dir" \
   %s \
-  %s compose --project-name %s --file docker-compose.yml up --detach --remove-orphans
-`, envFlags, ShellQuote(s.ComposeImage), ComposeProject)
+  %s compose --project-name %s --file docker-compose.yml up --detach --remove-orphans%s
+`, envFlags, ShellQuote(s.ComposeImage), ComposeProject, scale)
 	return b.String()
 }
 

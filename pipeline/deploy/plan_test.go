@@ -75,12 +75,14 @@ func TestApplyStopsAtTheFirstErrorAndRefusesOfflinePlans(t *testing.T) {
 func TestScriptSettingsReadsTheHeader(t *testing.T) {
 	s := deploy.Stack{ComposeURL: "https://example.org/c.yml", ComposeImage: "docker:27.5-cli", HTTPPort: 80,
 		DBSecret: "projects/p/secrets/s/versions/latest", Env: map[string]string{"DATALAB_SITE": "lab.example.org"}}
-	script := deploy.BootScript(s, deploy.BootSteps{Cloud: "test", Fetch: deploy.FetchHTTPS})
+	script := deploy.BootScript(s, deploy.BootSteps{Cloud: "test", Fetch: deploy.FetchHTTPS,
+		FetchSecret: func(ref string) string { return "fetch-secret " + ref }})
 	got := deploy.ScriptSettings(script)
 	want := map[string]string{
 		"compose file": "https://example.org/c.yml", "compose image": "docker:27.5-cli",
 		"models": "/var/lib/datalab/models, put there by other means", "web port": "80 (DATALAB_HTTP_PORT)",
 		"database":     "projects/p/secrets/s/versions/latest (resolved at boot; the value is never written to disk)",
+		"kafka":        "the stack's own",
 		"DATALAB_SITE": "lab.example.org",
 	}
 	if len(got) != len(want) {

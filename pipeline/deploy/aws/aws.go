@@ -67,12 +67,15 @@ type Config struct {
 	// InstanceType is an EC2 instance type, DefaultInstanceType by default.
 	InstanceType string
 	// InstanceProfile is the name or ARN of an existing IAM instance
-	// profile whose role may read DBSecretARN (secretsmanager:GetSecretValue)
+	// profile whose role may read the database secret and the Kafka secret
+	// (secretsmanager:GetSecretValue on Stack.DBSecret and Stack.KafkaSecret)
 	// and, for an s3:// compose URL, that object.
 	InstanceProfile string
 	// Stack is the compose stack; DBSecret is the ARN of the Secrets Manager
 	// secret holding the DSN of the RDS PostgreSQL or MySQL database (required:
-	// several instances must share one database). HTTPPort is AppPort.
+	// several instances must share one database). KafkaSecret, when set, is
+	// the ARN of the secret holding an external Kafka's SASL password (its
+	// brokers and mechanism are Stack.Env settings). HTTPPort is AppPort.
 	Stack deploy.Stack
 	// AppPort is the port the instances publish the web app on, the target
 	// group's port. Only the load balancer's security group may reach it.
@@ -143,6 +146,10 @@ func (c Config) withDefaults() (Config, error) {
 	if !secretARNRE.MatchString(c.Stack.DBSecret) {
 		return c, fmt.Errorf("--db-secret %q: want a Secrets Manager ARN, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME", c.Stack.DBSecret)
 	}
+	if s := c.Stack.KafkaSecret; s != "" && !secretARNRE.MatchString(s) {
+		// Not echoed: it may be the password itself.
+		return c, errors.New("--kafka-secret is not a Secrets Manager ARN: pass arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME of a secret holding the SASL password, never the password itself")
+	}
 	if err := c.Stack.Check("s3"); err != nil {
 		return c, err
 	}
@@ -185,9 +192,12 @@ systemctl enable --now docker`,
 		}
 		return deploy.FetchHTTPS(rawURL, dest)
 	}
-	region := secretARNRE.FindStringSubmatch(c.Stack.DBSecret)[1]
-	steps.FetchSecret = "aws secretsmanager get-secret-value --region " + deploy.ShellQuote(region) +
-		" --secret-id " + deploy.ShellQuote(c.Stack.DBSecret) + " --query SecretString --output text"
+	steps.FetchSecret = func(arn string) string {
+		// A secret is read in its own region, which its ARN names.
+		region := secretARNRE.FindStringSubmatch(arn)[1]
+		return "aws secretsmanager get-secret-value --region " + deploy.ShellQuote(region) +
+			" --secret-id " + deploy.ShellQuote(arn) + " --query SecretString --output text"
+	}
 	return deploy.BootScript(c.Stack, steps)
 }
 

@@ -472,6 +472,15 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"nothing", func(c *aws.Config) { *c = aws.Config{SubnetIDs: c.SubnetIDs} }, "missing --ami, --db-secret, --instance-profile, --region, --vpc"},
 		{"one subnet", func(c *aws.Config) { c.SubnetIDs = c.SubnetIDs[:1] }, "at least two subnets"},
+		{"raw Kafka password instead of a reference", func(c *aws.Config) { withKafka(c, "hunter2-Pa55word") }, "never the password itself"},
+		{"Kafka secret without external brokers", func(c *aws.Config) { withKafka(c, kafkaARN); delete(c.Stack.Env, "DATALAB_BROKERS") }, "DATALAB_BROKERS"},
+		{"Kafka secret with a passwordless mechanism", func(c *aws.Config) {
+			withKafka(c, kafkaARN)
+			c.Stack.Env["DATALAB_KAFKA_SASL_MECHANISM"] = "AWS_MSK_IAM"
+		}, "takes a password"},
+		{"SCRAM without a Kafka secret", func(c *aws.Config) { withKafka(c, "") }, "pass --kafka-secret"},
+		{"Kafka password as a setting", func(c *aws.Config) { withKafka(c, kafkaARN); c.Stack.Env["DATALAB_KAFKA_SASL_PASSWORD"] = "hunter2" }, "looks secret"},
+		{"Kafka password file as a setting", func(c *aws.Config) { withKafka(c, kafkaARN); c.Stack.Env["DATALAB_KAFKA_PASSWORD_FILE"] = "/tmp/pw" }, "set by the deployment"},
 		{"DSN instead of a reference", func(c *aws.Config) { c.Stack.DBSecret = "mysql://lab:pw@tcp(db:3306)/lab" }, "never the DSN"},
 		{"not an ARN", func(c *aws.Config) { c.Stack.DBSecret = "datalab/db" }, "Secrets Manager ARN"},
 		{"gs compose URL on AWS", func(c *aws.Config) { c.Stack.ComposeURL = "gs://b/compose.yml" }, "s3://bucket/object"},
@@ -486,6 +495,16 @@ func TestConfigErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
 			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("err = %v: it repeats the password", err)
+			}
 		})
 	}
+}
+
+// withKafka points c at an external Kafka with SCRAM, its password in
+// the secret ref.
+func withKafka(c *aws.Config, ref string) {
+	c.Stack.KafkaSecret = ref
+	c.Stack.Env = fakecloud.KafkaEnv()
 }

@@ -1,7 +1,7 @@
 // Package gce deploys the datalab compose stack to Google Compute Engine:
 // one Container-Optimized OS VM whose startup script fetches the compose
-// file, resolves the database secret with the VM's service account and
-// starts the stack with `docker compose up`, and the firewall rules that let
+// file, resolves the database secret (and an external Kafka's SASL
+// password) with the VM's service account and starts the stack with `docker compose up`, and the firewall rules that let
 // the web reach it on 80 and 443 — nothing else from the internet.
 //
 // It reads the current firewalls and instance through the Compute Engine
@@ -126,11 +126,25 @@ func (c Config) withDefaults() (Config, error) {
 		if !secretRE.MatchString(s) {
 			return c, fmt.Errorf("--db-secret %q: want a Secret Manager name, projects/PROJECT/secrets/SECRET[/versions/VERSION]", s)
 		}
-		if !strings.Contains(s, "/versions/") {
-			c.Stack.DBSecret = s + "/versions/latest"
+		c.Stack.DBSecret = secretVersion(s)
+	}
+	if s := c.Stack.KafkaSecret; s != "" {
+		if !secretRE.MatchString(s) {
+			// Not echoed: it may be the password itself.
+			return c, errors.New("--kafka-secret is not a Secret Manager name: pass projects/PROJECT/secrets/SECRET[/versions/VERSION] of a secret holding the SASL password, never the password itself")
 		}
+		c.Stack.KafkaSecret = secretVersion(s)
 	}
 	return c, nil
+}
+
+// secretVersion pins a Secret Manager name to a version, latest unless
+// one is given: the access API wants a version.
+func secretVersion(name string) string {
+	if strings.Contains(name, "/versions/") {
+		return name
+	}
+	return name + "/versions/latest"
 }
 
 // webFirewall and sshFirewall name the two rules of a deployment.
@@ -392,6 +406,12 @@ func (c Config) managedMetadata() map[string]string {
 	if c.Stack.ModelsURL != "" {
 		md["datalab-models-url"] = c.Stack.ModelsURL
 	}
+	// Always set, like datalab-db-secret: a key left from an earlier
+	// deployment would name a secret the VM no longer reads.
+	md["datalab-kafka-secret"] = c.Stack.KafkaSecret
+	if c.Stack.KafkaSecret == "" {
+		md["datalab-kafka-secret"] = "(none: no Kafka SASL password)"
+	}
 	if len(c.Stack.Env) > 0 {
 		var kv []string
 		for _, k := range slices.Sorted(maps.Keys(c.Stack.Env)) {
@@ -434,9 +454,9 @@ gcp_token() {
 		api := "https://storage.googleapis.com/storage/v1/b/" + u.Host + "/o/" + object + "?alt=media"
 		return `curl -fsSL --retry 5 -H "Authorization: Bearer $(gcp_token)" -o ` + dest + " " + deploy.ShellQuote(api)
 	}
-	if s := c.Stack.DBSecret; s != "" {
-		steps.FetchSecret = `curl -fsS --retry 5 -H "Authorization: Bearer $(gcp_token)" \
-  ` + deploy.ShellQuote("https://secretmanager.googleapis.com/v1/"+s+":access") + ` |
+	steps.FetchSecret = func(name string) string {
+		return `curl -fsS --retry 5 -H "Authorization: Bearer $(gcp_token)" \
+  ` + deploy.ShellQuote("https://secretmanager.googleapis.com/v1/"+name+":access") + ` |
   tr -d '\n' | sed -n 's/.*"data" *: *"\([^"]*\)".*/\1/p' | base64 -d`
 	}
 	return deploy.BootScript(c.Stack, steps)

@@ -449,6 +449,24 @@ func TestConfigErrors(t *testing.T) {
 		{"no project", func(c *gce.Config) { c.Project = "" }, "--project"},
 		{"no zone", func(c *gce.Config) { c.Zone = "" }, "--zone"},
 		{"bad name", func(c *gce.Config) { c.Name = "Data_Lab" }, "lowercase"},
+		{"raw Kafka password instead of a reference", func(c *gce.Config) { withKafka(c, "hunter2-Pa55word") }, "never the password itself"},
+		{"Kafka secret without external brokers", func(c *gce.Config) {
+			withKafka(c, "projects/lab-project/secrets/datalab-kafka")
+			delete(c.Stack.Env, "DATALAB_BROKERS")
+		}, "DATALAB_BROKERS"},
+		{"Kafka secret with a passwordless mechanism", func(c *gce.Config) {
+			withKafka(c, "projects/lab-project/secrets/datalab-kafka")
+			c.Stack.Env["DATALAB_KAFKA_SASL_MECHANISM"] = "AWS_MSK_IAM"
+		}, "takes a password"},
+		{"SCRAM without a Kafka secret", func(c *gce.Config) { withKafka(c, "") }, "pass --kafka-secret"},
+		{"Kafka password as a setting", func(c *gce.Config) {
+			withKafka(c, "projects/lab-project/secrets/datalab-kafka")
+			c.Stack.Env["DATALAB_KAFKA_SASL_PASSWORD"] = "hunter2"
+		}, "looks secret"},
+		{"Kafka password file as a setting", func(c *gce.Config) {
+			withKafka(c, "projects/lab-project/secrets/datalab-kafka")
+			c.Stack.Env["DATALAB_KAFKA_PASSWORD_FILE"] = "/tmp/pw"
+		}, "set by the deployment"},
 		{"DSN instead of a reference", func(c *gce.Config) { c.Stack.DBSecret = "postgres://lab:hunter2@10.0.0.5/lab" }, "never the DSN"},
 		{"not a secret name", func(c *gce.Config) { c.Stack.DBSecret = "datalab-db" }, "projects/PROJECT/secrets/SECRET"},
 		{"s3 compose URL on GCE", func(c *gce.Config) { c.Stack.ComposeURL = "s3://bucket/compose.yml" }, "gs://bucket/object"},
@@ -466,6 +484,16 @@ func TestConfigErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
 			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("err = %v: it repeats the password", err)
+			}
 		})
 	}
+}
+
+// withKafka points c at an external Kafka with SCRAM, its password in
+// the secret ref.
+func withKafka(c *gce.Config, ref string) {
+	c.Stack.KafkaSecret = ref
+	c.Stack.Env = fakecloud.KafkaEnv()
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,9 @@ import (
 const dsn = "postgres://lab:s3cr%27t@10.1.2.3:5432/datalab?sslmode=require"
 
 // curlStub answers the metadata server's token request, Secret Manager (only
-// with that token) and the compose file download, like the real services.
+// with that token; secretStatus "denied" refuses every secret,
+// "kafka-denied" the Kafka one) and the compose file download, like the
+// real services.
 func curlStub(secretStatus string) string { return curlStubWithModels(secretStatus, "") }
 
 // curlStubWithModels also serves models, a .tar.gz on this machine, as
@@ -40,9 +43,13 @@ echo "$url" >> "$REC/curl.urls"
 case "$url" in
   http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token)
     echo '{"access_token":"ya29.fake-token","expires_in":3599,"token_type":"Bearer"}' ;;
+  https://secretmanager.googleapis.com/v1/projects/lab-project/secrets/datalab-kafka/versions/latest:access)
+    [ "$auth" = "Authorization: Bearer ya29.fake-token" ] || { echo "curl: (22) 401" >&2; exit 22; }
+    [ "` + secretStatus + `" != kafka-denied ] || { echo "curl: (22) The requested URL returned error: 403" >&2; exit 22; }
+    printf '{"name": "projects/123/secrets/datalab-kafka/versions/1", "payload": {"data": "` + base64.StdEncoding.EncodeToString([]byte(kafkaPassword)) + `"}}\n' ;;
   https://secretmanager.googleapis.com/*)
     [ "$auth" = "Authorization: Bearer ya29.fake-token" ] || { echo "curl: (22) 401" >&2; exit 22; }
-    [ "` + secretStatus + `" = ok ] || { echo "curl: (22) The requested URL returned error: 403" >&2; exit 22; }
+    [ "` + secretStatus + `" != denied ] || { echo "curl: (22) The requested URL returned error: 403" >&2; exit 22; }
     printf '{\n  "name": "projects/123/secrets/datalab-db/versions/3",\n  "payload": {\n    "data": "` + data + `",\n    "dataCrc32c": "1234"\n  }\n}\n' ;;
   https://storage.googleapis.com/storage/v1/b/lab-deploy/o/models.tar.gz?alt=media)
     [ "$auth" = "Authorization: Bearer ya29.fake-token" ] || { echo "curl: (22) 401" >&2; exit 22; }
@@ -222,5 +229,66 @@ func TestStartupScriptUnpacksModelsAndKeepsOnePostgresPassword(t *testing.T) {
 	}
 	if strings.Contains(run.Output+again.Output, pw) {
 		t.Error("the script printed the PostgreSQL password")
+	}
+}
+
+// kafkaPassword is the external Kafka's SASL password in the fake Secret
+// Manager: the characters a shell or printf would mangle.
+const kafkaPassword = `k@fka%s'pw"$HOME\n`
+
+func kafkaConfig() gce.Config {
+	cfg := baseConfig()
+	withKafka(&cfg, "projects/lab-project/secrets/datalab-kafka")
+	return cfg
+}
+
+func TestStartupScriptWritesTheKafkaPasswordFileAndSkipsTheOwnKafka(t *testing.T) {
+	script, err := gce.StartupScript(kafkaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stubs := map[string]string{"systemctl": ":", "curl": curlStub("ok")}
+	maps.Copy(stubs, fakecloud.KafkaStubs())
+	run := fakecloud.RunBoot(t, "", script, stubs)
+	if run.Err != nil {
+		t.Fatalf("script failed: %v\n%s", run.Err, run.Output)
+	}
+	fakecloud.CheckKafkaPassword(t, run, kafkaPassword)
+	if got := run.DockerEnv["DATALAB_DB"]; got != dsn {
+		t.Errorf("docker saw DATALAB_DB=%q, want the secret's value", got)
+	}
+	if got := run.DockerEnv["DATALAB_KAFKA_SASL_MECHANISM"]; got != "SCRAM-SHA-512" {
+		t.Errorf("docker saw DATALAB_KAFKA_SASL_MECHANISM=%q", got)
+	}
+	if len(run.Docker) != 1 || !strings.HasSuffix(run.Docker[0], "up --detach --remove-orphans --scale kafka=0") {
+		t.Errorf("docker calls = %q, want one compose up without the stack's own Kafka", run.Docker)
+	}
+	// A reboot with a rotated password replaces the file.
+	rotated := "rotated-" + kafkaPassword
+	stubs["curl"] = strings.ReplaceAll(curlStub("ok"), base64.StdEncoding.EncodeToString([]byte(kafkaPassword)), base64.StdEncoding.EncodeToString([]byte(rotated)))
+	run = fakecloud.RunBoot(t, run.Root, script, stubs)
+	if run.Err != nil {
+		t.Fatalf("reboot failed: %v\n%s", run.Err, run.Output)
+	}
+	fakecloud.CheckKafkaPassword(t, run, rotated)
+}
+
+func TestStartupScriptStopsWithoutTheKafkaSecret(t *testing.T) {
+	script, err := gce.StartupScript(kafkaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := fakecloud.RunBoot(t, "", script, map[string]string{"systemctl": ":", "curl": curlStub("kafka-denied")})
+	if run.Err == nil {
+		t.Fatalf("script succeeded without the Kafka secret:\n%s", run.Output)
+	}
+	if len(run.Docker) != 0 {
+		t.Errorf("docker ran without the Kafka secret: %q", run.Docker)
+	}
+	if !strings.Contains(run.Output, "403") {
+		t.Errorf("output does not say why:\n%s", run.Output)
+	}
+	if _, err := os.Stat(filepath.Join(run.Dir, "kafka-sasl-password")); !os.IsNotExist(err) {
+		t.Errorf("a password file exists after the failed read: %v", err)
 	}
 }

@@ -7,6 +7,7 @@
 #   models:        /var/lib/datalab/models, put there by other means
 #   web port:      8080 (DATALAB_HTTP_PORT)
 #   database:      arn:aws:secretsmanager:eu-west-1:123456789012:secret:datalab/db-AbCdEf (resolved at boot; the value is never written to disk)
+#   kafka:         the stack's own
 #
 set -euo pipefail
 umask 077

@@ -7,6 +7,7 @@
 #   models:        /var/lib/datalab/models, put there by other means
 #   web port:      80 (DATALAB_HTTP_PORT)
 #   database:      projects/lab-project/secrets/datalab-db/versions/latest (resolved at boot; the value is never written to disk)
+#   kafka:         the stack's own
 #
 set -euo pipefail
 umask 077
