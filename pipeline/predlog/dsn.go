@@ -226,6 +226,9 @@ func errUnencoded(kind string) error {
 	return fmt.Errorf("%s URL does not parse: percent-encode special characters (/ # ? @ : %% space) in the user name and password, e.g. / as %%2F", kind)
 }
 
+// secretAssignRE finds a secret-looking key=… inside a value.
+var secretAssignRE = regexp.MustCompile(`(?i)(pass|secret|token|credential)[a-z0-9_]*\s*=`)
+
 // isSecretParam reports whether a URL query parameter or key=value key
 // carries a secret. It matches by substring (password, sslpassword,
 // tlsCertificateKeyFilePassword, a mistyped ?password, …): hiding a
@@ -391,6 +394,11 @@ func parseKeywordValue(dsn string) (DSN, error) {
 		if isSecretParam(p.key) {
 			d.secrets = append(d.secrets, p.value, v)
 			v = redactedSecret
+		} else if secretAssignRE.MatchString(p.value) {
+			// host=' password=x user=' is one quoted host value to libpq,
+			// but it is a misquoted DSN with a password in it, and printing
+			// the host would print the password.
+			return DSN{}, fmt.Errorf("key=value (libpq) DSN: the value of %s holds a password-like key=value: check the quotes (password='a b', \\' for a quote)", p.key)
 		}
 		if i > 0 {
 			b.WriteByte(' ')
@@ -512,11 +520,20 @@ func parseSQLite(dsn string) (DSN, error) {
 	if !explicit && strings.ContainsAny(path, " \t\r\n\f\v:@=[]") {
 		return DSN{}, fmt.Errorf("database DSN is ambiguous: it is no URL, key=value list or go-sql-driver DSN, and as a SQLite file name it contains whitespace, ':', '@', '=' or brackets (for such a file write sqlite:///path); %s", acceptedForms)
 	}
+	// The query is driver options (_pragma=…); anything else there — a
+	// stray "?" followed by words — may be a password pasted in the wrong
+	// place, so it is refused, and a secret-looking option is hidden.
+	redacted := dsn
 	params := sqlitePragmas
 	if query != "" {
+		rq, _, err := redactQuery(query, "SQLite")
+		if err != nil {
+			return DSN{}, err
+		}
+		redacted = dsn[:len(dsn)-len(query)] + rq
 		params = query + "&" + params
 	}
-	return DSN{Dialect: SQLite, driver: "sqlite", conn: "file:" + path + "?" + params, path: path, redacted: dsn}, nil
+	return DSN{Dialect: SQLite, driver: "sqlite", conn: "file:" + path + "?" + params, path: path, redacted: redacted}, nil
 }
 
 // DialectOf reports which SQL database dsn names (the forms ParseDSN

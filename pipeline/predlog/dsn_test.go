@@ -153,7 +153,15 @@ func FuzzRedact(f *testing.F) {
 			}
 		}
 		pass = pwHead + pass + pwTail
-		dsn := dsnForms[int(form)%len(dsnForms)](user, pass, host, db)
+		i := int(form) % len(dsnForms)
+		if i == len(dsnForms)-1 && strings.TrimSpace(user) == "" && strings.TrimSpace(host) == "" {
+			// The junk form with nothing around the "password" is a single
+			// word: a valid bare SQLite file name, which Redact rightly
+			// keeps (a file name is not a secret). Regression input
+			// testdata/fuzz/FuzzRedact/c9085d88aee9192f.
+			t.Skip("a bare file name, not a DSN with a password")
+		}
+		dsn := dsnForms[i](user, pass, host, db)
 		leaks := func(s string) bool { return strings.Contains(s, pwHead) || strings.Contains(s, pwTail) }
 		if out := predlog.Redact(dsn); leaks(out) {
 			t.Errorf("Redact(%q) = %q: the password shows", dsn, out)
