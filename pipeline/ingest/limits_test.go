@@ -164,13 +164,13 @@ func TestCSVRecordFraming(t *testing.T) {
 		quar    []q
 		cities  []string
 	}{
-		{"quoted newline", row(`"Glas` + "\n" + `gow"`) + "\n" + row("A") + "\n", 0, 2, nil, []string{"Glas\ngow", "A"}},
-		{"blank line inside quotes", row(`"x` + "\n\n" + `y"`) + "\n" + row("B") + "\n", 0, 2, nil, []string{"x\n\ny", "B"}},
+		{"quoted newline", row(`"Glas`+"\n"+`gow"`) + "\n" + row("A") + "\n", 0, 2, nil, []string{"Glas\ngow", "A"}},
+		{"blank line inside quotes", row(`"x`+"\n\n"+`y"`) + "\n" + row("B") + "\n", 0, 2, nil, []string{"x\n\ny", "B"}},
 		{"unterminated at EOF", row("A") + "\n" + row(`"open`) + "\n" + row("B") + "\n", 0, 2,
 			[]q{{3, ReasonMalformedCSV}}, []string{"A", "B"}},
 		{"unterminated, closed by a later quote", row(`"open`) + "\n" + row("A") + "\n" + row(`"B"`) + "\n" + row("C") + "\n", 0, 3,
 			[]q{{2, ReasonMalformedCSV}}, []string{"A", "B", "C"}},
-		{"joined record over the limit", row(`"` + strings.Repeat("x", 100)) + "\n" + strings.Repeat("y", 100) + `"` + "\n" + row("A") + "\n", 200, 1,
+		{"joined record over the limit", row(`"`+strings.Repeat("x", 100)) + "\n" + strings.Repeat("y", 100) + `"` + "\n" + row("A") + "\n", 200, 1,
 			[]q{{2, ReasonMalformedCSV}, {3, ReasonMalformedCSV}}, []string{"A"}},
 		{"too-long line inside a quoted field", row(`"a`) + "\n" + strings.Repeat("z", 300) + "\n" + `b"` + "\n" + row("A") + "\n", 200, 1,
 			[]q{{2, ReasonMalformedCSV}, {3, ReasonLineTooLong}, {4, ReasonMalformedCSV}}, []string{"A"}},
