@@ -7,15 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/datalabhq/datalab/internal/testlog"
-	"github.com/datalabhq/datalab/internal/testproxy"
 	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
 	"github.com/datalabhq/datalab/pipeline/predlog"
 	"github.com/datalabhq/datalab/pipeline/predlog/predlogtest"
@@ -27,33 +22,6 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-// viaProxy rewrites a PostgreSQL or MariaDB DSN to reach its server through
-// a test proxy, with a short connect timeout.
-func viaProxy(t *testing.T, d predlog.Dialect, dsn string) (string, *testproxy.Proxy) {
-	t.Helper()
-	switch d {
-	case predlog.Postgres:
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		px := testproxy.Start(t, u.Host)
-		u.Host = px.Addr()
-		q := u.Query()
-		q.Set("connect_timeout", "2")
-		u.RawQuery = q.Encode()
-		return u.String(), px
-	default:
-		cfg, err := mysql.ParseDSN(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		px := testproxy.Start(t, cfg.Addr)
-		cfg.Addr, cfg.Timeout = px.Addr(), 2*time.Second
-		return cfg.FormatDSN(), px
-	}
 }
 
 // TestInternalErrorsStayInTheLog is issue 12's finding 4: with the
@@ -68,7 +36,7 @@ func TestInternalErrorsStayInTheLog(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			direct := predlogtest.DSN(t, d)
 			predlogtest.Reachable(t, d, direct)
-			dsn, px := viaProxy(t, d, direct)
+			dsn, px := predlogtest.ViaProxy(t, d, direct)
 			prefix := predlogtest.Prefix(t)
 			ctx := context.Background()
 			st, err := sqlstore.Open(ctx, dsn, sqlstore.WithTablePrefix(prefix))

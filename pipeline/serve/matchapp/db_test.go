@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/internal/testlog"
-	"github.com/datalabhq/datalab/internal/testproxy"
 	"github.com/datalabhq/datalab/pipeline/matchwinner"
 	"github.com/datalabhq/datalab/pipeline/predlog"
 	"github.com/datalabhq/datalab/pipeline/predlog/predlogtest"
@@ -94,16 +92,8 @@ func TestDashboardEmptyAndNoLog(t *testing.T) {
 // are written once the database is back.
 func TestDatabaseOutage(t *testing.T) {
 	dsn := predlogtest.DSN(t, predlog.Postgres)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := testproxy.Start(t, u.Host)
-	u.Host = px.Addr()
-	q := u.Query()
-	q.Set("connect_timeout", "2")
-	u.RawQuery = q.Encode()
-	l := predlogtest.Open(t, predlog.Postgres, u.String(), predlogtest.Prefix(t))
+	viaProxy, px := predlogtest.ViaProxy(t, predlog.Postgres, dsn)
+	l := predlogtest.Open(t, predlog.Postgres, viaProxy, predlogtest.Prefix(t))
 	// The rows are checked through a direct connection, not the proxy.
 	direct, err := predlog.Open(context.Background(), dsn, predlog.WithTablePrefix(strings.TrimSuffix(l.Table(), "match_predictions")))
 	if err != nil {
