@@ -28,18 +28,7 @@ var credentialPatterns = map[string]*regexp.Regexp{
 // TestNoCredentialsInRepo scans every tracked (and untracked, not ignored)
 // text file for credential shapes.
 func TestNoCredentialsInRepo(t *testing.T) {
-	root := testmirror.RepoRoot()
-	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("git ls-files: %v", err)
-		}
-		t.Skipf("not a git checkout: %v", err)
-	}
-	files := strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
-	if len(files) < 100 {
-		t.Fatalf("only %d files listed", len(files))
-	}
+	root, files := gitFiles(t, "--cached", "--others", "--exclude-standard")
 	scanned := 0
 	for _, rel := range files {
 		b, err := os.ReadFile(filepath.Join(root, rel))
@@ -73,4 +62,24 @@ func TestPatternsMatch(t *testing.T) {
 			t.Errorf("%s pattern does not match %q", what, s)
 		}
 	}
+}
+
+// gitFiles returns the repository root and the files git ls-files lists
+// with the given options; outside a git checkout the test is skipped,
+// except under CI, where a checkout is expected.
+func gitFiles(t *testing.T, opts ...string) (root string, files []string) {
+	t.Helper()
+	root = testmirror.RepoRoot()
+	out, err := exec.Command("git", append([]string{"-C", root, "ls-files", "-z"}, opts...)...).Output()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("git ls-files: %v", err)
+		}
+		t.Skipf("not a git checkout: %v", err)
+	}
+	files = strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
+	if len(files) < 100 {
+		t.Fatalf("only %d files listed", len(files))
+	}
+	return root, files
 }
