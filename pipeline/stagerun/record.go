@@ -47,9 +47,21 @@ type RunRecord struct {
 	// Datasets maps every dependency under data/ to its sha256 (the git-LFS
 	// oid for LFS-tracked files).
 	Datasets map[string]string `json:"datasets"`
-	// Params are all pipeline parameters by dotted key.
+	// Params are all pipeline parameters by dotted key, with Overrides
+	// applied.
 	Params map[string]any `json:"params"`
-	Stages []StageRecord  `json:"stages"`
+	// Overrides are the parameters given on the command line (datalab run
+	// --set, datalab exp run) by dotted key, with their values; they are
+	// already in Params.
+	Overrides map[string]any `json:"overrides,omitempty"`
+	// Experiment names the experiment this run belongs to (datalab exp run),
+	// empty for a run in the workspace itself.
+	Experiment string `json:"experiment,omitempty"`
+	// Metrics are the numeric leaves of the pipeline's metrics files
+	// (metrics: in datalab.yaml) after the run, by dotted key
+	// "<name>.<json path>", e.g. "matches.holdout.accuracy".
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+	Stages  []StageRecord      `json:"stages"`
 }
 
 // GitState is the commit the run started from.
