@@ -25,7 +25,9 @@ type Metric struct {
 }
 
 // Metrics returns the headline metrics in a fixed order: accuracy, balanced
-// accuracy, weighted precision, recall and F1, log loss, Brier, AUC.
+// accuracy, weighted precision, recall and F1, log loss, Brier, RPS, AUC.
+// HigherIsBetter tells tables and diffs the direction: false for log loss,
+// Brier and RPS.
 func (r *Result) Metrics() []Metric {
 	return []Metric{
 		{"accuracy", "Accuracy", r.Accuracy, true},
@@ -35,6 +37,7 @@ func (r *Result) Metrics() []Metric {
 		{"weighted_f1", "Weighted F1", r.WeightedF1, true},
 		{"log_loss", "Log loss", r.LogLoss, false},
 		{"brier", "Brier", r.Brier, false},
+		{"rps", "RPS", r.RPS, false},
 		{"auc", "AUC", r.AUC, true},
 	}
 }

@@ -32,6 +32,17 @@
 //     Σ_k (p_k - y_k)², in [0, 2]. For two classes it is exactly twice
 //     sklearn.metrics.brier_score_loss(y, p1), which only scores the
 //     positive class.
+//   - RPS, the ranked probability score (Epstein 1969; the standard score
+//     of three-way football forecasts, Constantinou & Fenton 2012), treats
+//     the class order as the order of the outcomes: for a row with
+//     cumulative predicted probabilities P_k = Σ_{j≤k} p_j and cumulative
+//     truth Y_k, RPS = Σ_{k=1}^{K-1} (P_k - Y_k)² / (K-1), averaged over rows;
+//     0 is perfect, 1 the worst, lower is better. It rewards probability
+//     put near the true outcome (for home win < draw < away win, a draw
+//     forecast is closer to a home win than an away win forecast is).
+//     Reversing the class order gives the same value. For two classes it is
+//     half the Brier score. Pass classes in outcome order; for unordered
+//     classes the number has no meaning.
 //   - ROC curves are one-vs-rest per class with thresholds at the distinct
 //     scores (tied scores move FPR and TPR together, a diagonal segment) and
 //     collinear intermediate points dropped, like sklearn.metrics.roc_curve
@@ -53,6 +64,13 @@
 // FromPredictions scores hard predictions (baselines) by treating them as
 // one-hot probabilities, so its log loss is 34.54 × error rate, its Brier
 // score is 2 × error rate, and its AUC is that of a single-threshold ROC.
+//
+// Decided scores probabilities together with class decisions made by a rule
+// other than argmax (e.g. "predict a draw when the two win probabilities are
+// close"): accuracy, precision/recall/F1 and the confusion matrix come from
+// the decisions; log loss, Brier, RPS, AUC, ROC and calibration from the
+// probabilities (calibration still bins the top-class confidence against
+// the argmax's accuracy, a property of the probabilities alone).
 package evaluate
 
 import (
@@ -95,6 +113,9 @@ type Result struct {
 	// Brier is the multiclass Brier score, mean over rows of Σ_k (p_k-y_k)²;
 	// for two classes it is 2 × sklearn's brier_score_loss.
 	Brier float64 `json:"brier"`
+	// RPS is the mean ranked probability score over the ordered classes
+	// (class order = outcome order); lower is better, in [0, 1].
+	RPS float64 `json:"rps"`
 	// AUC is the binary ROC AUC (class 1 positive) or the macro one-vs-rest
 	// AUC over classes whose AUC is defined; Undefined if none is.
 	AUC         float64          `json:"auc"`
@@ -142,36 +163,69 @@ type ROCCurve struct {
 // probabilities (each in [0, 1], summing to 1 within 1e-6). The predicted
 // class is the argmax, the first class winning ties.
 func Classification(classes []string, yTrue []int, proba [][]float64) (*Result, error) {
-	if err := checkClasses(classes); err != nil {
+	if err := checkProba(classes, yTrue, proba); err != nil {
 		return nil, err
+	}
+	return classify(classes, yTrue, proba, nil), nil
+}
+
+// Decided scores probabilities with decisions yPred made by some rule
+// other than argmax (see the package documentation). proba is checked as
+// for Classification, yPred must hold one class index per row.
+func Decided(classes []string, yTrue []int, proba [][]float64, yPred []int) (*Result, error) {
+	if err := checkProba(classes, yTrue, proba); err != nil {
+		return nil, err
+	}
+	if err := checkPred(len(classes), yTrue, yPred); err != nil {
+		return nil, err
+	}
+	return classify(classes, yTrue, proba, yPred), nil
+}
+
+func checkPred(k int, yTrue, yPred []int) error {
+	if len(yPred) != len(yTrue) {
+		return fmt.Errorf("evaluate: %d true labels but %d predictions; pass one prediction per label", len(yTrue), len(yPred))
+	}
+	for i, p := range yPred {
+		if p < 0 || p >= k {
+			return fmt.Errorf("evaluate: row %d: predicted class %d outside 0..%d (%d classes)", i, p, k-1, k)
+		}
+	}
+	return nil
+}
+
+// checkProba validates the input of Classification and Decided.
+func checkProba(classes []string, yTrue []int, proba [][]float64) error {
+	if err := checkClasses(classes); err != nil {
+		return err
 	}
 	k := len(classes)
 	if len(yTrue) == 0 {
-		return nil, fmt.Errorf("evaluate: no rows to score")
+		return fmt.Errorf("evaluate: no rows to score")
 	}
 	if len(proba) != len(yTrue) {
-		return nil, fmt.Errorf("evaluate: %d true labels but %d probability rows; pass one row per label", len(yTrue), len(proba))
+		return fmt.Errorf("evaluate: %d true labels but %d probability rows; pass one row per label", len(yTrue), len(proba))
 	}
 	for i, y := range yTrue {
 		if y < 0 || y >= k {
-			return nil, fmt.Errorf("evaluate: row %d: true class %d outside 0..%d (%d classes)", i, y, k-1, k)
+			return fmt.Errorf("evaluate: row %d: true class %d outside 0..%d (%d classes)", i, y, k-1, k)
 		}
 		p := proba[i]
 		if len(p) != k {
-			return nil, fmt.Errorf("evaluate: row %d: %d probabilities for %d classes", i, len(p), k)
+			return fmt.Errorf("evaluate: row %d: %d probabilities for %d classes", i, len(p), k)
 		}
 		sum := 0.0
 		for j, v := range p {
 			if !(v >= 0 && v <= 1) { // also rejects NaN
-				return nil, fmt.Errorf("evaluate: row %d: probability of class %q is %v, want a value in [0, 1]", i, classes[j], v)
+				return fmt.Errorf("evaluate: row %d: probability of class %q is %v, want a value in [0, 1]", i, classes[j], v)
 			}
 			sum += v
 		}
 		if math.Abs(sum-1) > probaSumTolerance {
-			return nil, fmt.Errorf("evaluate: row %d: probabilities sum to %v, want 1 (normalise the scores first)", i, sum)
+			return fmt.Errorf("evaluate: row %d: probabilities sum to %v, want 1 (normalise the scores first)", i, sum)
 		}
 	}
-	return classify(classes, yTrue, proba), nil
+	return nil
 }
 
 // FromPredictions scores hard predictions, e.g. a baseline rule, as one-hot
@@ -181,17 +235,14 @@ func FromPredictions(classes []string, yTrue, yPred []int) (*Result, error) {
 	if err := checkClasses(classes); err != nil {
 		return nil, err
 	}
-	if len(yPred) != len(yTrue) {
-		return nil, fmt.Errorf("evaluate: %d true labels but %d predictions; pass one prediction per label", len(yTrue), len(yPred))
-	}
 	k := len(classes)
+	if err := checkPred(k, yTrue, yPred); err != nil {
+		return nil, err
+	}
 	// One backing array keeps the one-hot matrix to a single allocation.
 	flat := make([]float64, len(yPred)*k)
 	proba := make([][]float64, len(yPred))
 	for i, p := range yPred {
-		if p < 0 || p >= k {
-			return nil, fmt.Errorf("evaluate: row %d: predicted class %d outside 0..%d (%d classes)", i, p, k-1, k)
-		}
 		proba[i] = flat[i*k : (i+1)*k : (i+1)*k]
 		proba[i][p] = 1
 	}
@@ -223,8 +274,25 @@ func argmax(p []float64) int {
 	return best
 }
 
-// classify computes the Result of validated input.
-func classify(classes []string, yTrue []int, proba [][]float64) *Result {
+// RankedProbabilityScore is the RPS of one forecast p over ordered classes
+// whose true class is y: Σ_{k<K-1} (Σ_{j≤k} p_j − [y ≤ k])² / (K−1).
+// p must have at least two entries and 0 ≤ y < len(p).
+func RankedProbabilityScore(y int, p []float64) float64 {
+	var cum, sum float64
+	for k := 0; k < len(p)-1; k++ {
+		cum += p[k]
+		d := cum
+		if y <= k {
+			d = cum - 1
+		}
+		sum += d * d
+	}
+	return sum / float64(len(p)-1)
+}
+
+// classify computes the Result of validated input; yPred, when not nil,
+// holds the decisions (else argmax of proba).
+func classify(classes []string, yTrue []int, proba [][]float64, yPred []int) *Result {
 	k, n := len(classes), len(yTrue)
 	r := &Result{Classes: append([]string(nil), classes...), N: n}
 	r.Confusion = make([][]int, k)
@@ -232,10 +300,15 @@ func classify(classes []string, yTrue []int, proba [][]float64) *Result {
 		r.Confusion[i] = make([]int, k)
 	}
 
-	var logLoss, brier float64
+	var logLoss, brier, rps float64
 	for i, y := range yTrue {
 		p := proba[i]
-		r.Confusion[y][argmax(p)]++
+		if yPred != nil {
+			r.Confusion[y][yPred[i]]++
+		} else {
+			r.Confusion[y][argmax(p)]++
+		}
+		rps += RankedProbabilityScore(y, p)
 
 		// Clip and renormalise like sklearn.metrics.log_loss.
 		clipSum := 0.0
@@ -254,6 +327,7 @@ func classify(classes []string, yTrue []int, proba [][]float64) *Result {
 	}
 	r.LogLoss = logLoss / float64(n)
 	r.Brier = brier / float64(n)
+	r.RPS = rps / float64(n)
 
 	r.PerClass = make([]ClassMetrics, k)
 	correct, present := 0, 0

@@ -300,13 +300,117 @@ func TestWriteJSONDeterministic(t *testing.T) {
 }
 
 func TestMetricsOrderAndDirection(t *testing.T) {
-	r := &Result{Accuracy: 1, BalancedAccuracy: 2, WeightedPrecision: 3, WeightedRecall: 4, WeightedF1: 5, LogLoss: 6, Brier: 7, AUC: 8}
+	r := &Result{Accuracy: 1, BalancedAccuracy: 2, WeightedPrecision: 3, WeightedRecall: 4, WeightedF1: 5, LogLoss: 6, Brier: 7, RPS: 8, AUC: 9}
 	for i, m := range r.Metrics() {
 		if m.Value != float64(i+1) {
 			t.Errorf("metric %d %s = %v", i, m.Key, m.Value)
 		}
-		if m.HigherIsBetter == (m.Key == "log_loss" || m.Key == "brier") {
+		if m.HigherIsBetter == (m.Key == "log_loss" || m.Key == "brier" || m.Key == "rps") {
 			t.Errorf("%s higher-is-better = %v", m.Key, m.HigherIsBetter)
 		}
+	}
+}
+
+// TestRPSTextbook checks the ranked probability score against the worked
+// example of Constantinou & Fenton (2012), table 2: five matches, two
+// forecasts each, outcomes ordered home win, draw, away win.
+func TestRPSTextbook(t *testing.T) {
+	three := []string{"home_win", "draw", "away_win"}
+	for _, c := range []struct {
+		match int
+		y     int
+		p     []float64
+		want  float64
+	}{
+		{1, 0, []float64{1, 0, 0}, 0},
+		{1, 0, []float64{0.9, 0.1, 0}, 0.005},
+		{2, 0, []float64{0.8, 0.1, 0.1}, 0.025},
+		{2, 0, []float64{0.5, 0.25, 0.25}, 0.15625},
+		{3, 1, []float64{0.35, 0.3, 0.35}, 0.1225},
+		{3, 1, []float64{0.6, 0.3, 0.1}, 0.185},
+		{4, 1, []float64{0.6, 0.25, 0.15}, 0.19125},
+		{4, 1, []float64{0.6, 0.15, 0.25}, 0.21125},
+		{5, 0, []float64{0.57, 0.33, 0.1}, 0.09745},
+		{5, 0, []float64{0.6, 0.2, 0.2}, 0.1},
+	} {
+		got := RankedProbabilityScore(c.y, c.p)
+		if math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("match %d %v: RPS %v, want %v", c.match, c.p, got, c.want)
+		}
+		// Reversing the outcome order (away win, draw, home win) gives
+		// the same score.
+		rev := []float64{c.p[2], c.p[1], c.p[0]}
+		if back := RankedProbabilityScore(2-c.y, rev); math.Abs(back-got) > 1e-12 {
+			t.Errorf("match %d: reversed order %v, forward %v", c.match, back, got)
+		}
+		r, err := Classification(three, []int{c.y}, [][]float64{c.p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(r.RPS-c.want) > 1e-12 {
+			t.Errorf("match %d: Result.RPS %v, want %v", c.match, r.RPS, c.want)
+		}
+	}
+	// The point of RPS: with a home win observed, (0.5, 0.3, 0.2) beats
+	// (0.5, 0.2, 0.3) though log loss and accuracy cannot tell them apart.
+	near := RankedProbabilityScore(0, []float64{0.5, 0.3, 0.2})
+	far := RankedProbabilityScore(0, []float64{0.5, 0.2, 0.3})
+	if !(near < far) || math.Abs(near-(0.25+0.04)/2) > 1e-12 || math.Abs(far-(0.25+0.09)/2) > 1e-12 {
+		t.Errorf("RPS near %v far %v", near, far)
+	}
+}
+
+// TestRPSHandComputed: the mean over rows, binary RPS = Brier / 2, and a
+// hard prediction's RPS.
+func TestRPSHandComputed(t *testing.T) {
+	r, err := Classification([]string{"lose", "win"}, []int{0, 0, 1, 1}, binaryProba(0.1, 0.4, 0.35, 0.8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (0.01 + 0.16 + 0.4225 + 0.04) / 4
+	if !near(r.RPS, want) || !near(r.RPS, r.Brier/2) {
+		t.Errorf("binary RPS %v, want %v (Brier/2 = %v)", r.RPS, want, r.Brier/2)
+	}
+	// Three classes, hard predictions: predicting away win for a home win
+	// is the worst case (1), predicting a draw half as bad (0.5).
+	h, err := FromPredictions([]string{"home_win", "draw", "away_win"}, []int{0, 0, 1}, []int{2, 1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(h.RPS, (1+0.5+0)/3.0) {
+		t.Errorf("hard three-way RPS %v, want 0.5", h.RPS)
+	}
+}
+
+// TestDecided: decisions other than argmax set accuracy and the confusion
+// matrix; the probability metrics are those of Classification.
+func TestDecided(t *testing.T) {
+	three := []string{"home_win", "draw", "away_win"}
+	y := []int{0, 1, 2, 1}
+	proba := [][]float64{{.5, .3, .2}, {.4, .3, .3}, {.2, .3, .5}, {.35, .3, .35}}
+	// argmax: home, home, away, home → 2 right. Rule: the last two rows
+	// close → draw for row 1 and row 3.
+	pred := []int{0, 1, 2, 1}
+	arg, err := Classification(three, y, proba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Decided(three, y, proba, pred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arg.Accuracy != 0.5 || d.Accuracy != 1 || d.PerClass[1].Predicted != 2 || arg.PerClass[1].Predicted != 0 {
+		t.Errorf("argmax accuracy %v, decided %v, draws predicted %d / %d", arg.Accuracy, d.Accuracy, d.PerClass[1].Predicted, arg.PerClass[1].Predicted)
+	}
+	if d.LogLoss != arg.LogLoss || d.Brier != arg.Brier || d.RPS != arg.RPS || d.AUC != arg.AUC || !reflect.DeepEqual(d.Calibration, arg.Calibration) {
+		t.Errorf("probability metrics differ: %+v vs %+v", d, arg)
+	}
+	for _, bad := range [][]int{{0, 1, 2}, {0, 1, 2, 3}, {0, -1, 2, 1}} {
+		if _, err := Decided(three, y, proba, bad); err == nil || !strings.Contains(err.Error(), "predict") {
+			t.Errorf("decisions %v: err %v", bad, err)
+		}
+	}
+	if _, err := Decided(three, y, [][]float64{{.5, .5, .5}, {1, 0, 0}, {1, 0, 0}, {1, 0, 0}}, pred); err == nil {
+		t.Error("bad probabilities accepted")
 	}
 }

@@ -62,8 +62,8 @@ func TestReportInBrowser(t *testing.T) {
 		t.Error("the embedded Liberation Sans @font-face did not load")
 	}
 	cells := browsertest.Get(t, b, chromedp.Evaluate[int](`document.querySelectorAll("table.metrics td").length`))
-	if cells != 2*3*10 {
-		t.Errorf("metrics tables have %d cells, want 60", cells)
+	if cells != 2*3*11 {
+		t.Errorf("metrics tables have %d cells, want 66 (2 tables × 3 rows × name, n and 9 metrics)", cells)
 	}
 	best := browsertest.Get(t, b, chromedp.Text("table.metrics td.best"))
 	if best == "" {

@@ -198,8 +198,8 @@ func TestReportStructure(t *testing.T) {
 	if len(rows) != 4 {
 		t.Fatalf("metrics table has %d rows, want header + 3", len(rows))
 	}
-	if got := len(elements(rows[0], "th")); got != 2+8 {
-		t.Errorf("metrics header has %d columns, want 10", got)
+	if got := len(elements(rows[0], "th")); got != 2+9 {
+		t.Errorf("metrics header has %d columns, want 11 (name, n, 9 metrics)", got)
 	}
 	if got := textOf(elements(rows[1], "td")[0]); got != "forest" {
 		t.Errorf("first metrics row is %q", got)
