@@ -46,6 +46,9 @@ type Diff struct {
 	// Stages are the stages whose cache key differs (or that only one run
 	// has).
 	Stages []StageChange `json:"stages"`
+	// Headline are the keys of the metrics that summarise the runs
+	// (HeadlineKeys of the head, then of the base), shown first.
+	Headline []string `json:"headline,omitempty"`
 }
 
 // RunInfo identifies one side of a Diff.
@@ -161,7 +164,8 @@ func Compare(a, b *stagerun.RunRecord, opt Options) Diff {
 			OldGo: a.GoVersion, NewGo: b.GoVersion,
 			OldDatalab: a.DatalabVersion, NewDatalab: b.DatalabVersion,
 		},
-		Stages: compareStages(a.Stages, b.Stages),
+		Stages:   compareStages(a.Stages, b.Stages),
+		Headline: headlineOfBoth(a, b),
 	}
 }
 
