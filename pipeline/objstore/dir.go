@@ -137,8 +137,10 @@ func localFiles(dir string) ([]string, error) {
 	return files, err
 }
 
-// localManifest hashes the files of dir.
-func localManifest(dir string) (*Manifest, error) {
+// LocalManifest hashes the files of the local directory dir as UploadDir
+// lists them (regular files, symlinks followed, .git skipped), so a caller
+// can tell whether a stored directory holds exactly these bytes.
+func LocalManifest(dir string) (*Manifest, error) {
 	files, err := localFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
@@ -154,6 +156,12 @@ func localManifest(dir string) (*Manifest, error) {
 	return m, nil
 }
 
+// Equal reports whether m and o list the same files with the same sha256
+// and size (both sorted by path, as LocalManifest and UploadDir write them).
+func (m *Manifest) Equal(o *Manifest) bool {
+	return m.Schema == o.Schema && slices.Equal(m.Files, o.Files)
+}
+
 func (m *Manifest) encode() ([]byte, error) {
 	b, err := json.MarshalIndent(m, "", "  ")
 	return append(b, '\n'), err
@@ -166,7 +174,7 @@ func (m *Manifest) encode() ([]byte, error) {
 // already right are not sent again. It returns the manifest and how many
 // files were sent.
 func (s *Store) UploadDir(ctx context.Context, prefix, dir string) (*Manifest, int, error) {
-	m, err := localManifest(dir)
+	m, err := LocalManifest(dir)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -187,7 +195,7 @@ func (s *Store) UploadDir(ctx context.Context, prefix, dir string) (*Manifest, i
 			obj, ok, err := s.Upload(gctx, Join(prefix, f.Path), local)
 			sent[i] = ok
 			// Upload hashes the file again: the manifest must describe
-			// what was stored, so a file that changed since localManifest
+			// what was stored, so a file that changed since LocalManifest
 			// fails the upload.
 			if err == nil && (obj.SHA256 != f.SHA256 || obj.Size != f.Size) {
 				err = fmt.Errorf("upload %s: %s changed while the directory was being uploaded; run again", dir, f.Path)

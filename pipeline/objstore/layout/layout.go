@@ -42,6 +42,7 @@ var Table = []Rule{
 	{Local: "runs/", Remote: "logs/", What: "run records and stage logs, runs/<id>/run.json and runs/<id>/<stage>.log (wherever --runs-dir puts them)"},
 	{Local: SparkJobDir + "/", Remote: "scripts/", What: "the PySpark job files (*.py) a Spark cluster runs, where pipeline/emr's steps expect them"},
 	{Local: "build/", Remote: "build/", What: "every other stage output: features, lookups, metrics, reports, notebooks"},
+	{Local: SiteDir + "/", Remote: SitePrefix, What: "the report site: runs/<id>/ (each run's reports and run record, one manifest directory per run), notebooks/, index and diff pages (datalab report sync)"},
 	{Local: "", Remote: "files/", What: "any other path a pipeline declares as a dependency or out"},
 }
 

@@ -40,6 +40,9 @@ func TestKey(t *testing.T) {
 		{"work/model", "files/work/model", true},
 		{"./build/x", "build/x", true},
 		{"buildx/y", "files/buildx/y", true},
+		{"reports/runs/20261123T121400Z-1a2b3c", "site/runs/20261123T121400Z-1a2b3c", true},
+		{"reports/index.html", "site/index.html", true},
+		{"reports", "site", true},
 	} {
 		key, ok := Key(c.rel)
 		if key != c.key || ok != c.stored {
