@@ -39,8 +39,16 @@ type Pipeline struct {
 	// Root is the directory stage commands run in; every path in the file is
 	// relative to it.
 	Root string
-	// Params is the nested `params:` map of the file.
+	// Params is the nested `params:` map of the file, with Overrides
+	// applied.
 	Params map[string]any
+	// Metrics names the JSON metrics files whose numeric leaves go into
+	// run records (the top-level `metrics:` of the file), name → path
+	// relative to Root.
+	Metrics map[string]string
+	// Overrides are the parameters set by Override (datalab run --set,
+	// $DATALAB_SET) by dotted key; nil when none.
+	Overrides map[string]any
 	// Stages are in topological order: every stage comes after the stages
 	// producing its dependencies; ties keep the order of the file.
 	Stages []*Stage
@@ -170,8 +178,14 @@ func Parse(data []byte, root string) (*Pipeline, error) {
 				p.byName[s.Name] = s
 				declared = append(declared, s)
 			}
+		case "metrics":
+			m, err := parseMetrics(v)
+			if err != nil {
+				return nil, err
+			}
+			p.Metrics = m
 		default:
-			return nil, fmt.Errorf("line %d: unknown top-level key %q (want params, stages)", k.Line, k.Value)
+			return nil, fmt.Errorf("line %d: unknown top-level key %q (want params, stages, metrics)", k.Line, k.Value)
 		}
 	}
 	for _, s := range declared {

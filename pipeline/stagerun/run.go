@@ -56,6 +56,9 @@ type Options struct {
 	// outs are fetched from and pushed to, and run records uploaded to
 	// (see Remote). Plan does not consult it.
 	Remote Remote
+	// Experiment names the experiment the run belongs to (datalab exp run);
+	// it is written into the run record.
+	Experiment string
 }
 
 // DefaultOptions returns the retry policy of the CLI (3 retries, 10 seconds
@@ -113,6 +116,12 @@ func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*Ru
 		DatalabVersion: opts.Version,
 		Datasets:       map[string]string{},
 		Params:         p.FlatParams(),
+		Overrides:      p.Overrides,
+		Experiment:     opts.Experiment,
+	}
+	setJSON, err := OverridesJSON(p.Overrides)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Remote != nil {
 		rec.Remote = opts.Remote.String()
@@ -125,7 +134,7 @@ func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*Ru
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
-	r := &runner{p: p, opts: opts, log: log.With("run", rec.ID), rec: rec, lock: lock, runDir: runDir, h: newHasher(p.Root)}
+	r := &runner{p: p, opts: opts, log: log.With("run", rec.ID), rec: rec, lock: lock, runDir: runDir, h: newHasher(p.Root), setJSON: setJSON}
 	r.exe = opts.Executable
 	if r.exe == "" {
 		r.exe, _ = os.Executable()
@@ -140,6 +149,7 @@ func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*Ru
 	}
 	runErr := r.runAll(ctx, sel)
 
+	rec.Metrics = p.collectMetrics(r.log)
 	rec.End = time.Now()
 	rec.DurationSec = rec.End.Sub(rec.Start).Seconds()
 	switch {
@@ -176,6 +186,8 @@ type runner struct {
 	// exe is the binary stages' `datalab` runs; binDir, first on their
 	// PATH, holds the link named datalab to it.
 	exe, binDir string
+	// setJSON is the overrides as $DATALAB_SET ("" for none).
+	setJSON string
 }
 
 func (r *runner) runAll(ctx context.Context, sel []*Stage) error {
@@ -434,7 +446,8 @@ func (r *runner) env(s *Stage, attempt int) []string {
 	var env []string
 	path := os.Getenv("PATH")
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PATH=") {
+		// DATALAB_SET is the run's own overrides, never an inherited value.
+		if !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, SetEnv+"=") {
 			env = append(env, kv)
 		}
 	}
@@ -444,6 +457,9 @@ func (r *runner) env(s *Stage, attempt int) []string {
 	}
 	if r.binDir != "" {
 		path = r.binDir + string(os.PathListSeparator) + path
+	}
+	if r.setJSON != "" {
+		env = append(env, SetEnv+"="+r.setJSON)
 	}
 	return append(env, "PATH="+path,
 		"DATALAB_RUN_ID="+r.rec.ID,
