@@ -168,7 +168,7 @@ Without DATALAB_RUN_ID or --run-id the run id is "flights-" + the first 12 hex
 digits of the metrics file's sha256.`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, args []string) error {
-		p, err := stagerun.Load(flightsFlags.pipeline)
+		p, err := stagerun.LoadEnv(flightsFlags.pipeline)
 		if err != nil {
 			return err
 		}

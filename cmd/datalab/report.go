@@ -37,7 +37,7 @@ digits of the metrics file's sha256.`,
 		if err != nil {
 			return err
 		}
-		p, err := stagerun.Load(matchesPaths.pipeline)
+		p, err := stagerun.LoadEnv(matchesPaths.pipeline)
 		if err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ func subcommandGroup(name, short string) *cobra.Command {
 // typed configuration and validates it.
 func stageConfig[C interface{ Validate() error }](pipelinePath, key string) (C, error) {
 	var cfg C
-	p, err := stagerun.Load(pipelinePath)
+	p, err := stagerun.LoadEnv(pipelinePath)
 	if err != nil {
 		return cfg, err
 	}

@@ -67,7 +67,7 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 	}
 	if !o.noPipeline {
 		if _, err := os.Stat(o.pipeline.file); err == nil {
-			p, err := stagerun.Load(o.pipeline.file)
+			p, err := stagerun.LoadEnv(o.pipeline.file)
 			if err != nil {
 				return err
 			}

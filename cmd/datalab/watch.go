@@ -55,7 +55,7 @@ watcher keeps polling.`,
 		}
 		f := &watchFlags.pipeline
 		// Validate the pipeline and stage names before watching.
-		p, err := stagerun.Load(f.file)
+		p, err := stagerun.LoadEnv(f.file)
 		if err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ watcher keeps polling.`,
 			return err
 		}
 		trigger := func(ctx context.Context, changes []watch.Change) error {
-			p, err := stagerun.Load(f.file)
+			p, err := stagerun.LoadEnv(f.file)
 			if err != nil {
 				return err
 			}

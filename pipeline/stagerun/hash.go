@@ -26,15 +26,70 @@ type Digest struct {
 }
 
 // hasher hashes paths under root, remembering results until forget is
-// called (after a stage runs, its outputs may have changed).
+// called (after a stage runs, its outputs may have changed). Files of at
+// least lfsPointerMax bytes are looked up in the root's hash state first
+// (.datalab/hashes: unchanged stat facts, unchanged content), so a run with
+// nothing to do does not read the data again.
 type hasher struct {
 	root  string
 	cache map[string]Digest
+	state *hashState
 }
 
-func newHasher(root string) *hasher { return &hasher{root: root, cache: map[string]Digest{}} }
+func newHasher(root string) *hasher {
+	return &hasher{root: root, cache: map[string]Digest{}, state: loadHashState(stateFile(root))}
+}
 
 func (h *hasher) forget() { clear(h.cache) }
+
+// save writes the hash state for the next run.
+func (h *hasher) save() error { return h.state.save() }
+
+// fileDigest hashes one file (see hashFile), through the hash state.
+func (h *hasher) fileDigest(abs string) (Digest, error) {
+	info, err := os.Stat(abs)
+	if err != nil {
+		return Digest{}, err
+	}
+	if info.Size() < lfsPointerMax {
+		return hashFile(abs)
+	}
+	if sum, ok := h.state.lookup(abs, info); ok {
+		return Digest{SHA256: sum, Size: info.Size()}, nil
+	}
+	d, err := hashFile(abs)
+	if err != nil {
+		return Digest{}, err
+	}
+	// Only what was read is remembered: a file written while it was hashed
+	// has a newer ctime than the one stat gave before.
+	if after, err := os.Stat(abs); err == nil && statFacts(after) == statFacts(info) {
+		h.state.remember(abs, info, d.SHA256)
+	}
+	return d, nil
+}
+
+// contentSum returns the sha256 of a file's bytes as they are (an LFS
+// pointer is not read as its oid), for the run cache's objects.
+func (h *hasher) contentSum(abs string) (string, int64, error) {
+	info, err := os.Stat(abs)
+	if err != nil {
+		return "", 0, err
+	}
+	if info.Size() < lfsPointerMax {
+		return sha256File(abs)
+	}
+	d, err := h.fileDigest(abs)
+	return d.SHA256, d.Size, err
+}
+
+// refresh re-remembers a file whose content is known but whose ctime just
+// changed (a hard link was added).
+func (h *hasher) refresh(abs, sum string, size int64) {
+	if info, err := os.Stat(abs); err == nil && info.Size() == size && size >= lfsPointerMax {
+		h.state.remember(abs, info, sum)
+	}
+}
 
 // hash returns the digest of rel (slash-separated, relative to root). A
 // missing path is an error satisfying errors.Is(err, fs.ErrNotExist).
@@ -49,9 +104,9 @@ func (h *hasher) hash(rel string) (Digest, error) {
 	}
 	var d Digest
 	if info.IsDir() {
-		d, err = hashDir(abs)
+		d, err = h.hashDir(abs)
 	} else {
-		d, err = hashFile(abs)
+		d, err = h.fileDigest(abs)
 	}
 	if err != nil {
 		return Digest{}, fmt.Errorf("hash %s: %w", rel, err)
@@ -60,7 +115,7 @@ func (h *hasher) hash(rel string) (Digest, error) {
 	return d, nil
 }
 
-func hashDir(dir string) (Digest, error) {
+func (h *hasher) hashDir(dir string) (Digest, error) {
 	sum := sha256.New()
 	var total int64
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
@@ -68,7 +123,7 @@ func hashDir(dir string) (Digest, error) {
 			return err
 		}
 		if e.IsDir() {
-			if e.Name() == ".git" {
+			if e.Name() == ".git" || e.Name() == ".datalab" {
 				return filepath.SkipDir
 			}
 			return nil
@@ -77,7 +132,7 @@ func hashDir(dir string) (Digest, error) {
 		if err != nil || !info.Mode().IsRegular() {
 			return err
 		}
-		d, err := hashFile(p)
+		d, err := h.fileDigest(p)
 		if err != nil {
 			return err
 		}

@@ -182,6 +182,9 @@ type PlannedStage struct {
 	// missing: …", "code changed: …", "forced", "upstream ingest will run").
 	Run     bool
 	Reasons []string
+	// Cached is whether the run cache holds the outs for the stage's key:
+	// the run restores them instead of running the command.
+	Cached bool
 }
 
 // String renders the plan one stage a line, as `datalab run --dry-run`
@@ -189,7 +192,9 @@ type PlannedStage struct {
 func (pl *Plan) String() string {
 	var b strings.Builder
 	for _, s := range pl.Stages {
-		if s.Run {
+		if s.Cached {
+			fmt.Fprintf(&b, "cache %s: restore from the run cache (%s)\n", s.Name, strings.Join(s.Reasons, "; "))
+		} else if s.Run {
 			fmt.Fprintf(&b, "run   %s: %s\n", s.Name, strings.Join(s.Reasons, "; "))
 		} else {
 			fmt.Fprintf(&b, "skip  %s: up to date\n", s.Name)
@@ -212,6 +217,7 @@ func (p *Pipeline) Plan(ctx context.Context, targets []string, opts Options) (*P
 		return nil, err
 	}
 	h := newHasher(p.Root)
+	defer h.save()
 	running := map[string]bool{}
 	pl := &Plan{}
 	for _, s := range sel {
@@ -236,6 +242,7 @@ func (p *Pipeline) Plan(ctx context.Context, targets []string, opts Options) (*P
 		default:
 			ps.Reasons = append(ps.Reasons, p.reasons(s, st, lock.Stages[s.Name], h)...)
 		}
+		ps.Cached = err == nil && len(ps.Reasons) > 0 && len(upstreamRuns) == 0 && !opts.Force && opts.Cache != nil && opts.Cache.Has(st.key)
 		for _, u := range upstreamRuns {
 			ps.Reasons = append(ps.Reasons, "upstream "+u+" will run")
 		}

@@ -22,6 +22,7 @@ import (
 const (
 	StatusRan     = "ran"     // ran to success (possibly after retries)
 	StatusSkipped = "skipped" // up to date
+	StatusCached  = "cached"  // outs restored from the run cache instead of running
 	StatusFailed  = "failed"  // every attempt failed, or it could not start
 	StatusNotRun  = "not-run" // an earlier stage failed or the run was cancelled
 )

@@ -59,6 +59,15 @@ type Options struct {
 	// Experiment names the experiment the run belongs to (datalab exp run);
 	// it is written into the run record.
 	Experiment string
+	// Cache, when set, is the run cache: a stage that is not up to date
+	// but whose key has a cache entry gets its outs restored from it by
+	// hard links instead of running (StatusCached), and the outs of every
+	// successful stage are stored in it. Force bypasses the lookup.
+	Cache *Cache
+	// OnStage, when set, is called with "running" when the runner starts
+	// on a stage and with the stage's final status (StatusRan, …) when it
+	// is done, from the goroutine calling Run.
+	OnStage func(stage, status string)
 }
 
 // DefaultOptions returns the retry policy of the CLI (3 retries, 10 seconds
@@ -148,6 +157,9 @@ func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*Ru
 		r.binDir = binDir
 	}
 	runErr := r.runAll(ctx, sel)
+	if err := r.h.save(); err != nil {
+		r.log.Warn("hash state not saved; the next run hashes every file again", "err", err)
+	}
 
 	rec.Metrics = p.collectMetrics(r.log)
 	rec.End = time.Now()
@@ -191,17 +203,80 @@ type runner struct {
 }
 
 func (r *runner) runAll(ctx context.Context, sel []*Stage) error {
+	notify := func(stage, status string) {
+		if r.opts.OnStage != nil {
+			r.opts.OnStage(stage, status)
+		}
+	}
 	for i, s := range sel {
+		notify(s.Name, "running")
 		sr, err := r.stage(ctx, s)
 		r.rec.Stages = append(r.rec.Stages, sr)
+		notify(s.Name, sr.Status)
 		if err != nil {
 			for _, rest := range sel[i+1:] {
 				r.rec.Stages = append(r.rec.Stages, StageRecord{Name: rest.Name, Status: StatusNotRun})
+				notify(rest.Name, StatusNotRun)
 			}
 			return err
 		}
 	}
 	return nil
+}
+
+// fromCache restores the stage's outs from the run cache when it has an
+// entry for the stage's current key whose objects are intact, and makes
+// the lock say so. It reports whether it did.
+func (r *runner) fromCache(s *Stage, st stageState, sr *StageRecord) bool {
+	c := r.opts.Cache
+	if c == nil || r.opts.Force || !c.Has(st.key) {
+		return false
+	}
+	e, err := c.Entry(st.key)
+	if err == nil {
+		err = c.check(e, s.Outs)
+	}
+	if err == nil {
+		err = c.restore(r.p.Root, e, r.log)
+	}
+	r.h.forget()
+	if err == nil {
+		// The restored outs must hash to what was stored.
+		var outs []LockPath
+		if outs, err = r.hashOuts(s); err == nil {
+			for i, o := range outs {
+				if o.SHA256 != e.Outs[i].SHA256 {
+					err = fmt.Errorf("restored %s hashes to %s, the cache entry says %s", o.Path, o.SHA256[:12], e.Outs[i].SHA256[:12])
+					break
+				}
+			}
+			sr.Outs = outs
+		}
+	}
+	if err != nil {
+		r.log.Warn("run cache entry not usable; running the stage", "stage", s.Name, "key", st.key[:12], "why", err)
+		return false
+	}
+	r.lock.Stages[s.Name] = &LockStage{Key: st.key, Cmd: st.cmd, Deps: st.deps, Code: st.code, Params: st.params, Outs: sr.Outs}
+	r.pruneLock()
+	if err := r.lock.Write(r.p.LockPath()); err != nil {
+		r.log.Warn("outs restored from the run cache but the lock file could not be written; running the stage", "stage", s.Name, "err", err)
+		return false
+	}
+	return true
+}
+
+// toCache stores a stage's outs in the run cache (no-op without one, or
+// when the key is stored already). A failure is logged, never fatal: the
+// cache only saves work.
+func (r *runner) toCache(s *Stage, key string, outs []LockPath) {
+	c := r.opts.Cache
+	if c == nil || c.Has(key) {
+		return
+	}
+	if err := c.store(r.p.Root, s.Name, key, outs, r.h, r.log); err != nil {
+		r.log.Warn("outs not stored in the run cache", "stage", s.Name, "err", err)
+	}
 }
 
 // stage decides whether s must run and runs it with retries.
@@ -263,8 +338,17 @@ func (r *runner) stage(ctx context.Context, s *Stage) (StageRecord, error) {
 			}
 		}
 	}
+	if len(sr.Reasons) > 0 && r.fromCache(s, st, &sr) {
+		finish(StatusCached)
+		r.log.Info("stage restored from the run cache", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "), "key", st.key[:12])
+		if r.opts.Remote != nil {
+			return sr, r.pushStage(ctx, s, st, &sr)
+		}
+		return sr, nil
+	}
 	if len(sr.Reasons) == 0 {
 		sr.Outs = prev.Outs
+		r.toCache(s, st.key, prev.Outs)
 		finish(StatusSkipped)
 		if len(sr.Fetched) > 0 {
 			r.log.Info("stage up to date; outs fetched from remote", "stage", s.Name, "fetched", strings.Join(sr.Fetched, ", "))
@@ -284,6 +368,12 @@ func (r *runner) stage(ctx context.Context, s *Stage) (StageRecord, error) {
 	}
 	if s.RetryDelay != nil {
 		delay = *s.RetryDelay
+	}
+	if r.opts.Cache != nil {
+		if err := unlinkOuts(r.p.Root, s.Outs); err != nil {
+			finish(StatusFailed)
+			return sr, fmt.Errorf("%w: %s: %w", ErrStageFailed, s.Name, err)
+		}
 	}
 	logPath := filepath.Join(r.runDir, s.Name+".log")
 	logFile, err := os.Create(logPath)
@@ -358,6 +448,7 @@ func (r *runner) stage(ctx context.Context, s *Stage) (StageRecord, error) {
 	if err := r.lock.Write(r.p.LockPath()); err != nil {
 		return sr, fmt.Errorf("stage %s ran but the lock file could not be written: %w", s.Name, err)
 	}
+	r.toCache(s, st.key, sr.Outs)
 	if r.opts.Remote != nil {
 		return sr, r.pushStage(ctx, s, st, &sr)
 	}
