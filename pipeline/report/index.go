@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -17,7 +18,8 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/datalabhq/datalab/pipeline/atomicfile"
-	"github.com/datalabhq/datalab/pipeline/evaluate"
+	"github.com/datalabhq/datalab/pipeline/rundiff"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 // IndexEntry is one report or notebook listed by the site index.
@@ -26,51 +28,111 @@ type IndexEntry struct {
 	Href string // path relative to the reports directory, slash-separated
 }
 
-// MetricDiff is one row of a run-vs-run comparison (like `dvc metrics
-// diff`). Old or New is absent (HasOld/HasNew false) when only one run
-// reported the metric.
-type MetricDiff struct {
-	Metric         string
-	Old, New       float64
-	HasOld, HasNew bool
-	HigherIsBetter *bool // nil for metrics of unknown direction
-}
-
-// Change is New - Old; meaningful only when both are present.
-func (d MetricDiff) Change() float64 { return d.New - d.Old }
-
 // KindDiff compares the newest two runs of one report kind.
 type KindDiff struct {
 	Kind     string
 	Old, New IndexEntry
-	Rows     []MetricDiff
+	Rows     []rundiff.MetricChange
 }
 
-// Index is the content of reports/index.html.
+// RunsPerPage is how many runs one index page lists: index.html the newest,
+// index-2.html the next, and so on.
+const RunsPerPage = 50
+
+// DAGFile is the stage-graph picture the index shows when IndexOptions.DAG
+// is empty: <reportsDir>/pipeline.svg, if present, is inlined.
+const DAGFile = "pipeline.svg"
+
+// IndexOptions adds what the reports directory itself does not hold.
+type IndexOptions struct {
+	// DAG is the pipeline's stage graph as an inline <svg> element (trusted
+	// HTML, drawn by datalab), shown on the first index page. Empty: the
+	// index inlines <reportsDir>/pipeline.svg if it exists.
+	DAG template.HTML
+}
+
+// Index is the content of the site's index pages.
 type Index struct {
+	Runs      []RunEntry   // every run with a report or a published record, newest first
 	Reports   []IndexEntry // newest first
 	Notebooks []IndexEntry // newest first
 	Diffs     []KindDiff   // by kind name
+	Trends    []KindTrend  // by kind name
+	DAG       template.HTML
 }
 
-// BuildIndex scans reportsDir and atomically writes reportsDir/index.html:
-// every report under runs/ that has a sidecar (Write makes both), every
-// rendered notebook (*.html) under notebooks/, each newest first, and for
-// each report kind with two or more runs a metric diff of the newest two.
+// BuildIndex scans reportsDir and atomically writes the site's index:
+// index.html (the stage graph, trend plots per report kind and headline
+// metric, the newest changes, the newest RunsPerPage runs and every
+// notebook) and index-2.html, … for older runs; and, under diffs/, the diff
+// page of each consecutive pair of runs of a report kind (DiffPageName).
+// Pages left over from a longer run list are removed. Same files, same
+// bytes.
 func BuildIndex(reportsDir string) error {
+	return BuildIndexWith(reportsDir, IndexOptions{})
+}
+
+// BuildIndexWith is BuildIndex with options.
+func BuildIndexWith(reportsDir string, opt IndexOptions) error {
 	idx, err := ScanIndex(reportsDir)
 	if err != nil {
 		return err
 	}
-	page, err := idx.Render()
+	if opt.DAG != "" {
+		idx.DAG = opt.DAG
+	}
+	for _, pair := range idx.ConsecutivePairs() {
+		if err := writeDiffPage(reportsDir, idx, pair[0], pair[1]); err != nil {
+			return err
+		}
+	}
+	pages, err := idx.RenderPages()
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(reportsDir, "index.html")
-	if err := atomicfile.WriteFile(path, page); err != nil {
-		return fmt.Errorf("write report index: %w", err)
+	for i, page := range pages {
+		path := filepath.Join(reportsDir, indexPageName(i+1))
+		if err := writeIfChanged(path, page); err != nil {
+			return fmt.Errorf("write report index: %w", err)
+		}
+	}
+	return removeStalePages(reportsDir, len(pages))
+}
+
+// indexPageName is the file of index page n (1-based).
+func indexPageName(n int) string {
+	if n == 1 {
+		return "index.html"
+	}
+	return fmt.Sprintf("index-%d.html", n)
+}
+
+// removeStalePages deletes index-N.html for N beyond the current page
+// count (left by a run list that has since shrunk).
+func removeStalePages(reportsDir string, pages int) error {
+	matches, err := filepath.Glob(filepath.Join(reportsDir, "index-*.html"))
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), "index-"), ".html"))
+		if err != nil || n <= pages {
+			continue
+		}
+		if err := os.Remove(m); err != nil {
+			return fmt.Errorf("remove stale index page: %w", err)
+		}
 	}
 	return nil
+}
+
+// writeIfChanged writes data atomically unless path already holds exactly
+// it, so rebuilding the site does not touch unchanged pages.
+func writeIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return atomicfile.WriteFile(path, data)
 }
 
 // ScanIndex reads what BuildIndex lists without writing anything.
@@ -79,8 +141,17 @@ func ScanIndex(reportsDir string) (*Index, error) {
 		return nil, fmt.Errorf("report index: %s is not a directory (create it, or pass the reports directory): %v", reportsDir, err)
 	}
 	idx := &Index{}
+	records := map[string]*stagerun.RunRecord{}
 	runs := filepath.Join(reportsDir, "runs")
 	err := walkIfExists(runs, func(path string) error {
+		if filepath.Base(path) == RunRecordName && filepath.Dir(filepath.Dir(path)) == runs {
+			rec, err := rundiff.ReadRecord(path)
+			if err != nil {
+				return err
+			}
+			records[filepath.Base(filepath.Dir(path))] = rec
+			return nil
+		}
 		if !strings.HasSuffix(path, SidecarSuffix) {
 			return nil
 		}
@@ -116,8 +187,37 @@ func ScanIndex(reportsDir string) (*Index, error) {
 	}
 	slices.SortFunc(idx.Reports, newestFirst)
 	slices.SortFunc(idx.Notebooks, newestFirst)
+	idx.Runs = groupRuns(records, idx.Reports)
 	idx.Diffs = diffNewestRuns(idx.Reports)
+	idx.Trends = trends(idx.Runs)
+	dag, err := os.ReadFile(filepath.Join(reportsDir, DAGFile))
+	switch {
+	case err == nil:
+		idx.DAG = template.HTML(dag)
+	case !os.IsNotExist(err):
+		return nil, fmt.Errorf("report index: %w", err)
+	}
 	return idx, nil
+}
+
+// ConsecutivePairs lists, for every report kind, each run and the run of
+// that kind before it, as [older, newer] run ids, each pair once, in a
+// fixed order: the diff pages BuildIndex writes and the index links.
+func (idx *Index) ConsecutivePairs() [][2]string {
+	seen := map[[2]string]bool{}
+	var pairs [][2]string
+	byKind := kindRuns(idx.Runs)
+	for _, kind := range slices.Sorted(maps.Keys(byKind)) {
+		runs := byKind[kind]
+		for i := 1; i < len(runs); i++ {
+			p := [2]string{runs[i-1].ID, runs[i].ID}
+			if !seen[p] {
+				seen[p] = true
+				pairs = append(pairs, p)
+			}
+		}
+	}
+	return pairs
 }
 
 func walkIfExists(root string, fn func(path string) error) error {
@@ -242,45 +342,9 @@ func diffNewestRuns(reports []IndexEntry) []KindDiff {
 		if len(runs) < 2 {
 			continue
 		}
-		diffs = append(diffs, KindDiff{Kind: kind, New: runs[0], Old: runs[1], Rows: DiffMetrics(runs[1].Metrics, runs[0].Metrics)})
+		diffs = append(diffs, KindDiff{Kind: kind, New: runs[0], Old: runs[1], Rows: rundiff.CompareMetrics(runs[1].Metrics, runs[0].Metrics)})
 	}
 	return diffs
-}
-
-// DiffMetrics compares two metric sets: evaluate's headline metrics first
-// in their usual order, then any others by name.
-func DiffMetrics(old, new map[string]float64) []MetricDiff {
-	direction := map[string]bool{}
-	var keys []string
-	for _, m := range (&evaluate.Result{}).Metrics() {
-		direction[m.Key] = m.HigherIsBetter
-		if _, inOld := old[m.Key]; inOld {
-			keys = append(keys, m.Key)
-		} else if _, inNew := new[m.Key]; inNew {
-			keys = append(keys, m.Key)
-		}
-	}
-	var extra []string
-	for _, set := range []map[string]float64{old, new} {
-		for k := range set {
-			if _, known := direction[k]; !known && !slices.Contains(extra, k) {
-				extra = append(extra, k)
-			}
-		}
-	}
-	slices.Sort(extra)
-	keys = append(keys, extra...)
-	rows := make([]MetricDiff, len(keys))
-	for i, k := range keys {
-		d := MetricDiff{Metric: k}
-		d.Old, d.HasOld = old[k]
-		d.New, d.HasNew = new[k]
-		if hib, ok := direction[k]; ok {
-			d.HigherIsBetter = &hib
-		}
-		rows[i] = d
-	}
-	return rows
 }
 
 // indexColumns are the headline metrics shown for each report in the list.
@@ -289,77 +353,207 @@ var indexColumns = []struct{ Key, Label string }{
 	{"log_loss", "Log loss"}, {"auc", "AUC"},
 }
 
-// Render returns the index page.
-func (idx *Index) Render() ([]byte, error) {
-	type reportRow struct {
-		Created, RunID, Title, Href, Kind, Commit string
-		Metrics                                   []string
+// metricRow is one row of a metrics comparison table (index "latest
+// changes", diff pages).
+type metricRow struct{ Metric, Old, New, Change, Rel, Class string }
+
+// metricRows formats CompareMetrics' rows: "—" where a run lacks the
+// metric, the change signed, the relative change in percent, improvements
+// "pos" and regressions "neg".
+func metricRows(changes []rundiff.MetricChange) []metricRow {
+	rows := make([]metricRow, len(changes))
+	for i, m := range changes {
+		r := metricRow{Metric: m.Key, Old: "—", New: "—", Change: "—", Rel: "—"}
+		if m.HasOld {
+			r.Old = formatMetric(m.Old)
+		}
+		if m.HasNew {
+			r.New = formatMetric(m.New)
+		}
+		if m.HasOld && m.HasNew {
+			r.Change = signed(m.Abs)
+			if m.HasRel {
+				r.Rel = signedPercent(m.Rel)
+			}
+		}
+		switch m.Verdict {
+		case "better":
+			r.Class = "pos"
+		case "worse":
+			r.Class = "neg"
+		}
+		rows[i] = r
 	}
-	type diffRow struct{ Metric, Old, New, Change, Class string }
-	type diffTable struct {
-		Kind, OldRun, NewRun, OldHref, NewHref string
-		Rows                                   []diffRow
-	}
+	return rows
+}
+
+// indexPage is what the "index" template renders: page n of the site's run
+// list; the first page also carries the graph, trends, latest changes and
+// notebooks.
+type indexPage struct {
+	Style      string
+	Page       int
+	Pages      int
+	Prev, Next string
+	TotalRuns  int
+	FirstRun   int // 1-based position of the page's first run
+	LastRun    int
+	Labels     []string
+	Runs       []runRow
+	DAG        template.HTML
+	Trends     []trendView
+	Diffs      []diffView
+	Notebooks  []notebookRow
+	TrendKinds int // kinds with any report, to say why no trend shows
+	// NoReportSpan is the colspan of the "no report" cell of a run that
+	// has only a record: the report, diff and metric columns.
+	NoReportSpan int
+}
+
+type runRow struct {
+	ID, Time, Experiment, Overrides, Commit, Status, Record string
+	Reports                                                 []runReportRow
+	Span                                                    int // rows the run's cells span (one per report, at least one)
+}
+
+type runReportRow struct {
+	Kind, Title, Href string
+	Metrics           []string
+	DiffHref, PrevRun string
+}
+
+type trendView struct {
+	Kind   string
+	Runs   int
+	Charts []template.HTML
+}
+
+type diffView struct {
+	Kind, OldRun, NewRun, OldHref, NewHref, PageHref string
+	Rows                                             []metricRow
+}
+
+type notebookRow struct{ Created, Title, Href string }
+
+// RenderPages returns the index pages: [0] is index.html, [1] index-2.html,
+// and so on (one page when there are RunsPerPage runs or fewer).
+func (idx *Index) RenderPages() ([][]byte, error) {
 	var labels []string
 	for _, c := range indexColumns {
 		labels = append(labels, c.Label)
 	}
-	row := func(e IndexEntry) reportRow {
-		r := reportRow{RunID: e.RunID, Title: e.Title, Href: e.Href, Kind: e.Kind, Commit: shortCommit(e.Commit, e.Dirty)}
-		if e.Created != nil {
-			r.Created = e.Created.UTC().Format("2006-01-02 15:04:05Z")
+	prev := previousRuns(idx.Runs)
+	pages := max(1, (len(idx.Runs)+RunsPerPage-1)/RunsPerPage)
+	out := make([][]byte, pages)
+	for n := 1; n <= pages; n++ {
+		lo, hi := (n-1)*RunsPerPage, min(n*RunsPerPage, len(idx.Runs))
+		page := indexPage{Style: styleCSS + siteCSS, Page: n, Pages: pages, TotalRuns: len(idx.Runs), FirstRun: lo + 1, LastRun: hi, Labels: labels, NoReportSpan: len(labels) + 2}
+		if n > 1 {
+			page.Prev = indexPageName(n - 1)
 		}
-		for _, c := range indexColumns {
-			if v, ok := e.Metrics[c.Key]; ok {
-				r.Metrics = append(r.Metrics, formatMetric(v))
-			} else {
-				r.Metrics = append(r.Metrics, "")
-			}
+		if n < pages {
+			page.Next = indexPageName(n + 1)
 		}
-		return r
+		for _, r := range idx.Runs[lo:hi] {
+			page.Runs = append(page.Runs, runRowOf(r, prev))
+		}
+		if n == 1 {
+			idx.firstPage(&page)
+		}
+		var buf bytes.Buffer
+		if err := reportTemplate.ExecuteTemplate(&buf, "index", page); err != nil {
+			return nil, fmt.Errorf("render report index page %d: %w", n, err)
+		}
+		out[n-1] = buf.Bytes()
 	}
-	var reports, notebooks []reportRow
+	return out, nil
+}
+
+// Render returns the first index page (index.html).
+func (idx *Index) Render() ([]byte, error) {
+	pages, err := idx.RenderPages()
+	if err != nil {
+		return nil, err
+	}
+	return pages[0], nil
+}
+
+// firstPage adds the stage graph, trends, latest changes and notebooks.
+func (idx *Index) firstPage(page *indexPage) {
+	page.DAG = idx.DAG
+	kinds := map[string]bool{}
 	for _, e := range idx.Reports {
-		reports = append(reports, row(e))
+		kinds[e.Kind] = true
+	}
+	page.TrendKinds = len(kinds)
+	for _, kt := range idx.Trends {
+		v := trendView{Kind: kt.Kind, Runs: kt.Runs}
+		for _, mt := range kt.Metrics {
+			v.Charts = append(v.Charts, mt.Chart(kt.Kind, kt.Runs))
+		}
+		page.Trends = append(page.Trends, v)
+	}
+	for _, d := range idx.Diffs {
+		page.Diffs = append(page.Diffs, diffView{
+			Kind: d.Kind, OldRun: runLabel(d.Old), NewRun: runLabel(d.New), OldHref: d.Old.Href, NewHref: d.New.Href,
+			PageHref: "diffs/" + DiffPageName(reportRunID(d.Old), reportRunID(d.New)) + "#" + kindAnchor(d.Kind),
+			Rows:     metricRows(d.Rows),
+		})
 	}
 	for _, e := range idx.Notebooks {
-		notebooks = append(notebooks, row(e))
+		page.Notebooks = append(page.Notebooks, notebookRow{Created: createdLabel(e.Created), Title: e.Title, Href: e.Href})
 	}
-	var diffs []diffTable
-	for _, d := range idx.Diffs {
-		t := diffTable{Kind: d.Kind, OldRun: runLabel(d.Old), NewRun: runLabel(d.New), OldHref: d.Old.Href, NewHref: d.New.Href}
-		for _, m := range d.Rows {
-			r := diffRow{Metric: m.Metric, Old: "—", New: "—", Change: "—"}
-			if m.HasOld {
-				r.Old = formatMetric(m.Old)
-			}
-			if m.HasNew {
-				r.New = formatMetric(m.New)
-			}
-			if m.HasOld && m.HasNew {
-				r.Change = signed(m.Change())
-				if m.HigherIsBetter != nil && m.Change() != 0 {
-					r.Class = "neg"
-					if (m.Change() > 0) == *m.HigherIsBetter {
-						r.Class = "pos"
-					}
-				}
-			}
-			t.Rows = append(t.Rows, r)
+}
+
+// previousRuns maps kind → run id → the id of the kind's run before it.
+func previousRuns(runs []RunEntry) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for kind, kr := range kindRuns(runs) {
+		out[kind] = map[string]string{}
+		for i := 1; i < len(kr); i++ {
+			out[kind][kr[i].ID] = kr[i-1].ID
 		}
-		diffs = append(diffs, t)
 	}
-	var buf bytes.Buffer
-	err := reportTemplate.ExecuteTemplate(&buf, "index", struct {
-		Style              string
-		Labels             []string
-		Reports, Notebooks []reportRow
-		Diffs              []diffTable
-	}{styleCSS, labels, reports, notebooks, diffs})
-	if err != nil {
-		return nil, fmt.Errorf("render report index: %w", err)
+	return out
+}
+
+func runRowOf(r RunEntry, prev map[string]map[string]string) runRow {
+	commit, dirty := r.commit()
+	row := runRow{ID: r.ID, Time: createdLabel(r.Time()), Commit: shortCommit(commit, dirty), Span: max(1, len(r.Reports))}
+	if rec := r.Record; rec != nil {
+		row.Experiment, row.Overrides, row.Status = rec.Experiment, overridesText(rec.Overrides), rec.Status
+		row.Record = "runs/" + r.ID + "/" + RunRecordName
 	}
-	return buf.Bytes(), nil
+	for _, e := range r.Reports {
+		rr := runReportRow{Kind: e.Kind, Title: e.Title, Href: e.Href}
+		for _, c := range indexColumns {
+			if v, ok := e.Metrics[c.Key]; ok {
+				rr.Metrics = append(rr.Metrics, formatMetric(v))
+			} else {
+				rr.Metrics = append(rr.Metrics, "")
+			}
+		}
+		if p, ok := prev[e.Kind][r.ID]; ok {
+			rr.PrevRun = p
+			rr.DiffHref = "diffs/" + DiffPageName(p, r.ID) + "#" + kindAnchor(e.Kind)
+		}
+		row.Reports = append(row.Reports, rr)
+	}
+	return row
+}
+
+// overridesText lists overrides as "key=value, …" by key, values as
+// compact YAML.
+func overridesText(ov map[string]any) string {
+	parts := make([]string, 0, len(ov))
+	for _, k := range slices.Sorted(maps.Keys(ov)) {
+		parts = append(parts, k+"="+rundiff.FormatValue(ov[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func createdLabel(t *time.Time) string {
+	return runTimeLabel(t, "2006-01-02 15:04:05Z")
 }
 
 func shortCommit(c string, dirty bool) string {
@@ -388,14 +582,20 @@ func formatMetric(v float64) string {
 	return FormatFloat(v)
 }
 
+// signedPercent formats a relative change as a signed percentage.
+func signedPercent(v float64) string { return withSign(v, FormatPercent(v)) }
+
 // signed formats a change with its sign and 4 decimals.
-func signed(v float64) string {
-	s := formatMetric(v)
+func signed(v float64) string { return withSign(v, formatMetric(v)) }
+
+// withSign prefixes the formatted s of v with "+" when v is positive and
+// drops the "-" of a negative value that rounds to zero.
+func withSign(v float64, s string) string {
 	if v > 0 {
 		return "+" + s
 	}
-	if s == "-0.0000" {
-		return "0.0000"
+	if strings.HasPrefix(s, "-") && strings.Trim(s, "-0.%") == "" {
+		return s[1:]
 	}
 	return s
 }

@@ -96,9 +96,9 @@ func TestBuildIndex(t *testing.T) {
 	}
 	wantRows := []row{
 		{"accuracy", 0.65, 0.6725, true, true},
-		{"log_loss", 0.66, 0.61, true, true},
-		{"brier", 0.40, 0, true, false},
 		{"auc", 0.72, 0.71, true, true},
+		{"brier", 0.40, 0, true, false},
+		{"log_loss", 0.66, 0.61, true, true},
 		{"rows", 0, 571, false, true},
 	}
 	if len(d.Rows) != len(wantRows) {
@@ -106,11 +106,11 @@ func TestBuildIndex(t *testing.T) {
 	}
 	for i, w := range wantRows {
 		g := d.Rows[i]
-		if g.Metric != w.metric || g.Old != w.old || g.New != w.new || g.HasOld != w.hasOld || g.HasNew != w.hasNew {
+		if g.Key != w.metric || g.Old != w.old || g.New != w.new || g.HasOld != w.hasOld || g.HasNew != w.hasNew {
 			t.Errorf("diff row %d = %+v, want %+v", i, g, w)
 		}
 	}
-	if c := d.Rows[0].Change(); c < 0.0224999 || c > 0.0225001 {
+	if c := d.Rows[0].Abs; c < 0.0224999 || c > 0.0225001 {
 		t.Errorf("accuracy change = %v", c)
 	}
 
@@ -126,27 +126,52 @@ func TestBuildIndex(t *testing.T) {
 	if attr(diff, "class") != "diff" {
 		t.Fatalf("first table is %q, want the diff", attr(diff, "class"))
 	}
-	var cells []string
-	for _, tr := range elements(diff, "tr")[1:] {
-		var tds []string
-		for _, td := range elements(tr, "td") {
-			tds = append(tds, textOf(td)+"|"+attr(td, "class"))
-		}
-		cells = append(cells, strings.Join(tds, " "))
-	}
+	cells := rowCells(diff)
 	wantCells := []string{
-		"accuracy| 0.6500|num 0.6725|num +0.0225|num pos", // higher is better: improvement
-		"log_loss| 0.6600|num 0.6100|num -0.0500|num pos", // lower is better: improvement
-		"brier| 0.4000|num —|num —|num",
-		"auc| 0.7200|num 0.7100|num -0.0100|num neg",
-		"rows| —|num 571|num —|num",
+		"accuracy| 0.6500|num 0.6725|num +0.0225|num pos +3.5%|num pos", // higher is better: improvement
+		"auc| 0.7200|num 0.7100|num -0.0100|num neg -1.4%|num neg",
+		"brier| 0.4000|num —|num —|num —|num",
+		"log_loss| 0.6600|num 0.6100|num -0.0500|num pos -7.6%|num pos", // lower is better: improvement
+		"rows| —|num 571|num —|num —|num",
 	}
 	if strings.Join(cells, "\n") != strings.Join(wantCells, "\n") {
 		t.Errorf("diff table:\n%s\nwant:\n%s", strings.Join(cells, "\n"), strings.Join(wantCells, "\n"))
 	}
-	links := elements(elements(doc, "table")[1], "a")
-	if len(links) != 4 || attr(links[0], "href") != "runs/20261103T090000Z-cccccc/"+kind+".html" {
-		t.Errorf("report links: %d, first %q", len(links), attr(links[0], "href"))
+	runsTable := elements(doc, "table")[1]
+	if attr(runsTable, "class") != "runs" {
+		t.Fatalf("second table is %q, want the runs", attr(runsTable, "class"))
+	}
+	var reportLinks, diffLinks []string
+	for _, a := range elements(runsTable, "a") {
+		switch href := attr(a, "href"); {
+		case strings.HasPrefix(href, "diffs/"):
+			diffLinks = append(diffLinks, href)
+		default:
+			reportLinks = append(reportLinks, href)
+		}
+	}
+	wantLinks := []string{
+		"runs/20261103T090000Z-cccccc/" + kind + ".html",
+		"runs/20261102T090000Z-bbbbbb/flights-delay.html",
+		"runs/20261102T090000Z-bbbbbb/" + kind + ".html",
+		"runs/20261101T090000Z-aaaaaa/" + kind + ".html",
+	}
+	if strings.Join(reportLinks, " ") != strings.Join(wantLinks, " ") {
+		t.Errorf("report links\n%q\nwant\n%q", reportLinks, wantLinks)
+	}
+	// Each run of a kind links its diff against the previous run of that
+	// kind, and the page exists.
+	wantDiffs := []string{
+		"diffs/20261102T090000Z-bbbbbb..20261103T090000Z-cccccc.html#kind-" + kind,
+		"diffs/20261101T090000Z-aaaaaa..20261102T090000Z-bbbbbb.html#kind-" + kind,
+	}
+	if strings.Join(diffLinks, " ") != strings.Join(wantDiffs, " ") {
+		t.Errorf("diff links\n%q\nwant\n%q", diffLinks, wantDiffs)
+	}
+	for _, l := range diffLinks {
+		if !fileExists(filepath.Join(dir, filepath.FromSlash(strings.Split(l, "#")[0]))) {
+			t.Errorf("diff page %s not written", l)
+		}
 	}
 	if !strings.Contains(textOf(elements(doc, "table")[2]), "Matches EDA & ranks") {
 		t.Error("notebook table lacks the notebook title")

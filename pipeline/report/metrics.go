@@ -96,15 +96,20 @@ func (r *Report) Confusion(caption string, res *evaluate.Result) {
 		r.fail(fmt.Errorf("report %q: confusion %q: no result", r.title, caption))
 		return
 	}
+	r.add("table", confusionTable(caption, res.Classes, res.Confusion))
+}
+
+// confusionTable is the shaded confusion-matrix table of Confusion.
+func confusionTable(caption string, classes []string, confusion [][]int) table {
 	t := table{Caption: caption, Header: []string{"true \\ predicted"}, Class: "confusion"}
-	t.Header = append(t.Header, res.Classes...)
+	t.Header = append(t.Header, classes...)
 	t.Header = append(t.Header, "total")
-	for i, row := range res.Confusion {
+	for i, row := range confusion {
 		total := 0
 		for _, n := range row {
 			total += n
 		}
-		cells := []cell{{Text: res.Classes[i], Class: "rowhead"}}
+		cells := []cell{{Text: classes[i], Class: "rowhead"}}
 		for _, n := range row {
 			share := 0.0
 			if total > 0 {
@@ -114,13 +119,13 @@ func (r *Report) Confusion(caption string, res *evaluate.Result) {
 			cells = append(cells, cell{
 				Text:  strconv.Itoa(n),
 				Class: fmt.Sprintf("num h%d", level),
-				Title: FormatPercent(share) + " of true " + res.Classes[i],
+				Title: FormatPercent(share) + " of true " + classes[i],
 			})
 		}
 		cells = append(cells, cell{Text: strconv.Itoa(total), Class: "num"})
 		t.Rows = append(t.Rows, cells)
 	}
-	r.add("table", t)
+	return t
 }
 
 // PerClass appends a table of res's per-class precision, recall, F1,

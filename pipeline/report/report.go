@@ -63,6 +63,7 @@ type Report struct {
 	toc      []tocEntry
 	lineage  *Lineage
 	headline map[string]float64
+	curves   *Curves // the headline result's curves, for diff pages
 	plots    int
 	err      error
 }
@@ -206,8 +207,10 @@ func numericClass(s string) string {
 
 // Headline records the metrics of res as this report's headline numbers:
 // the sidecar carries them, the site index shows them and diffs them
-// between runs.
+// between runs. The sidecar also keeps res's ROC, calibration and confusion
+// (see Curves) for the diff pages that overlay two runs.
 func (r *Report) Headline(res *evaluate.Result) {
+	r.curves = curvesOf(res)
 	for _, m := range res.Metrics() {
 		if evaluate.Defined(m.Value) { // an undefined AUC is left out rather than diffed
 			r.headline[m.Key] = m.Value

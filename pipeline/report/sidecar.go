@@ -26,6 +26,7 @@ type Sidecar struct {
 	Commit  string             `json:"commit,omitempty"`
 	Dirty   bool               `json:"dirty,omitempty"`
 	Metrics map[string]float64 `json:"metrics,omitempty"` // headline metrics, see Report.Headline
+	Curves  *Curves            `json:"curves,omitempty"`  // the headline result's curves, see Report.Headline
 }
 
 // Sidecar returns the summary Write stores next to the report saved under
@@ -43,6 +44,7 @@ func (r *Report) Sidecar(htmlName string) Sidecar {
 			s.Created = &t
 		}
 	}
+	s.Curves = r.curves
 	if len(r.headline) > 0 {
 		s.Metrics = make(map[string]float64, len(r.headline))
 		for k, v := range r.headline {
