@@ -89,7 +89,12 @@ func (m *Datalab) Notebooks(
 }
 
 // Report runs the report stages and what they need, and returns the report
-// site (reports/).
+// site (reports/). With a remote, unchanged stages are fetched from the
+// bucket instead of recomputed, and the site merges the earlier runs'
+// reports kept there (docs/ci.md). Never cached: with a remote the
+// bucket's state is an input the engine cannot see.
+//
+// +cache="never"
 func (m *Datalab) Report(
 	ctx context.Context,
 	// +defaultPath="/"
@@ -97,12 +102,41 @@ func (m *Datalab) Report(
 	src *dagger.Directory,
 	// +optional
 	mirror *dagger.Directory,
+	// a bucket for the stages' outputs and the site's history, as datalab run --remote takes it: s3://bucket/prefix?region=… or gs://bucket/prefix
+	// +optional
+	remote string,
+	// for the remote: AWS_ACCESS_KEY_ID
+	// +optional
+	awsAccessKeyId *dagger.Secret,
+	// for the remote: AWS_SECRET_ACCESS_KEY
+	// +optional
+	awsSecretAccessKey *dagger.Secret,
+	// for the remote: AWS_SESSION_TOKEN
+	// +optional
+	awsSessionToken *dagger.Secret,
+	// for a gs:// remote: a service account key (JSON), mounted at /run/secrets/gcp.json and named in GOOGLE_APPLICATION_CREDENTIALS
+	// +optional
+	gcpCredentials *dagger.Secret,
 ) (*dagger.Directory, error) {
-	return directory(ctx, src, mirror, (*flow.Lab).Report)
+	return directoryWith(ctx, src, mirror, func(c *sdk.Client, lab *flow.Lab) (*sdk.Directory, error) {
+		creds, err := cloudCredentials(ctx, c, gcpCredentials, awsAccessKeyId, awsSecretAccessKey, awsSessionToken)
+		if err != nil {
+			return nil, err
+		}
+		return lab.Report(ctx, flow.History{Remote: remote, Credentials: creds})
+	})
 }
 
-// Pipeline runs everything and returns reports/ (the site, notebooks
-// included), models/ and runs/ (run records with lineage).
+// Pipeline runs everything, with the parameter overrides set, and returns
+// reports/ (the site, notebooks included), models/ and runs/ (run records
+// with lineage). The site keeps its history: with a remote (a bucket),
+// unchanged stages are fetched instead of recomputed and earlier runs'
+// reports are merged from the bucket; without one, from --history, the
+// history/ directory an earlier call returned — the result then holds
+// history/ too, for the next call (docs/ci.md). Never cached: with a remote
+// the bucket's state is an input the engine cannot see.
+//
+// +cache="never"
 func (m *Datalab) Pipeline(
 	ctx context.Context,
 	// +defaultPath="/"
@@ -110,8 +144,41 @@ func (m *Datalab) Pipeline(
 	src *dagger.Directory,
 	// +optional
 	mirror *dagger.Directory,
+	// parameter overrides, key.path=value (datalab run --set), e.g. matches.forests.default.max_depth=12
+	// +optional
+	set []string,
+	// a bucket for the stages' outputs and the site's history, as datalab run --remote takes it: s3://bucket/prefix?region=… or gs://bucket/prefix
+	// +optional
+	remote string,
+	// for the remote: AWS_ACCESS_KEY_ID
+	// +optional
+	awsAccessKeyId *dagger.Secret,
+	// for the remote: AWS_SECRET_ACCESS_KEY
+	// +optional
+	awsSecretAccessKey *dagger.Secret,
+	// for the remote: AWS_SESSION_TOKEN
+	// +optional
+	awsSessionToken *dagger.Secret,
+	// for a gs:// remote: a service account key (JSON), mounted at /run/secrets/gcp.json and named in GOOGLE_APPLICATION_CREDENTIALS
+	// +optional
+	gcpCredentials *dagger.Secret,
+	// without a remote: the history/ directory an earlier pipeline call returned (the report site's runs so far)
+	// +optional
+	history *dagger.Directory,
 ) (*dagger.Directory, error) {
-	return directory(ctx, src, mirror, (*flow.Lab).Pipeline)
+	return directoryWith(ctx, src, mirror, func(c *sdk.Client, lab *flow.Lab) (*sdk.Directory, error) {
+		creds, err := cloudCredentials(ctx, c, gcpCredentials, awsAccessKeyId, awsSecretAccessKey, awsSessionToken)
+		if err != nil {
+			return nil, err
+		}
+		h := flow.History{Remote: remote, Credentials: creds}
+		if history != nil {
+			if h.Dir, err = toSDK(ctx, c, history); err != nil {
+				return nil, err
+			}
+		}
+		return lab.Pipeline(ctx, h, set)
+	})
 }
 
 // SparkTrain trains flight-model variants with Spark in the apache/spark
@@ -212,26 +279,35 @@ func (m *Datalab) Deploy(
 ) (string, error) {
 	var out string
 	err := withLab(ctx, src, nil, func(c *sdk.Client, lab *flow.Lab) error {
-		var creds flow.DeployCredentials
-		for _, s := range []struct {
-			from *dagger.Secret
-			to   **sdk.Secret
-		}{
-			{gcpCredentials, &creds.GCPKey},
-			{awsAccessKeyId, &creds.AWSAccessKeyID},
-			{awsSecretAccessKey, &creds.AWSSecretAccessKey},
-			{awsSessionToken, &creds.AWSSessionToken},
-		} {
-			var err error
-			if *s.to, err = secretToSDK(ctx, c, s.from); err != nil {
-				return err
-			}
+		creds, err := cloudCredentials(ctx, c, gcpCredentials, awsAccessKeyId, awsSecretAccessKey, awsSessionToken)
+		if err != nil {
+			return err
 		}
-		var err error
 		out, err = lab.Deploy(ctx, target, strings.Fields(flags), creds)
 		return err
 	})
 	return out, err
+}
+
+// cloudCredentials loads the credential secrets given (nil ones stay nil)
+// into the SDK's client, by ID.
+func cloudCredentials(ctx context.Context, c *sdk.Client, gcp, awsID, awsKey, awsToken *dagger.Secret) (flow.CloudCredentials, error) {
+	var creds flow.CloudCredentials
+	for _, s := range []struct {
+		from *dagger.Secret
+		to   **sdk.Secret
+	}{
+		{gcp, &creds.GCPKey},
+		{awsID, &creds.AWSAccessKeyID},
+		{awsKey, &creds.AWSSecretAccessKey},
+		{awsToken, &creds.AWSSessionToken},
+	} {
+		var err error
+		if *s.to, err = secretToSDK(ctx, c, s.from); err != nil {
+			return creds, err
+		}
+	}
+	return creds, nil
 }
 
 // withLab connects the SDK to the session this module runs in, loads src and
@@ -261,9 +337,18 @@ func withLab(ctx context.Context, src, mirror *dagger.Directory, fn func(*sdk.Cl
 // directory back to the module's client by ID.
 func directory(ctx context.Context, src, mirror *dagger.Directory,
 	fn func(*flow.Lab, context.Context) (*sdk.Directory, error)) (*dagger.Directory, error) {
+	return directoryWith(ctx, src, mirror, func(_ *sdk.Client, lab *flow.Lab) (*sdk.Directory, error) {
+		return fn(lab, ctx)
+	})
+}
+
+// directoryWith is directory for functions that also need the SDK client
+// (to load secrets or more directories by ID).
+func directoryWith(ctx context.Context, src, mirror *dagger.Directory,
+	fn func(*sdk.Client, *flow.Lab) (*sdk.Directory, error)) (*dagger.Directory, error) {
 	var out *dagger.Directory
-	err := withLab(ctx, src, mirror, func(_ *sdk.Client, lab *flow.Lab) error {
-		dir, err := fn(lab, ctx)
+	err := withLab(ctx, src, mirror, func(c *sdk.Client, lab *flow.Lab) error {
+		dir, err := fn(c, lab)
 		if err != nil {
 			return err
 		}

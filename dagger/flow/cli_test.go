@@ -119,7 +119,12 @@ func checkCommand(root, bin string, args []string) error {
 		return fmt.Errorf("%q: no such subcommand of `%s` (cobra showed the help of `%s`)", words[n], resolved, resolved)
 	}
 	if resolved == "datalab run" {
-		plan := exec.Command(bin, append([]string{"run", "--dry-run"}, words[n:]...)...)
+		// Overrides too: the dry run refuses unknown keys and wrong types.
+		dry := []string{"run", "--dry-run"}
+		for _, v := range flagValues(args, "--set") {
+			dry = append(dry, "--set="+v)
+		}
+		plan := exec.Command(bin, append(dry, words[n:]...)...)
 		plan.Dir = root
 		if out, err := plan.CombinedOutput(); err != nil {
 			return fmt.Errorf("`datalab run --dry-run %s`: %v: %s", strings.Join(words[n:], " "), err, firstLine(out))
@@ -197,6 +202,11 @@ func TestCommandCheck(t *testing.T) {
 		{[]string{"datalab", "train", "nosuch"}, `"nosuch": no such subcommand of ` + "`datalab train`"},
 		{[]string{"datalab", "notebooks", "render"}, `"render": no such subcommand of ` + "`datalab notebooks`"},
 		{[]string{"datalab", "run", "ingest-matches", "no-such-stage"}, `unknown stage "no-such-stage"`},
+		{[]string{"datalab", "run", "--remote", "s3://lab?region=eu-west-1", "--set=matches.forests.default.max_depth=12"}, ""},
+		{[]string{"datalab", "run", "--set=matches.forests.default.max_dept=12"}, "no such parameter"},
+		{[]string{"datalab", "run", "--set", "matches.test_year=[2022]"}, "override matches.test_year"},
+		{[]string{"datalab", "report", "sync", "--remote", "/history", "--pull-only"}, ""},
+		{[]string{"datalab", "report", "sync", "--pull"}, "unknown flag: --pull"},
 		{[]string{"go", "build"}, "not a datalab command"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -234,6 +244,21 @@ func TestFunctionsRunRealCommands(t *testing.T) {
 				seen[line] = true
 				if err := checkExec(root, bin, args); err != nil {
 					t.Errorf("%s runs %q: %v", fn.name, line, err)
+				}
+			}
+		}
+	}
+	for _, rc := range remoteCalls {
+		e, c, lab := session(t, false)
+		creds, _ := callerCredentials(e, c, rc.gcp)
+		if _, err := rc.call(context.Background(), lab, creds); err != nil {
+			t.Fatalf("%s with a remote: %v", rc.name, err)
+		}
+		for _, args := range e.Describe(ranContainer(t, e)).Execs {
+			if line := strings.Join(args, " "); !seen[line] {
+				seen[line] = true
+				if err := checkExec(root, bin, args); err != nil {
+					t.Errorf("%s with a remote runs %q: %v", rc.name, line, err)
 				}
 			}
 		}

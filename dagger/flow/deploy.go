@@ -20,41 +20,54 @@ var DeployTargets = []string{"gce", "aws"}
 // GOOGLE_APPLICATION_CREDENTIALS names (docs/deploy-cloud.md).
 const GCPKeyPath = "/run/secrets/gcp.json"
 
-// DeployCredentials are the cloud credentials `datalab deploy` reads from its
-// environment, as Dagger secrets; nil ones are left out. They reach the
-// container by ID only, as a secret file or secret variables.
-type DeployCredentials struct {
-	GCPKey             *dagger.Secret // GCE: service account key JSON, at GCPKeyPath
+// CloudCredentials are the cloud credentials a datalab command reads from
+// its environment — `datalab deploy` and `datalab run --remote` alike — as
+// Dagger secrets; nil ones are left out. They reach the container by ID
+// only, as a secret file or secret variables, never as plain values.
+type CloudCredentials struct {
+	GCPKey             *dagger.Secret // Google: service account key JSON, at GCPKeyPath
 	AWSAccessKeyID     *dagger.Secret // AWS: AWS_ACCESS_KEY_ID
 	AWSSecretAccessKey *dagger.Secret // AWS: AWS_SECRET_ACCESS_KEY
 	AWSSessionToken    *dagger.Secret // AWS: AWS_SESSION_TOKEN
 }
 
-// Deploy runs `datalab deploy <target> <flags…>` with the credentials and
-// returns its output: the plan, then what it changed. With --plan
-// --exit-code, a plan with changes exits 2, which comes back as an error
-// with that exit code.
-func (l *Lab) Deploy(ctx context.Context, target string, flags []string, creds DeployCredentials) (string, error) {
-	if !slices.Contains(DeployTargets, target) {
-		return "", fmt.Errorf("deploy: target %q: want one of %s", target, strings.Join(DeployTargets, ", "))
-	}
-	ctr := l.CLI()
-	if creds.GCPKey != nil {
-		ctr = ctr.WithMountedSecret(GCPKeyPath, creds.GCPKey).
+// apply mounts the GCP key at GCPKeyPath (named in
+// GOOGLE_APPLICATION_CREDENTIALS) and sets the AWS secret variables, for
+// the credentials given.
+func (c CloudCredentials) apply(ctr *dagger.Container) *dagger.Container {
+	if c.GCPKey != nil {
+		ctr = ctr.WithMountedSecret(GCPKeyPath, c.GCPKey).
 			WithEnvVariable("GOOGLE_APPLICATION_CREDENTIALS", GCPKeyPath)
 	}
 	for _, v := range []struct {
 		name   string
 		secret *dagger.Secret
 	}{
-		{"AWS_ACCESS_KEY_ID", creds.AWSAccessKeyID},
-		{"AWS_SECRET_ACCESS_KEY", creds.AWSSecretAccessKey},
-		{"AWS_SESSION_TOKEN", creds.AWSSessionToken},
+		{"AWS_ACCESS_KEY_ID", c.AWSAccessKeyID},
+		{"AWS_SECRET_ACCESS_KEY", c.AWSSecretAccessKey},
+		{"AWS_SESSION_TOKEN", c.AWSSessionToken},
 	} {
 		if v.secret != nil {
 			ctr = ctr.WithSecretVariable(v.name, v.secret)
 		}
 	}
+	return ctr
+}
+
+// empty reports whether no credential is given.
+func (c CloudCredentials) empty() bool {
+	return c.GCPKey == nil && c.AWSAccessKeyID == nil && c.AWSSecretAccessKey == nil && c.AWSSessionToken == nil
+}
+
+// Deploy runs `datalab deploy <target> <flags…>` with the credentials and
+// returns its output: the plan, then what it changed. With --plan
+// --exit-code, a plan with changes exits 2, which comes back as an error
+// with that exit code.
+func (l *Lab) Deploy(ctx context.Context, target string, flags []string, creds CloudCredentials) (string, error) {
+	if !slices.Contains(DeployTargets, target) {
+		return "", fmt.Errorf("deploy: target %q: want one of %s", target, strings.Join(DeployTargets, ", "))
+	}
+	ctr := creds.apply(l.CLI())
 	out, err := ctr.WithExec(append([]string{"datalab", "deploy", target}, flags...)).Stdout(ctx)
 	if err != nil {
 		return "", failed("deploy "+target, err)

@@ -28,20 +28,7 @@ var deployFlags = map[string][]string{
 // by the caller's secret IDs, none of whose plaintexts is requested or sent.
 func TestDeploy(t *testing.T) {
 	e, c, lab := session(t, false)
-	plain := map[string]string{
-		// Credential-shaped, so built at run time: the repository itself holds
-		// no credential-looking literal (internal/repocheck scans for them).
-		"caller-gcp-key": `{"type":"service_` + `account","private_key":"-----BEGIN ` + `PRIVATE KEY-----9f8e"}`,
-		"caller-aws-id":  "AKIAEXAMPLEKEYID42",
-		"caller-aws-key": "wJalrEXAMPLESECRETKEY0123",
-		"caller-aws-tok": "FwoGZXIvYXdzEXAMPLETOKEN",
-	}
-	creds := flow.DeployCredentials{
-		GCPKey:             e.Secret(c, "caller-gcp-key", plain["caller-gcp-key"]),
-		AWSAccessKeyID:     e.Secret(c, "caller-aws-id", plain["caller-aws-id"]),
-		AWSSecretAccessKey: e.Secret(c, "caller-aws-key", plain["caller-aws-key"]),
-		AWSSessionToken:    e.Secret(c, "caller-aws-tok", plain["caller-aws-tok"]),
-	}
+	creds, plain := callerCredentials(e, c, true)
 	if _, err := lab.Deploy(context.Background(), "gce", deployFlags["gce"], creds); err != nil {
 		t.Fatal(err)
 	}
@@ -50,24 +37,68 @@ func TestDeploy(t *testing.T) {
 	if !reflect.DeepEqual(got.Execs, want) {
 		t.Errorf("execs %q, want %q", got.Execs, want)
 	}
-	if got.Env["GOOGLE_APPLICATION_CREDENTIALS"] != flow.GCPKeyPath {
-		t.Errorf("GOOGLE_APPLICATION_CREDENTIALS = %q, want %q", got.Env["GOOGLE_APPLICATION_CREDENTIALS"], flow.GCPKeyPath)
+	checkSecrets(t, e, got, plain, map[string]string{
+		"file " + flow.GCPKeyPath: "caller-gcp-key",
+		"AWS_ACCESS_KEY_ID":       "caller-aws-id",
+		"AWS_SECRET_ACCESS_KEY":   "caller-aws-key",
+		"AWS_SESSION_TOKEN":       "caller-aws-tok",
+	})
+}
+
+// callerCredentials are the caller's cloud credentials as secrets of the
+// fake engine (the GCP key only with gcp), and their plaintexts by ID.
+func callerCredentials(e *fakeengine.Engine, c *dagger.Client, gcp bool) (flow.CloudCredentials, map[string]string) {
+	plain := map[string]string{
+		// Credential-shaped, so built at run time: the repository itself holds
+		// no credential-looking literal (internal/repocheck scans for them).
+		"caller-aws-id":  "AKIAEXAMPLEKEYID42",
+		"caller-aws-key": "wJalrEXAMPLESECRETKEY0123",
+		"caller-aws-tok": "FwoGZXIvYXdzEXAMPLETOKEN",
 	}
+	creds := flow.CloudCredentials{
+		AWSAccessKeyID:     e.Secret(c, "caller-aws-id", plain["caller-aws-id"]),
+		AWSSecretAccessKey: e.Secret(c, "caller-aws-key", plain["caller-aws-key"]),
+		AWSSessionToken:    e.Secret(c, "caller-aws-tok", plain["caller-aws-tok"]),
+	}
+	if gcp {
+		plain["caller-gcp-key"] = `{"type":"service_` + `account","private_key":"-----BEGIN ` + `PRIVATE KEY-----9f8e"}`
+		creds.GCPKey = e.Secret(c, "caller-gcp-key", plain["caller-gcp-key"])
+	}
+	return creds, plain
+}
+
+// checkSecrets: the container got exactly the secrets want lists — "file
+// PATH" for a mounted secret file, a variable name for a secret variable —
+// each sent as an ID that resolves to the caller's secret of that ID; a
+// mounted GCP key is named in GOOGLE_APPLICATION_CREDENTIALS; no secret's
+// plaintext was requested from the engine or appears in any query.
+func checkSecrets(t *testing.T, e *fakeengine.Engine, got fakeengine.Container, plain, want map[string]string) {
+	t.Helper()
 	callerSecret := func(id string) fakeengine.Chain {
 		return fakeengine.Chain{{Field: "loadSecretFromID", Args: map[string]any{"id": id}}}
 	}
-	for where, c := range map[string]struct{ sent, caller string }{
-		"file " + flow.GCPKeyPath: {got.Secrets[flow.GCPKeyPath], "caller-gcp-key"},
-		"AWS_ACCESS_KEY_ID":       {got.SecretEnv["AWS_ACCESS_KEY_ID"], "caller-aws-id"},
-		"AWS_SECRET_ACCESS_KEY":   {got.SecretEnv["AWS_SECRET_ACCESS_KEY"], "caller-aws-key"},
-		"AWS_SESSION_TOKEN":       {got.SecretEnv["AWS_SESSION_TOKEN"], "caller-aws-tok"},
-	} {
-		if chain, ok := e.Object(c.sent); !ok || !reflect.DeepEqual(chain, callerSecret(c.caller)) {
-			t.Errorf("%s: secret %q is %v, want the caller's %s", where, c.sent, chain, c.caller)
+	files, vars := 0, 0
+	for where, caller := range want {
+		var sent string
+		if path, ok := strings.CutPrefix(where, "file "); ok {
+			sent = got.Secrets[path]
+			files++
+			if got.Env["GOOGLE_APPLICATION_CREDENTIALS"] != path {
+				t.Errorf("GOOGLE_APPLICATION_CREDENTIALS = %q, want %q", got.Env["GOOGLE_APPLICATION_CREDENTIALS"], path)
+			}
+		} else {
+			sent = got.SecretEnv[where]
+			vars++
+		}
+		if chain, ok := e.Object(sent); !ok || !reflect.DeepEqual(chain, callerSecret(caller)) {
+			t.Errorf("%s: secret %q is %v, want the caller's %s", where, sent, chain, caller)
 		}
 	}
-	if len(got.Secrets) != 1 || len(got.SecretEnv) != 3 {
-		t.Errorf("secret files %v, secret variables %v", got.Secrets, got.SecretEnv)
+	if len(got.Secrets) != files || len(got.SecretEnv) != vars {
+		t.Errorf("secret files %v, secret variables %v; want %v", got.Secrets, got.SecretEnv, want)
+	}
+	if files == 0 && got.Env["GOOGLE_APPLICATION_CREDENTIALS"] != "" {
+		t.Errorf("GOOGLE_APPLICATION_CREDENTIALS set without a key")
 	}
 	for _, ev := range e.Evals() {
 		if ev.Leaf.Field == "plaintext" {
@@ -87,7 +118,7 @@ func TestDeploy(t *testing.T) {
 // --offline plan needs none).
 func TestDeployWithoutCredentials(t *testing.T) {
 	e, _, lab := session(t, false)
-	if _, err := lab.Deploy(context.Background(), "aws", append(slices.Clone(deployFlags["aws"]), "--offline"), flow.DeployCredentials{}); err != nil {
+	if _, err := lab.Deploy(context.Background(), "aws", append(slices.Clone(deployFlags["aws"]), "--offline"), flow.CloudCredentials{}); err != nil {
 		t.Fatal(err)
 	}
 	got := e.Describe(ranContainer(t, e))
@@ -106,7 +137,7 @@ func TestDeployPlanWithChangesFails(t *testing.T) {
 		}
 		return nil
 	}
-	_, err := lab.Deploy(context.Background(), "gce", append(slices.Clone(deployFlags["gce"]), "--exit-code"), flow.DeployCredentials{})
+	_, err := lab.Deploy(context.Background(), "gce", append(slices.Clone(deployFlags["gce"]), "--exit-code"), flow.CloudCredentials{})
 	var ee *dagger.ExecError
 	if !errors.As(err, &ee) || ee.ExitCode != 2 || !strings.HasPrefix(err.Error(), "deploy gce: ") {
 		t.Fatalf("error %v, want deploy gce's exit code 2", err)
@@ -118,7 +149,7 @@ func TestDeployPlanWithChangesFails(t *testing.T) {
 func TestDeployRefusesUnknownTargets(t *testing.T) {
 	e, _, lab := session(t, false)
 	for _, target := range []string{"k8s", "", "gce --plan"} {
-		_, err := lab.Deploy(context.Background(), target, nil, flow.DeployCredentials{})
+		_, err := lab.Deploy(context.Background(), target, nil, flow.CloudCredentials{})
 		if err == nil || !strings.Contains(err.Error(), "want one of gce, aws") {
 			t.Errorf("target %q: error %v", target, err)
 		}
@@ -139,7 +170,7 @@ func TestDeployTargetsAreRealCommands(t *testing.T) {
 			continue
 		}
 		e, _, lab := session(t, false)
-		if _, err := lab.Deploy(context.Background(), target, flags, flow.DeployCredentials{}); err != nil {
+		if _, err := lab.Deploy(context.Background(), target, flags, flow.CloudCredentials{}); err != nil {
 			t.Fatal(err)
 		}
 		for _, args := range e.Describe(ranContainer(t, e)).Execs {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"dagger.io/dagger"
@@ -139,8 +140,18 @@ func (l *Lab) Evaluate(ctx context.Context) (*dagger.Directory, error) {
 }
 
 // Report runs the report stages and returns the report site, reports/.
-func (l *Lab) Report(ctx context.Context) (*dagger.Directory, error) {
-	return l.stages(ctx, "report", l.CLI(), ReportStages, "reports")
+// With h.Remote the run fetches unchanged stages' outs from the bucket
+// and merges the site's history kept there (History); h.Dir is for
+// Pipeline only.
+func (l *Lab) Report(ctx context.Context, h History) (*dagger.Directory, error) {
+	if err := h.check("report"); err != nil {
+		return nil, err
+	}
+	if h.Dir != nil {
+		return nil, fmt.Errorf("report: a history directory is for the pipeline function; give report a bucket (--remote) or nothing")
+	}
+	ctr, remote := h.withRemote(l.CLI())
+	return l.stages(ctx, "report", ctr, append(slices.Clone(ReportStages), remote...), "reports")
 }
 
 // Notebooks runs the notebooks stage (and the stages whose outputs the
@@ -151,18 +162,45 @@ func (l *Lab) Notebooks(ctx context.Context) (*dagger.Directory, error) {
 }
 
 // Pipeline runs every stage of datalab.yaml — the notebooks and reports
-// included, each of which rebuilds the site index — and returns a directory
-// holding the report site (reports/), the models (models/) and the run
-// records with their lineage (runs/).
-func (l *Lab) Pipeline(ctx context.Context) (*dagger.Directory, error) {
-	ctr, err := run(ctx, "pipeline", l.NotebookCLI(), []string{"datalab", "run"})
+// included, each of which rebuilds the site index — with the parameter
+// overrides set (key.path=value, `datalab run --set`), and returns a
+// directory holding the report site (reports/), the models (models/) and
+// the run records with their lineage (runs/).
+//
+// The site keeps its history (History): with h.Remote, `datalab run
+// --remote` fetches unchanged stages and earlier runs' reports from the
+// bucket and pushes this run's; without one, h.Dir (or an empty directory)
+// is mounted at HistoryPath, its runs are merged into reports/ before the
+// run (`datalab report sync --remote /history --pull-only`), this run's are
+// added after it, and the result also holds history/ for the next call.
+func (l *Lab) Pipeline(ctx context.Context, h History, set []string) (*dagger.Directory, error) {
+	if err := h.check("pipeline"); err != nil {
+		return nil, err
+	}
+	overrides, err := setArgs("pipeline", set)
+	if err != nil {
+		return nil, err
+	}
+	ctr, remote := h.withRemote(l.NotebookCLI())
+	runCmd := append(append([]string{"datalab", "run"}, remote...), overrides...)
+	cmds := [][]string{runCmd}
+	outs := []struct{ name, from string }{{"reports", "reports"}, {"models", "build/models"}, {"runs", "runs"}}
+	if h.Remote == "" {
+		dir := h.Dir
+		if dir == nil {
+			dir = l.client.Directory()
+		}
+		ctr = ctr.WithMountedDirectory(HistoryPath, dir)
+		sync := []string{"datalab", "report", "sync", "--remote", HistoryPath}
+		cmds = [][]string{append(slices.Clone(sync), "--pull-only"), runCmd, sync}
+		outs = append(outs, struct{ name, from string }{"history", HistoryPath})
+	}
+	ctr, err = run(ctx, "pipeline", ctr, cmds...)
 	if err != nil {
 		return nil, err
 	}
 	out := l.client.Directory()
-	for _, p := range []struct{ name, from string }{
-		{"reports", "reports"}, {"models", "build/models"}, {"runs", "runs"},
-	} {
+	for _, p := range outs {
 		dir, err := output(ctx, "pipeline", ctr, p.from)
 		if err != nil {
 			return nil, err
@@ -196,10 +234,14 @@ func run(ctx context.Context, what string, ctr *dagger.Container, cmds ...[]stri
 	return done, nil
 }
 
-// output returns the directory rel (relative to /src) of ctr, checked to
-// exist.
+// output returns the directory rel (relative to /src, or absolute) of
+// ctr, checked to exist.
 func output(ctx context.Context, what string, ctr *dagger.Container, rel string) (*dagger.Directory, error) {
-	dir, err := ctr.Directory(path.Join(SrcPath, rel)).Sync(ctx)
+	at := rel
+	if !path.IsAbs(at) {
+		at = path.Join(SrcPath, rel)
+	}
+	dir, err := ctr.Directory(at).Sync(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: output %s: %w", what, rel, err)
 	}

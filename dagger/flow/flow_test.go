@@ -28,6 +28,8 @@ var (
 	staticCLI = []string{"go", "build", "-trimpath", "-o", "/out/datalab", "./cmd/datalab"}
 	setup     = []string{"bash", ".ci/setup", "notebooks"}
 	ingest    = []string{"datalab", "run", "ingest-matches", "ingest-martj42", "ingest-bts2008", "ingest-bts2017", "ingest-flights3m"}
+	syncPull  = []string{"datalab", "report", "sync", "--remote", "/history", "--pull-only"}
+	syncPush  = []string{"datalab", "report", "sync", "--remote", "/history"}
 )
 
 // function is one flow function as the module calls it.
@@ -38,7 +40,10 @@ type function struct {
 	// opts are the withExec options of execs, by index; every other command
 	// (in any container) has none.
 	opts map[int]map[string]any
-	out  []string // directories of /src the result is made of
+	out  []string // container directories the result is made of
+	// history: an empty directory is mounted at /history (the pipeline's
+	// site history when the caller gives neither a remote nor one).
+	history bool
 	// then, if set, is the container the function's last command runs in
 	// after the Go container's: another image, no caches or mounts.
 	then *container
@@ -95,8 +100,10 @@ var functions = []function{
 		out:   []string{"/src/build"},
 	},
 	{
-		name:  "report",
-		call:  dirFn((*flow.Lab).Report),
+		name: "report",
+		call: dirFn(func(l *flow.Lab, ctx context.Context) (*dagger.Directory, error) {
+			return l.Report(ctx, flow.History{})
+		}),
 		execs: [][]string{buildCLI, {"datalab", "run", "report-matches", "report-flights"}},
 		out:   []string{"/src/reports"},
 	},
@@ -115,10 +122,13 @@ var functions = []function{
 		out:   []string{"/src/reports/notebooks"},
 	},
 	{
-		name:  "pipeline",
-		call:  dirFn((*flow.Lab).Pipeline),
-		execs: [][]string{setup, buildCLI, {"datalab", "run"}},
-		out:   []string{"/src/reports", "/src/build/models", "/src/runs"},
+		name: "pipeline",
+		call: dirFn(func(l *flow.Lab, ctx context.Context) (*dagger.Directory, error) {
+			return l.Pipeline(ctx, flow.History{}, nil)
+		}),
+		execs:   [][]string{setup, buildCLI, syncPull, {"datalab", "run"}, syncPush},
+		out:     []string{"/src/reports", "/src/build/models", "/src/runs", "/history"},
+		history: true,
 	},
 	{
 		name: "spark-train",
@@ -231,6 +241,12 @@ func TestFunctionGraphs(t *testing.T) {
 				if mirror {
 					wantMounts["/mirror"] = loads(mirrorID)
 					wantEnv["DATALAB_MIRROR"] = "/mirror"
+				}
+				if fn.history {
+					if h := got.Mounts["/history"]; len(h) != 1 || h[0].Field != "directory" || len(h[0].Args) > 0 {
+						t.Errorf("/history mount %v, want an empty directory", h)
+					}
+					wantMounts["/history"] = got.Mounts["/history"]
 				}
 				if !reflect.DeepEqual(got.Mounts, wantMounts) {
 					t.Errorf("directory mounts = %v, want %v", got.Mounts, wantMounts)
