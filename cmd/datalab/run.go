@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -128,8 +129,12 @@ writing them in place never changes the cache. --no-cache turns it off;
 With --remote URL (a directory, file://, s3:// or gs:// URL) the run also
 keeps its artifacts in object storage, in the seed's bucket layout: raw/
 (pulled data files), parquet/, models/, build/ (other outputs), scripts/
-(the stage commands as pipeline.sh, the pipeline file, pipeline/sparkjob/*.py)
-and logs/<run-id>/ (run.json and stage logs). Stages keep working on local
+(the stage commands as pipeline.sh, the pipeline file, pipeline/sparkjob/*.py),
+logs/<run-id>/ (run.json and stage logs) and site/ (the report site:
+before the stages run, earlier runs' reports and records missing from
+reports/runs/ are fetched, so the index lists them; after the run, the
+index is rebuilt and this run's reports and the pages are uploaded — as
+datalab report sync does). Stages keep working on local
 files: a dependency missing locally is fetched first; a stage that is up to
 date by datalab.lock but whose outs are missing here fetches them instead of
 running; outs are uploaded after each stage, the run record at the end.
@@ -191,6 +196,7 @@ not consult the remote. See docs/object-storage.md.`,
 			fmt.Fprint(cmd.OutOrStdout(), plan)
 			return nil
 		}
+		var site *siteHistory
 		if runFlags.remote != "" {
 			rem, err := layout.Open(cmd.Context(), runFlags.remote, p.Root, nil)
 			if err != nil {
@@ -201,10 +207,19 @@ not consult the remote. See docs/object-storage.md.`,
 				return fmt.Errorf("push scripts to %s: %w", runFlags.remote, err)
 			}
 			opts.Remote = rem
+			// The report site's history: earlier runs' reports, fetched
+			// before any report stage rebuilds the index (cmd/datalab/site.go).
+			site = &siteHistory{rem: rem, dir: filepath.Join(p.Root, layout.SiteDir), out: cmd.ErrOrStderr()}
+			if err := site.pull(cmd.Context()); err != nil {
+				return err
+			}
 		}
 		rec, err := p.Run(cmd.Context(), args, opts)
 		if rec != nil {
 			printRunSummary(cmd.ErrOrStderr(), p, rec)
+		}
+		if site != nil && rec != nil {
+			err = errors.Join(err, site.publish(cmd.Context()))
 		}
 		return err
 	}}
