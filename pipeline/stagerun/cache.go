@@ -343,7 +343,8 @@ type errCacheMiss struct{ why string }
 func (e errCacheMiss) Error() string { return e.why }
 
 // check verifies every object of the entry exists with its recorded size
-// and modification time.
+// and modification time. An entry that fails is removed (with a modified
+// object), so the stage's next successful run stores it again.
 func (c *Cache) check(e *CacheEntry, outs []string) error {
 	var paths []string
 	for _, o := range e.Outs {
@@ -351,10 +352,15 @@ func (c *Cache) check(e *CacheEntry, outs []string) error {
 		for _, f := range o.Files {
 			info, err := os.Stat(c.objectPath(f.Object))
 			if err != nil {
-				return errCacheMiss{fmt.Sprintf("object %s of %s is missing", f.Object[:12], o.Path)}
+				os.Remove(c.entryPath(e.Key))
+				return errCacheMiss{fmt.Sprintf("object %s of %s is missing: removed the entry from the cache", f.Object[:12], o.Path)}
 			}
 			if info.Size() != f.Size || info.ModTime().UnixNano() != f.MtimeNs {
-				return errCacheMiss{fmt.Sprintf("object %s of %s was modified (size %d, want %d): the cache is corrupt there", f.Object[:12], o.Path, info.Size(), f.Size)}
+				// Drop the object and the entry: the stage runs and stores
+				// them afresh.
+				os.Remove(c.objectPath(f.Object))
+				os.Remove(c.entryPath(e.Key))
+				return errCacheMiss{fmt.Sprintf("object %s of %s was modified (size %d, want %d): removed it from the cache", f.Object[:12], o.Path, info.Size(), f.Size)}
 			}
 		}
 	}

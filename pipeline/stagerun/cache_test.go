@@ -155,11 +155,25 @@ func TestCacheCorruptObjectRuns(t *testing.T) {
 	if data[0] != '1' {
 		t.Fatalf("file.bin holds %q after the run", data[:1])
 	}
-	// A missing object: the same.
-	os.Remove(opts.Cache.objectPath(e.Outs[1].Files[0].Object))
+	// The run stored the entry again: switching away and back restores.
 	mustRun(t, setParam1(t, p.Path, map[string]any{"a": 3}), nil, opts)
-	if got := statuses(mustRun(t, mustLoad(t, p.Path), nil, opts))["make"]; got != StatusRan && got != StatusCached {
-		t.Fatalf("make %s", got)
+	if got := statuses(mustRun(t, mustLoad(t, p.Path), nil, opts))["make"]; got != StatusCached {
+		t.Fatalf("make %s after the entry was stored again, want cached", got)
+	}
+	// A missing object: the stage runs.
+	e, _ = opts.Cache.Entry(key)
+	obj = opts.Cache.objectPath(e.Outs[1].Files[0].Object)
+	os.Remove(filepath.Join(p.Root, "build/dir/one.txt"))
+	if err := os.Remove(obj); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, setParam1(t, p.Path, map[string]any{"a": 3}), nil, opts)
+	logs.Reset()
+	if got := statuses(mustRun(t, mustLoad(t, p.Path), nil, opts))["make"]; got != StatusRan {
+		t.Fatalf("make %s with a missing object, want ran", got)
+	}
+	if !strings.Contains(logs.String(), "is missing") {
+		t.Fatalf("no log line says the object is missing:\n%s", logs.String())
 	}
 }
 
