@@ -202,7 +202,7 @@ func TestCompareMetrics(t *testing.T) {
 func TestHigherIsBetter(t *testing.T) {
 	for key, want := range map[string]string{
 		"matches.served.holdout.accuracy": "true", "flights.variants.bts.holdout.auc": "true",
-		"matches.served.holdout.log_loss": "false", "x.brier": "false", "matches.served.holdout.n": "nil", "accuracy_gap": "nil",
+		"matches.served.holdout.log_loss": "false", "x.brier": "false", "matches.served.holdout_binary.rps": "false", "matches.served.holdout.n": "nil", "accuracy_gap": "nil",
 	} {
 		got := "nil"
 		if h := HigherIsBetter(key); h != nil {

@@ -26,7 +26,7 @@ const RecordName = "run.json"
 func Load(runsDir string) ([]*stagerun.RunRecord, error) {
 	entries, err := os.ReadDir(runsDir)
 	if err != nil {
-		return nil, fmt.Errorf("read runs directory: %w", err)
+		return nil, fmt.Errorf("read runs directory (it holds <run-id>/run.json; datalab run writes runs/, the report site reports/runs/): %w", err)
 	}
 	var runs []*stagerun.RunRecord
 	for _, e := range entries {

@@ -8,16 +8,40 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 // JSON returns the diff as indented JSON with a trailing newline; decoding
 // it into a Diff gives the same Diff back.
 func (d Diff) JSON() ([]byte, error) {
-	b, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode run diff: %w", err)
+	return marshalJSON(d)
+}
+
+// JSONWithGate is JSON with the gate's results under "gate".
+func (d Diff) JSONWithGate(g GateReport) ([]byte, error) {
+	return marshalJSON(struct {
+		Diff
+		Gate GateReport `json:"gate"`
+	}{d, g})
+}
+
+// RecordJSON returns a run record as indented JSON.
+func RecordJSON(r *stagerun.RunRecord) ([]byte, error) {
+	return marshalJSON(r)
+}
+
+// marshalJSON encodes v indented, with a trailing newline, leaving < > &
+// as they are (gate rules hold them; nothing here goes into HTML).
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode JSON: %w", err)
 	}
-	return append(b, '\n'), nil
+	return buf.Bytes(), nil
 }
 
 // FormatNumber prints a metric value: whole numbers (counts) as integers,
