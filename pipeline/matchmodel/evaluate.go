@@ -15,14 +15,23 @@ const EvaluationSchema = "datalab.matches.metrics/v1"
 
 // VariantEvaluation is one trained variant scored on both test sets.
 type VariantEvaluation struct {
-	Name        string              `json:"name"`
-	Description string              `json:"description"`
-	Version     string              `json:"version"`
-	Columns     []string            `json:"columns"`
-	Forest      map[string]string   `json:"forest"`
-	Holdout     *evaluate.Result    `json:"holdout"`
-	WorldCup    *evaluate.Result    `json:"world_cup"`
-	Importances []FeatureImportance `json:"importances"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Version     string            `json:"version"`
+	Columns     []string          `json:"columns"`
+	Forest      map[string]string `json:"forest"`
+	Holdout     *evaluate.Result  `json:"holdout"`
+	WorldCup    *evaluate.Result  `json:"world_cup"`
+	// HoldoutBinary and WorldCupBinary score a three-way variant's
+	// probabilities as home win vs not (P(home win) against the rest), so
+	// it can be compared with the binary models and baselines.
+	HoldoutBinary  *evaluate.Result    `json:"holdout_binary,omitempty"`
+	WorldCupBinary *evaluate.Result    `json:"world_cup_binary,omitempty"`
+	Importances    []FeatureImportance `json:"importances"`
+	// Decision is the three-way decision rule the predictions above use
+	// (absent: argmax); Validation the variant's validation-year result.
+	Decision   *DecisionRule `json:"decision,omitempty"`
+	Validation *Validation   `json:"validation,omitempty"`
 }
 
 // Baseline is a rule scored on both test sets, for one class set.
@@ -30,6 +39,9 @@ type Baseline struct {
 	Name     string           `json:"name"`
 	Holdout  *evaluate.Result `json:"holdout"`
 	WorldCup *evaluate.Result `json:"world_cup"`
+	// Validation is the baseline's headline metrics on the validation year
+	// (fitted on the years before it), when validation is on.
+	Validation map[string]float64 `json:"validation,omitempty"`
 }
 
 // WorldCupPrediction is one World Cup 2022 match, its actual result and each
@@ -66,6 +78,13 @@ type Evaluation struct {
 	// outcomes (home win, draw, away win).
 	HoldoutClassCounts  []int `json:"holdout_class_counts"`
 	WorldCupClassCounts []int `json:"world_cup_class_counts"`
+	// EloLogit is the fitted Elo baseline (training years only).
+	EloLogit *EloLogit `json:"elo_logit"`
+	// ValidationYear is the year the variants were validated on (0: none).
+	ValidationYear int `json:"validation_year,omitempty"`
+	// Served is the variant the web app serves, with its checks against
+	// the baselines (set by EvaluateStage).
+	Served *Served `json:"served,omitempty"`
 	// SeedLabel scores the binary models and the rank rule on the test year
 	// against the seed's own label, home_team_result == "Win", which counts
 	// a penalty shoot-out win as a win (the labels above use the score after
@@ -158,12 +177,16 @@ func Evaluate(ctx context.Context, models []*Model, d *Data, wc []WorldCupMatch)
 		}
 		man := mdl.Manifest()
 		ve := VariantEvaluation{Name: man.Variant.Name, Description: man.Variant.Description, Version: man.Version,
-			Columns: man.Columns, Forest: man.SparkParams, Importances: man.Importances}
+			Columns: man.Columns, Forest: man.SparkParams, Importances: man.Importances,
+			Decision: man.Decision, Validation: man.Validation}
+		if man.Validation != nil {
+			ev.ValidationYear = man.Validation.Year
+		}
 		var err error
-		var cupPred []int32
+		var cupPred []int
 		var cupProba [][]float64
-		var holdPred []int32
-		if ve.Holdout, holdPred, _, err = scoreCases(mdl, holdout); err != nil {
+		var holdPred []int
+		if ve.Holdout, ve.HoldoutBinary, holdPred, _, err = scoreCases(mdl, holdout); err != nil {
 			return nil, fmt.Errorf("variant %s, %d matches: %w", ve.Name, d.TestYear, err)
 		}
 		if len(man.Classes) == 2 {
@@ -175,59 +198,128 @@ func Evaluate(ctx context.Context, models []*Model, d *Data, wc []WorldCupMatch)
 			}
 			ev.SeedLabel.Accuracy[ve.Name] = float64(right) / float64(len(holdPred))
 		}
-		if ve.WorldCup, cupPred, cupProba, err = scoreCases(mdl, cup); err != nil {
+		if ve.WorldCup, ve.WorldCupBinary, cupPred, cupProba, err = scoreCases(mdl, cup); err != nil {
 			return nil, fmt.Errorf("variant %s, World Cup: %w", ve.Name, err)
 		}
 		for k := range ev.WorldCup {
 			w := &ev.WorldCup[k]
 			y, _ := man.Variant.Label(w.HomeGoals, w.AwayGoals)
-			c := int(cupPred[k])
+			c := cupPred[k]
 			w.Predictions[ve.Name] = VariantPrediction{Outcome: man.Classes[c], Probability: cupProba[k][c], Correct: c == y}
 		}
 		ev.Variants = append(ev.Variants, ve)
 	}
 
+	var err error
+	if ev.EloLogit, err = FitEloLogit(d, d.Train); err != nil {
+		return nil, err
+	}
 	for _, classes := range [][]matchwinner.Outcome{matchfeat.BinaryClasses, matchfeat.ThreeClasses} {
-		v := matchfeat.Variant{Name: ClassSet(classes), Classes: classes}
-		majority, err := majorityClass(d, v)
+		rank, elo, major, err := baselines(d, ev.EloLogit, classes, holdout, cup)
 		if err != nil {
 			return nil, err
 		}
-		rank := Baseline{Name: "better FIFA rank wins"}
-		major := Baseline{Name: fmt.Sprintf("majority class (%s)", classes[majority])}
-		for _, set := range []struct {
-			cases []testCase
-			rank  **evaluate.Result
-			major **evaluate.Result
-		}{{holdout, &rank.Holdout, &major.Holdout}, {cup, &rank.WorldCup, &major.WorldCup}} {
-			yTrue := make([]int, len(set.cases))
-			yRank := make([]int, len(set.cases))
-			yMajor := make([]int, len(set.cases))
-			for i, c := range set.cases {
-				if yTrue[i], err = v.Label(c.homeGoals, c.awayGoal); err != nil {
-					return nil, err
-				}
-				h, _ := d.Lookup.Team(c.home, c.asOf)
-				a, _ := d.Lookup.Team(c.away, c.asOf)
-				win := matchwinner.AwayWin
-				if h.Rank < a.Rank {
-					win = matchwinner.HomeWin
-				} else if len(classes) == 2 {
-					win = matchwinner.NotHomeWin
-				}
-				yRank[i] = indexOf(classes, win)
-				yMajor[i] = majority
-			}
-			if *set.rank, err = evaluate.FromPredictions(classNames(classes), yTrue, yRank); err != nil {
-				return nil, err
-			}
-			if *set.major, err = evaluate.FromPredictions(classNames(classes), yTrue, yMajor); err != nil {
-				return nil, err
-			}
+		ev.Baselines[ClassSet(classes)] = []Baseline{rank, elo, major}
+	}
+	if ev.ValidationYear > 0 {
+		if err := validateBaselines(ev, d); err != nil {
+			return nil, err
 		}
-		ev.Baselines[ClassSet(classes)] = []Baseline{rank, major}
 	}
 	return ev, nil
+}
+
+// baselines scores "better FIFA rank wins", the Elo ordered logit and the
+// majority class of d's training years on the hold-out and the World Cup
+// (World Cup nil: not scored).
+func baselines(d *Data, elo *EloLogit, classes []matchwinner.Outcome, holdout, cup []testCase) (rank, eloB, major Baseline, err error) {
+	v := matchfeat.Variant{Name: ClassSet(classes), Classes: classes}
+	majority, err := majorityClass(d, v)
+	if err != nil {
+		return rank, eloB, major, err
+	}
+	rank = Baseline{Name: "better FIFA rank wins"}
+	eloB = Baseline{Name: EloLogitName}
+	major = Baseline{Name: fmt.Sprintf("majority class (%s)", classes[majority])}
+	for _, set := range []struct {
+		cases []testCase
+		rank  **evaluate.Result
+		elo   **evaluate.Result
+		major **evaluate.Result
+	}{{holdout, &rank.Holdout, &eloB.Holdout, &major.Holdout}, {cup, &rank.WorldCup, &eloB.WorldCup, &major.WorldCup}} {
+		if set.cases == nil {
+			continue
+		}
+		yTrue := make([]int, len(set.cases))
+		yRank := make([]int, len(set.cases))
+		yMajor := make([]int, len(set.cases))
+		pElo := make([][]float64, len(set.cases))
+		for i, c := range set.cases {
+			if yTrue[i], err = v.Label(c.homeGoals, c.awayGoal); err != nil {
+				return rank, eloB, major, err
+			}
+			f, err := d.Lookup.Features(c.home, c.away, c.neutral, c.asOf)
+			if err != nil {
+				return rank, eloB, major, err
+			}
+			win := matchwinner.AwayWin
+			if f.Home.Rank < f.Away.Rank {
+				win = matchwinner.HomeWin
+			} else if len(classes) == 2 {
+				win = matchwinner.NotHomeWin
+			}
+			yRank[i] = indexOf(classes, win)
+			yMajor[i] = majority
+			p3 := elo.Proba(&f) // home win, draw, away win
+			if len(classes) == 2 {
+				pElo[i] = []float64{1 - p3[0], p3[0]}
+			} else {
+				pElo[i] = p3
+			}
+		}
+		if *set.rank, err = evaluate.FromPredictions(classNames(classes), yTrue, yRank); err != nil {
+			return rank, eloB, major, err
+		}
+		if *set.elo, err = evaluate.Classification(classNames(classes), yTrue, pElo); err != nil {
+			return rank, eloB, major, err
+		}
+		if *set.major, err = evaluate.FromPredictions(classNames(classes), yTrue, yMajor); err != nil {
+			return rank, eloB, major, err
+		}
+	}
+	return rank, eloB, major, nil
+}
+
+// validateBaselines scores the baselines on the validation year, fitted on
+// (and the majority class taken from) the years before it, so the
+// candidates of a sweep can be compared with them without the test year.
+func validateBaselines(ev *Evaluation, d *Data) error {
+	vd, err := splitValidation(d, ev.ValidationYear)
+	if err != nil {
+		return err
+	}
+	cases := make([]testCase, len(vd.Test))
+	for k, i := range vd.Test {
+		m := &vd.Matches[i]
+		cases[k] = testCase{m.HomeTeam, m.AwayTeam, m.NeutralLocation, m.Date, m.HomeTeamScore, m.AwayTeamScore}
+	}
+	elo, err := FitEloLogit(vd, vd.Train)
+	if err != nil {
+		return err
+	}
+	for _, classes := range [][]matchwinner.Outcome{matchfeat.BinaryClasses, matchfeat.ThreeClasses} {
+		rank, eloB, major, err := baselines(vd, elo, classes, cases, nil)
+		if err != nil {
+			return err
+		}
+		bs := ev.Baselines[ClassSet(classes)]
+		for i, b := range []Baseline{rank, eloB, major} {
+			if i < len(bs) && bs[i].Name == b.Name {
+				bs[i].Validation = headline(b.Holdout)
+			}
+		}
+	}
+	return nil
 }
 
 func indexOf(classes []matchwinner.Outcome, o matchwinner.Outcome) int {
@@ -280,30 +372,34 @@ func majorityClass(d *Data, v matchfeat.Variant) (int, error) {
 }
 
 // scoreCases computes the features of every case through mdl.Features,
-// scores them in one batch and evaluates the probabilities.
-func scoreCases(mdl *Model, cases []testCase) (*evaluate.Result, []int32, [][]float64, error) {
+// scores them in one batch, decides with the model's decision rule and
+// evaluates: in the model's classes and, for three classes, as home win vs
+// not. pred are the decided classes.
+func scoreCases(mdl *Model, cases []testCase) (res, binary *evaluate.Result, pred []int, proba [][]float64, err error) {
 	man := mdl.Manifest()
 	var x []float64
 	yTrue := make([]int, len(cases))
 	for i, c := range cases {
 		row, _, err := mdl.Features(c.home, c.away, c.neutral, c.asOf)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		x = append(x, row...)
 		if yTrue[i], err = man.Variant.Label(c.homeGoals, c.awayGoal); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
-	pred, flat, err := mdl.ScoreBatch(x)
+	argmax, flat, err := mdl.ScoreBatch(x)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	k := len(man.Classes)
-	proba := make([][]float64, len(cases))
+	proba = make([][]float64, len(cases))
+	pred = make([]int, len(cases))
 	for i := range proba {
 		proba[i] = flat[i*k : (i+1)*k]
+		pred[i] = mdl.Decide(proba[i], int(argmax[i]))
 	}
-	res, err := evaluate.Classification(classNames(man.Classes), yTrue, proba)
-	return res, pred, proba, err
+	res, binary, err = decidedResults(man.Classes, yTrue, proba, argmax, man.Decision)
+	return res, binary, pred, proba, err
 }

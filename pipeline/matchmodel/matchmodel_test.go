@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -459,5 +460,128 @@ func TestPredictConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestServedAgainstBaselines: on the real data, the served variant carries
+// its validation (fitted before the validation year) and its draw margin,
+// the Elo ordered logit is a sane model, and the served block's checks
+// against "better FIFA rank wins" and the Elo logit hold as
+// docs/experiments.md ("Finding a better served match model") reports them:
+// every hold-out check passes (accuracy and RPS, binary and three-way); on
+// the 64 World Cup matches every RPS check passes and no accuracy is more
+// than one match below a baseline (the measured state: three-way 35 vs the
+// rank rule's 36, the one missed check).
+func TestServedAgainstBaselines(t *testing.T) {
+	f := realFixture(t)
+	wc, err := matchmodel.WorldCupMatches(f.results, f.data.Lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var models []*matchmodel.Model
+	for _, v := range f.cfg.Variants {
+		models = append(models, f.models[v])
+	}
+	ev, err := matchmodel.Evaluate(context.Background(), models, f.data, wc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Served, err = matchmodel.ServedEvaluation(ev, f.cfg.ServeVariant); err != nil {
+		t.Fatal(err)
+	}
+	sv := ev.Served
+	man := f.models[f.cfg.ServeVariant].Manifest()
+	val := man.Validation
+	if val == nil || val.Year != f.cfg.ValidationYear || ev.ValidationYear != f.cfg.ValidationYear {
+		t.Fatalf("served manifest validation %+v, evaluation's year %d", val, ev.ValidationYear)
+	}
+	// The validation fit saw only the years before the validation year.
+	before, in := 0, 0
+	for _, i := range f.data.Train {
+		switch y := f.data.Matches[i].Date.Time().Year(); {
+		case y < val.Year:
+			before++
+		case y == val.Year:
+			in++
+		}
+	}
+	if val.TrainRows != before || val.Rows != in {
+		t.Errorf("validation fitted on %d rows and scored %d, want %d and %d", val.TrainRows, val.Rows, before, in)
+	}
+	if sv.Classes == "three-way" {
+		best := val.Margins[0]
+		for _, m := range val.Margins {
+			if m.Accuracy > best.Accuracy {
+				best = m
+			}
+		}
+		if got := man.Decision.DrawMarginOrZero(); got != best.Margin {
+			t.Errorf("draw margin %v, validation's best %v (%+v)", got, best.Margin, val.Margins)
+		}
+		if (best.Margin > 0) != (sv.Draws.HoldoutPredicted > 0) {
+			t.Errorf("margin %v but %d draws predicted on the hold-out", best.Margin, sv.Draws.HoldoutPredicted)
+		}
+		t.Logf("draw margin %v: draws predicted/actual %d/%d hold-out, %d/%d World Cup", best.Margin,
+			sv.Draws.HoldoutPredicted, sv.Draws.HoldoutActual, sv.Draws.WorldCupPredicted, sv.Draws.WorldCupActual)
+	}
+	// The Elo logit: stronger teams win more often, home advantage is
+	// positive, and it beats guessing the class frequencies (log loss ≈
+	// 1.04 on 2022).
+	if e := ev.EloLogit; e.Beta <= 0 || e.Home <= 0 || e.Cut1 >= e.Cut2 || e.Rows != len(f.data.Train) {
+		t.Errorf("Elo logit %+v", e)
+	}
+	if elo := ev.Baselines["three-way"][1]; elo.Name != matchmodel.EloLogitName || elo.Holdout.LogLoss > 1.0 || elo.Validation == nil {
+		t.Errorf("Elo baseline %+v", elo)
+	}
+	allPass := true
+	for _, c := range sv.Checks {
+		t.Logf("%-9s %-9s %-8s %-22s served %.4f baseline %.4f pass %v", c.Set, c.Classes, c.Metric, c.Baseline, c.Served, c.Value, c.Pass)
+		allPass = allPass && c.Pass
+		switch {
+		case c.Set == "holdout" && !c.Pass:
+			t.Errorf("served %s does not beat the baseline on the hold-out: %+v", sv.Variant, c)
+		case c.Metric == "rps" && !c.Pass:
+			t.Errorf("served %s has a worse World Cup RPS: %+v", sv.Variant, c)
+		case c.Metric == "accuracy" && c.Served < c.Value-1.0/float64(ev.WorldCupRows)-1e-12:
+			t.Errorf("served %s is more than one World Cup match behind: %+v", sv.Variant, c)
+		}
+	}
+	if sv.BeatsBaselines != allPass || len(sv.Checks) != 16 {
+		t.Errorf("beats_baselines %v with %d checks, all passing %v", sv.BeatsBaselines, len(sv.Checks), allPass)
+	}
+}
+
+// TestValidationIgnoresTestYear: changing every result of the test year
+// leaves the validation (and the draw margin chosen there) unchanged.
+func TestValidationIgnoresTestYear(t *testing.T) {
+	f := realFixture(t)
+	fc, err := f.cfg.Forest("form3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rule, val, err := matchmodel.ValidateVariant(ctx, f.data, "form3", fc, f.cfg.ValidationYear, f.cfg.MaxDrawMargin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := *f.data
+	changed.Matches = slices.Clone(f.data.Matches)
+	changed.Rows = slices.Clone(f.data.Rows)
+	for _, i := range f.data.Test {
+		m := &changed.Matches[i]
+		m.HomeTeamScore, m.AwayTeamScore = m.AwayTeamScore+3, m.HomeTeamScore
+	}
+	for i := range changed.Rows {
+		changed.Rows[i].Match = &changed.Matches[i]
+	}
+	rule2, val2, err := matchmodel.ValidateVariant(ctx, &changed, "form3", fc, f.cfg.ValidationYear, f.cfg.MaxDrawMargin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rule, rule2) || !reflect.DeepEqual(val, val2) {
+		t.Errorf("test-year results changed the validation: %+v %+v vs %+v %+v", rule, val, rule2, val2)
+	}
+	if _, _, err := matchmodel.ValidateVariant(ctx, f.data, "form3", fc, f.cfg.TestYear, 0.3); err == nil {
+		t.Error("validation on the test year accepted")
 	}
 }

@@ -56,6 +56,12 @@ type Manifest struct {
 	WorldCupTeams []string `json:"world_cup_teams"`
 	// Importances are the forest's feature importances, largest first.
 	Importances []FeatureImportance `json:"importances"`
+	// Decision is the three-way decision rule (absent: argmax), chosen on
+	// Validation's year; Predict and the evaluation apply it.
+	Decision *DecisionRule `json:"decision,omitempty"`
+	// Validation is the variant fitted on the training years before the
+	// validation year and scored on it (absent when validation is off).
+	Validation *Validation `json:"validation,omitempty"`
 	// Version is the sha256 of the model's other files and of this manifest
 	// with Version empty (see contentVersion).
 	Version string `json:"version"`
@@ -100,6 +106,7 @@ func Save(dir string, t *Trained, lk *matchfeat.Lookup, worldCupTeams []string) 
 		TrainRows: t.TrainRows, TrainFrom: t.TrainFrom, TrainTo: t.TrainTo,
 		DataLastDate: lk.LastDate, WorldCupTeams: worldCupTeams,
 		Importances: Importances(v.Columns(), t.Model),
+		Decision:    t.Decision, Validation: t.Validation,
 	}
 	if m.Version, err = contentVersion(tmp, m); err != nil {
 		return nil, err
@@ -302,7 +309,13 @@ func (m *Model) Predict(ctx context.Context, req matchwinner.Request) (matchwinn
 	if err := m.scorer.PredictBatch(x, pred, proba); err != nil {
 		return matchwinner.Prediction{}, err
 	}
-	return m.prediction(f.Home.Team, f.Away.Team, x, int(pred[0]), proba), nil
+	return m.prediction(f.Home.Team, f.Away.Team, x, m.Decide(proba, int(pred[0])), proba), nil
+}
+
+// Decide applies the model's decision rule to one probability row; argmax
+// is the forest's predicted class.
+func (m *Model) Decide(proba []float64, argmax int) int {
+	return m.manifest.Decision.Decide(m.manifest.Classes, proba, argmax)
 }
 
 // ScoreBatch scores row-major feature vectors (Features output) in one call.

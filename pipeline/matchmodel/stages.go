@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/datalabhq/datalab/pipeline/evaluate"
 	"github.com/datalabhq/datalab/pipeline/features/matchfeat"
@@ -74,6 +75,8 @@ func TrainStage(ctx context.Context, cfg Config, d *Data, groupsPath, modelsDir 
 	names := cfg.Variants
 	if len(only) > 0 {
 		names = only
+	} else if !slices.Contains(names, cfg.ServeVariant) {
+		names = append(slices.Clone(names), cfg.ServeVariant)
 	}
 	var out []*Manifest
 	for _, name := range names {
@@ -81,10 +84,20 @@ func TrainStage(ctx context.Context, cfg Config, d *Data, groupsPath, modelsDir 
 		if err != nil {
 			return nil, err
 		}
+		var rule *DecisionRule
+		var val *Validation
+		if cfg.ValidationYear > 0 {
+			if rule, val, err = ValidateVariant(ctx, d, name, fc, cfg.ValidationYear, cfg.MaxDrawMargin); err != nil {
+				return nil, fmt.Errorf("variant %s: %w", name, err)
+			}
+			slog.Info("validated match model", "variant", name, "year", val.Year, "accuracy", val.Metrics["accuracy"], "rps", val.Metrics["rps"],
+				"draw_margin", rule.DrawMarginOrZero(), "draws_predicted", val.DrawsPredicted, "draws_actual", val.DrawsActual)
+		}
 		t, err := Train(ctx, d, name, fc)
 		if err != nil {
 			return nil, err
 		}
+		t.Decision, t.Validation = rule, val
 		m, err := Save(filepath.Join(modelsDir, name), t, d.Lookup, wcTeams)
 		if err != nil {
 			return nil, fmt.Errorf("save variant %s: %w", name, err)
@@ -108,7 +121,11 @@ func EvaluateStage(ctx context.Context, cfg Config, d *Data, resultsPath, models
 		return nil, err
 	}
 	var models []*Model
-	for _, name := range cfg.Variants {
+	names := cfg.Variants
+	if !slices.Contains(names, cfg.ServeVariant) {
+		names = append(slices.Clone(names), cfg.ServeVariant)
+	}
+	for _, name := range names {
 		m, err := Load(filepath.Join(modelsDir, name))
 		if err != nil {
 			return nil, err
@@ -117,6 +134,9 @@ func EvaluateStage(ctx context.Context, cfg Config, d *Data, resultsPath, models
 	}
 	ev, err := Evaluate(ctx, models, d, wc)
 	if err != nil {
+		return nil, err
+	}
+	if ev.Served, err = ServedEvaluation(ev, cfg.ServeVariant); err != nil {
 		return nil, err
 	}
 	if err := evaluate.WriteJSON(metricsPath, ev); err != nil {

@@ -40,6 +40,14 @@ type Config struct {
 	// Forests holds forest parameters per variant name; "default" applies
 	// to variants without their own entry.
 	Forests map[string]ForestConfig `yaml:"forests"`
+	// ValidationYear is the last training year used for validation: each
+	// variant is also fitted on the years before it and scored on it, and
+	// three-way variants choose their draw margin there (never on the test
+	// year). 0 turns validation off (three-way variants then use argmax).
+	ValidationYear int `yaml:"validation_year"`
+	// MaxDrawMargin bounds the draw margins tried on the validation year
+	// (0, 0.01, …, MaxDrawMargin); 0 keeps argmax.
+	MaxDrawMargin float64 `yaml:"max_draw_margin"`
 }
 
 // Forest returns the forest configuration of a variant.
@@ -68,6 +76,12 @@ func (c Config) Validate() error {
 	}
 	if c.TestYear < 1994 {
 		return fmt.Errorf("matches config: test_year %d is before the data", c.TestYear)
+	}
+	if c.ValidationYear != 0 && (c.ValidationYear < 1995 || c.ValidationYear >= c.TestYear) {
+		return fmt.Errorf("matches config: validation_year %d must be a training year before test_year %d (and after 1994), or 0 for none", c.ValidationYear, c.TestYear)
+	}
+	if !(c.MaxDrawMargin >= 0 && c.MaxDrawMargin <= 1) {
+		return fmt.Errorf("matches config: max_draw_margin %v must be in [0, 1] (a difference of two probabilities)", c.MaxDrawMargin)
 	}
 	return nil
 }
@@ -132,6 +146,11 @@ type Trained struct {
 	TrainRows int
 	// TrainFrom and TrainTo bound the training matches' dates.
 	TrainFrom, TrainTo ingest.Date
+	// Decision is the three-way decision rule chosen on the validation
+	// year (nil: argmax); Validation how it was chosen. Both are set by
+	// TrainStage when params.matches.validation_year is set.
+	Decision   *DecisionRule
+	Validation *Validation
 }
 
 // Train fits one variant on d's training rows. The indexed inputs' labels

@@ -36,7 +36,9 @@ type Request struct {
 
 // Prediction is a model's answer to a Request.
 type Prediction struct {
-	// Outcome is the most probable outcome.
+	// Outcome is the predicted outcome: the most probable one, unless the
+	// model's decision rule calls a close match a draw (a three-way model
+	// with a draw margin, docs/matches.md).
 	Outcome Outcome `json:"outcome"`
 	// Winner is the predicted winning team, "" for a draw or NotHomeWin.
 	Winner string `json:"winner,omitempty"`

@@ -101,6 +101,20 @@ var Variants = map[string]Variant{
 		Classes:     ThreeClasses,
 		Inputs:      formInputs,
 	},
+	"elo3": {
+		Name:        "elo3",
+		Description: "the elo features (Elo expectation and difference, rank and points differences, neutral venue) with three classes",
+		Classes:     ThreeClasses,
+		Inputs:      numeric("neutral", "elo_expected", "elo_diff", "rank_diff", "points_diff"),
+	},
+	"diff3": {
+		Name: "diff3",
+		Description: "differences only, three classes: elo's strength signals plus form (points, goal difference), " +
+			"head-to-head goal difference and squad difference — no raw levels, so fewer noisy splits",
+		Classes: ThreeClasses,
+		Inputs: numeric("neutral", "elo_expected", "elo_diff", "rank_diff", "points_diff",
+			"form_points_diff", "form_gd_diff", "h2h_gd", "squad_diff"),
+	},
 }
 
 // VariantNames lists the known variants, sorted.

@@ -39,6 +39,9 @@ func Build(ev *matchmodel.Evaluation, lin report.Lineage, serveVariant string) (
 	}
 	verdict, best := verdict(ev, bySet["binary"])
 
+	if ev.Served != nil {
+		verdict = append(verdict, servedVerdict(ev.Served))
+	}
 	r.Section("Summary", verdict...)
 
 	r.Section("Data",
@@ -63,17 +66,25 @@ func Build(ev *matchmodel.Evaluation, lin report.Lineage, serveVariant string) (
 	}
 	r.Section("Variants")
 	r.Table("Feature sets and forests", []string{"variant", "classes", "description", "feature columns", "forest", "model version", ""}, variantRows)
+	if ev.ValidationYear > 0 {
+		r.Paragraph(fmt.Sprintf("Validation: every variant is also fitted on the training years before %d and scored on %d; "+
+			"the three-way draw margin is chosen there (best accuracy, smallest margin among equals), never on the %d hold-out. "+
+			"The baselines are fitted the same way. Lower is better for log loss and RPS.", ev.ValidationYear, ev.ValidationYear, ev.TestYear))
+		r.Table(fmt.Sprintf("Validation year %d", ev.ValidationYear), []string{"model", "classes", "matches", "accuracy", "log loss", "RPS",
+			"binary accuracy", "binary RPS", "draw margin", "draws predicted / actual"}, validationRows(ev))
+	}
 
 	for _, set := range []string{"binary", "three-way"} {
 		vs := bySet[set]
 		if len(vs) == 0 {
 			continue
 		}
-		hold, cup := comparisons(vs, ev.Baselines[set])
-		r.Section(fmt.Sprintf("%s: hold-out %d", title(set), ev.TestYear))
+		hold, cup, probabilistic := comparisons(vs, ev.Baselines[set])
+		r.Section(fmt.Sprintf("%s: hold-out %d", title(set), ev.TestYear),
+			"RPS is the ranked probability score over the ordered outcomes (lower is better); the rules that give no probabilities are scored as one-hot forecasts.")
 		r.MetricsTable(fmt.Sprintf("%d matches of %d, %s classes", ev.TestRows, ev.TestYear, set), hold)
-		r.ROCPlot("ROC curves, hold-out", hold[:len(vs)])
-		r.CalibrationPlot("Calibration (reliability), hold-out", hold[:len(vs)])
+		r.ROCPlot("ROC curves, hold-out", hold[:probabilistic])
+		r.CalibrationPlot("Calibration (reliability), hold-out", hold[:probabilistic])
 		for _, v := range vs {
 			r.Confusion(fmt.Sprintf("Confusion matrix, %s, hold-out", v.Name), v.Holdout)
 		}
@@ -84,10 +95,14 @@ func Build(ev *matchmodel.Evaluation, lin report.Lineage, serveVariant string) (
 		}
 		r.Section(fmt.Sprintf("%s: World Cup 2022", title(set)))
 		r.MetricsTable(fmt.Sprintf("the %d World Cup matches, %s classes", ev.WorldCupRows, set), cup)
-		r.ROCPlot("ROC curves, World Cup 2022", cup[:len(vs)])
+		r.ROCPlot("ROC curves, World Cup 2022", cup[:probabilistic])
 		for _, v := range vs {
 			r.Confusion(fmt.Sprintf("Confusion matrix, %s, World Cup 2022", v.Name), v.WorldCup)
 		}
+	}
+
+	if ev.Served != nil {
+		servedSection(r, ev)
 	}
 
 	r.Section("Feature importances", "Spark's definition: gain × node count per feature, normalised per tree, summed over trees, normalised.")
@@ -140,6 +155,12 @@ func Build(ev *matchmodel.Evaluation, lin report.Lineage, serveVariant string) (
 			r.HeadlineMetric("rank_baseline_accuracy", bs[0].Holdout.Accuracy)
 		}
 	}
+	if sv := ev.Served; sv != nil {
+		r.HeadlineMetric("served_accuracy", sv.Holdout.Accuracy)
+		r.HeadlineMetric("served_rps", sv.Holdout.RPS)
+		r.HeadlineMetric("served_binary_accuracy", sv.HoldoutBinary.Accuracy)
+		r.HeadlineMetric("served_world_cup_accuracy", sv.WorldCup.Accuracy)
+	}
 	return r, r.Err()
 }
 
@@ -169,18 +190,132 @@ func outcomeRow(name string, counts []int) []string {
 	return row
 }
 
-// comparisons lists the variants then the baselines, for the hold-out and
-// the World Cup.
-func comparisons(vs []matchmodel.VariantEvaluation, bs []matchmodel.Baseline) (hold, cup []evaluate.Comparison) {
+// comparisons lists the variants, the Elo logit (a probabilistic
+// baseline), then the other baselines, for the hold-out and the World Cup;
+// the first probabilistic entries have probabilities worth plotting.
+func comparisons(vs []matchmodel.VariantEvaluation, bs []matchmodel.Baseline) (hold, cup []evaluate.Comparison, probabilistic int) {
 	for _, v := range vs {
 		hold = append(hold, evaluate.Comparison{Name: v.Name, Result: v.Holdout})
 		cup = append(cup, evaluate.Comparison{Name: v.Name, Result: v.WorldCup})
 	}
+	ordered := make([]matchmodel.Baseline, 0, len(bs))
 	for _, b := range bs {
+		if b.Name == matchmodel.EloLogitName {
+			ordered = append(ordered, b)
+		}
+	}
+	probabilistic = len(vs) + len(ordered)
+	for _, b := range bs {
+		if b.Name != matchmodel.EloLogitName {
+			ordered = append(ordered, b)
+		}
+	}
+	for _, b := range ordered {
 		hold = append(hold, evaluate.Comparison{Name: "baseline: " + b.Name, Result: b.Holdout})
 		cup = append(cup, evaluate.Comparison{Name: "baseline: " + b.Name, Result: b.WorldCup})
 	}
-	return hold, cup
+	return hold, cup, probabilistic
+}
+
+// validationRows are the validation-year rows of the variants and the
+// baselines.
+func validationRows(ev *matchmodel.Evaluation) [][]string {
+	var rows [][]string
+	f := func(m map[string]float64, k string) string {
+		if v, ok := m[k]; ok {
+			return report.FormatFloat(v)
+		}
+		return "—"
+	}
+	for _, v := range ev.Variants {
+		val := v.Validation
+		if val == nil {
+			continue
+		}
+		bin := val.BinaryMetrics
+		if bin == nil {
+			bin = val.Metrics
+		}
+		margin, draws := "—", "—"
+		if len(val.Margins) > 0 || classSet(v.Holdout) == "three-way" {
+			margin = report.FormatFloat(v.Decision.DrawMarginOrZero())
+			draws = fmt.Sprintf("%d / %d", val.DrawsPredicted, val.DrawsActual)
+		}
+		rows = append(rows, []string{v.Name, classSet(v.Holdout), fmt.Sprint(val.Rows), f(val.Metrics, "accuracy"), f(val.Metrics, "log_loss"), f(val.Metrics, "rps"),
+			f(bin, "accuracy"), f(bin, "rps"), margin, draws})
+	}
+	for _, set := range []string{"binary", "three-way"} {
+		for _, b := range ev.Baselines[set] {
+			if b.Validation == nil {
+				continue
+			}
+			acc3, ll, rps3, accB, rpsB := f(b.Validation, "accuracy"), f(b.Validation, "log_loss"), f(b.Validation, "rps"), "—", "—"
+			if set == "binary" {
+				acc3, ll, rps3, accB, rpsB = "—", "—", "—", acc3, rps3
+			}
+			rows = append(rows, []string{"baseline: " + b.Name, set, "", acc3, ll, rps3, accB, rpsB, "", ""})
+		}
+	}
+	return rows
+}
+
+// servedVerdict states whether the served variant beats both baselines.
+func servedVerdict(sv *matchmodel.Served) string {
+	var failed []string
+	for _, c := range sv.Checks {
+		if !c.Pass {
+			failed = append(failed, fmt.Sprintf("%s %s %s vs %s (%s vs %s)", setName(c.Set), c.Classes, c.Metric, c.Baseline,
+				report.FormatFloat(c.Served), report.FormatFloat(c.Value)))
+		}
+	}
+	head := fmt.Sprintf("Served variant %s (%s, %s): hold-out accuracy %s, RPS %s; as home win vs not %s, RPS %s.",
+		sv.Variant, sv.Classes, ruleText(sv.Decision), report.FormatFloat(sv.Holdout.Accuracy), report.FormatFloat(sv.Holdout.RPS),
+		report.FormatFloat(sv.HoldoutBinary.Accuracy), report.FormatFloat(sv.HoldoutBinary.RPS))
+	if len(failed) == 0 {
+		return head + fmt.Sprintf(" It beats \"%s\" on the hold-out in accuracy and RPS, binary and three-way, and does not lose to either on the World Cup (%d checks, table \"Served model vs baselines\").",
+			strings.Join(matchmodel.ServedBaselines, "\" and \""), len(sv.Checks))
+	}
+	return head + fmt.Sprintf(" It does NOT meet the target (beat \"%s\" on the hold-out, not lose on the World Cup) in %d of %d checks: %s.",
+		strings.Join(matchmodel.ServedBaselines, "\" and \""), len(failed), len(sv.Checks), strings.Join(failed, "; "))
+}
+
+func setName(set string) string {
+	if set == "holdout" {
+		return "hold-out"
+	}
+	return "World Cup"
+}
+
+func ruleText(d *matchmodel.DecisionRule) string {
+	if m := d.DrawMarginOrZero(); m > 0 {
+		return fmt.Sprintf("draw when |p(home win) − p(away win)| < %s", report.FormatFloat(m))
+	}
+	return "argmax"
+}
+
+// servedSection is the comparison table of the served variant against the
+// baselines, and its draws.
+func servedSection(r *report.Report, ev *matchmodel.Evaluation) {
+	sv := ev.Served
+	r.Section("Served model vs baselines",
+		fmt.Sprintf("The web app serves %s. The target: beat \"%s\" on the %d hold-out (strictly, in accuracy and RPS, as home win vs not and three-way) "+
+			"and not lose to either on the %d World Cup matches (one match there is %.1f accuracy points). Lower RPS is better.",
+			sv.Variant, strings.Join(matchmodel.ServedBaselines, "\" and \""), ev.TestYear, ev.WorldCupRows, 100/float64(max(ev.WorldCupRows, 1))),
+		servedVerdict(sv))
+	var rows [][]string
+	for _, c := range sv.Checks {
+		rows = append(rows, []string{setName(c.Set), c.Classes, c.Metric, c.Baseline, report.FormatFloat(c.Served), report.FormatFloat(c.Value), yesNo(c.Pass, "yes", "NO")})
+	}
+	r.Table(fmt.Sprintf("%s against the baselines", sv.Variant), []string{"test set", "classes", "metric", "baseline", sv.Variant, "baseline value", "target met"}, rows)
+	if sv.Draws != nil {
+		r.Table("Draws predicted vs actual", []string{"test set", "predicted draws", "actual draws", "rule"}, [][]string{
+			{fmt.Sprintf("hold-out %d", ev.TestYear), fmt.Sprint(sv.Draws.HoldoutPredicted), fmt.Sprint(sv.Draws.HoldoutActual), ruleText(sv.Decision)},
+			{"World Cup 2022", fmt.Sprint(sv.Draws.WorldCupPredicted), fmt.Sprint(sv.Draws.WorldCupActual), ruleText(sv.Decision)},
+		})
+	}
+	if ev.EloLogit != nil {
+		r.Paragraph("Elo baseline: " + ev.EloLogit.Describe() + ".")
+	}
 }
 
 // verdict states, from the numbers, whether the best designed binary
