@@ -12,6 +12,7 @@ package matchreport
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -74,8 +75,16 @@ func Build(ev *matchmodel.Evaluation, lin report.Lineage, serveVariant string) (
 			"binary accuracy", "binary RPS", "draw margin", "draws predicted / actual"}, validationRows(ev))
 	}
 
+	// Three-way variants also appear as home win vs not (P(home win)
+	// against the rest) beside the binary models and baselines.
+	tables := map[string][]matchmodel.VariantEvaluation{"binary": slices.Clone(bySet["binary"]), "three-way": bySet["three-way"]}
+	for _, v := range bySet["three-way"] {
+		if v.HoldoutBinary != nil && v.WorldCupBinary != nil {
+			tables["binary"] = append(tables["binary"], matchmodel.VariantEvaluation{Name: v.Name + " as home win vs not", Holdout: v.HoldoutBinary, WorldCup: v.WorldCupBinary})
+		}
+	}
 	for _, set := range []string{"binary", "three-way"} {
-		vs := bySet[set]
+		vs := tables[set]
 		if len(vs) == 0 {
 			continue
 		}

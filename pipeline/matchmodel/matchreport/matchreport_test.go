@@ -120,7 +120,7 @@ func TestBuild(t *testing.T) {
 		"baseline: better FIFA rank wins", "served by the web app", "sha256:00", "Label definition check",
 		"Best designed variant (form", "beats the seed model",
 		"Served model vs baselines", "form3 against the baselines", "Draws predicted vs actual", "baseline: Elo ordered logit",
-		"Validation year 2021", "24 / 246", "0.1518", "draw when |p(home win) − p(away win)| &lt; 0.0400", "ordered logit on Elo difference",
+		"Validation year 2021", "24 / 246", "form3 as home win vs not", "0.1518", "draw when |p(home win) − p(away win)| &lt; 0.0400", "ordered logit on Elo difference",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
