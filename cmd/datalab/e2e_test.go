@@ -26,6 +26,7 @@ import (
 	"github.com/datalabhq/datalab/pipeline/flightmodel"
 	"github.com/datalabhq/datalab/pipeline/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/nbview"
+	"github.com/datalabhq/datalab/pipeline/notebook"
 )
 
 // The datalab binary, compiled once per test binary run and shared by every
@@ -261,6 +262,15 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	// every plot laid out with a real size, the metrics tables filled.
 	for _, rel := range []string{"build/matches/report.html", "build/flights/report.html"} {
 		checkReportInBrowser(t, filepath.Join(dir, rel))
+		// Each report has its data-quality section naming the quarantine
+		// files, and prints no Go map syntax.
+		page, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(page, []byte("Data quality")) || !bytes.Contains(page, []byte(".quarantine.jsonl</td>")) || bytes.Contains(page, []byte("map[")) {
+			t.Errorf("%s: no data-quality section naming the quarantine files, or Go map syntax in the page", rel)
+		}
 	}
 
 	// The notebooks ran as a stage: their pages open in the browser, the
@@ -268,6 +278,18 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	// metrics for this run.
 	for _, name := range []string{"matches-explore", "flights-explore", "model-variants"} {
 		checkNotebookInBrowser(t, filepath.Join(dir, "build", "notebooks", name+".html"))
+		// The parameters the notebook ran with, on the page and in the sidecar.
+		page, err := os.ReadFile(filepath.Join(dir, "build", "notebooks", name+".html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		side, err := notebook.ReadSidecar(filepath.Join(dir, "reports", "notebooks", name+".report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(page, []byte(`<section class="datalab-params"`)) || !slices.ContainsFunc(side.Params, func(p notebook.ParamValue) bool { return p.Source == notebook.SourceGiven }) {
+			t.Errorf("notebook %s: no parameters block on the page or no given parameter in the sidecar (%+v)", name, side.Params)
+		}
 	}
 	index, err := os.ReadFile(filepath.Join(dir, "reports", "index.html"))
 	if err != nil {

@@ -148,7 +148,7 @@ data has DepDelay) and writes build/metrics/flights/metrics.json.`,
 
 var reportFlightsFlags struct {
 	out, reportsDir, runID string
-	pointers               []string
+	pointers, ingestOuts   []string
 }
 
 var reportFlightsCmd = &cobra.Command{
@@ -160,7 +160,9 @@ as a self-contained HTML file, twice:
   reports/runs/<run-id>/flights.html  the run's report (+ sidecar for the site index),
                                       with its lineage: run id (DATALAB_RUN_ID, set by
                                       datalab run), git commit and dirty flag, Go version,
-                                      data oids, params.flights
+                                      data oids, params.flights, and a data-quality
+                                      section (rows read, written and quarantined per
+                                      ingested data set and reason)
   build/flights/report.html           the same report without run id, commit and Go
                                       version: its bytes depend only on the inputs
 
@@ -186,7 +188,9 @@ digits of the metrics file's sha256.`,
 			kind:         flightreport.Kind,
 			metricsPath:  flightsFlags.metrics,
 			pipelinePath: flightsFlags.pipeline,
+			pipeline:     p,
 			pointers:     reportFlightsFlags.pointers,
+			ingestOuts:   reportFlightsFlags.ingestOuts,
 			params:       params,
 			stableOut:    reportFlightsFlags.out,
 			reportsDir:   reportFlightsFlags.reportsDir,
@@ -205,6 +209,8 @@ func init() {
 	rf.StringVar(&reportFlightsFlags.reportsDir, "reports-dir", "reports", "site directory; the report goes to <dir>/runs/<run-id>/flights.html")
 	rf.StringVar(&reportFlightsFlags.runID, "run-id", os.Getenv("DATALAB_RUN_ID"), "run id (env DATALAB_RUN_ID, set by datalab run)")
 	rf.StringSliceVar(&reportFlightsFlags.pointers, "pointer", flightPointers, "data pointer files whose oids the lineage lists (repeatable)")
+	rf.StringSliceVar(&reportFlightsFlags.ingestOuts, "ingest-out", []string{"build/parquet/bts2008.parquet", "build/parquet/flights3m.parquet"},
+		"ingest outputs (Parquet, quarantine file beside) whose rows read, written and quarantined the data-quality section lists (repeatable)")
 	subcommandGroup("report", "Write HTML reports").AddCommand(reportFlightsCmd)
 }
 

@@ -13,7 +13,7 @@ import (
 
 var reportMatchesFlags struct {
 	out, reportsDir, runID string
-	pointers               []string
+	pointers, ingestOuts   []string
 }
 
 var reportMatchesCmd = &cobra.Command{
@@ -24,7 +24,9 @@ self-contained HTML file, twice:
 
   reports/runs/<run-id>/matches.html  the run's report, with its lineage: run id
                                       (DATALAB_RUN_ID, set by datalab run), git
-                                      commit and dirty flag, data oids, params
+                                      commit and dirty flag, data oids, params, and
+                                      a data-quality section: rows read, written and
+                                      quarantined per ingested data set and reason
   build/matches/report.html           the same report without run id, commit and Go
                                       version: its bytes depend only on the inputs,
                                       so the pipeline can check it across runs
@@ -49,7 +51,9 @@ digits of the metrics file's sha256.`,
 			kind:         matchreport.Kind,
 			metricsPath:  matchesPaths.metrics,
 			pipelinePath: matchesPaths.pipeline,
+			pipeline:     p,
 			pointers:     reportMatchesFlags.pointers,
+			ingestOuts:   reportMatchesFlags.ingestOuts,
 			params:       matchreport.MatchParams(p),
 			stableOut:    reportMatchesFlags.out,
 			reportsDir:   reportMatchesFlags.reportsDir,
@@ -72,5 +76,9 @@ func init() {
 		"data/pointers/martj42/results.csv.pointer",
 		"data/pointers/worldcup2022/2022_world_cup_groups.csv.pointer",
 	}, "data pointer files whose oids the lineage lists (repeatable)")
+	f.StringSliceVar(&reportMatchesFlags.ingestOuts, "ingest-out", []string{
+		"build/parquet/matches.parquet",
+		"build/parquet/martj42.parquet",
+	}, "ingest outputs (Parquet, quarantine file beside) whose rows read, written and quarantined the data-quality section lists (repeatable)")
 	subcommandGroup("report", "Write HTML reports").AddCommand(reportMatchesCmd)
 }

@@ -21,12 +21,16 @@ import (
 // render the report twice — an input-determined copy (no run id, commit or
 // Go version, so the pipeline can check its bytes across runs) and the run's
 // report with full lineage under <reports>/runs/<run-id>/ — then rebuild the
-// site index. Only build differs between use cases.
+// site index, with the picture of the pipeline's stage graph. Only build
+// differs between use cases; both copies end with the data-quality section
+// of the ingest outputs the use case reads.
 type useCaseReport struct {
-	kind         string   // report kind, the file name in the run directory
-	metricsPath  string   // the evaluation output; its hash names a run without a run id
-	pipelinePath string   // datalab.yaml; its directory is the git repository for lineage
-	pointers     []string // data pointer files whose oids the lineage lists
+	kind         string             // report kind, the file name in the run directory
+	metricsPath  string             // the evaluation output; its hash names a run without a run id
+	pipelinePath string             // datalab.yaml; its directory is the git repository for lineage
+	pipeline     *stagerun.Pipeline // as loaded with its overrides (LoadEnv): lineage overrides, the index's stage graph
+	pointers     []string           // data pointer files whose oids the lineage lists
+	ingestOuts   []string           // ingest Parquet outputs the data-quality section reports
 	params       map[string]any
 	stableOut    string // the input-determined copy
 	reportsDir   string
@@ -39,11 +43,26 @@ func (u useCaseReport) write(out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	base := report.Lineage{DataOids: oids, Params: u.params}
+	base := report.Lineage{DataOids: oids, Params: u.params, Overrides: u.pipeline.Overrides}
+	var quality []report.DataQuality
+	for _, p := range u.ingestOuts {
+		q, err := report.ReadDataQuality(p)
+		if err != nil {
+			return err
+		}
+		quality = append(quality, q)
+	}
+	build := func(l report.Lineage) (*report.Report, error) {
+		r, err := u.build(l)
+		if err == nil && len(quality) > 0 {
+			r.DataQuality(quality)
+		}
+		return r, err
+	}
 
 	stableLineage := base
 	stableLineage.Commit = "not recorded in this input-determined copy (see the run's report under reports/runs/)"
-	stable, err := u.build(stableLineage)
+	stable, err := build(stableLineage)
 	if err != nil {
 		return err
 	}
@@ -74,12 +93,15 @@ func (u useCaseReport) write(out io.Writer) error {
 		slog.Warn("report lineage without commit", "err", gs.Error)
 		full.Commit = "unknown (" + gs.Error + ")"
 	}
-	r, err := u.build(full)
+	r, err := build(full)
 	if err != nil {
 		return err
 	}
 	path := report.RunPath(u.reportsDir, runID, u.kind)
 	if err := r.Write(path); err != nil {
+		return err
+	}
+	if err := report.WriteDAGFile(u.reportsDir, u.pipeline.DAG()); err != nil {
 		return err
 	}
 	if err := report.BuildIndex(u.reportsDir); err != nil {

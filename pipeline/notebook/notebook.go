@@ -198,6 +198,11 @@ func (r Runner) Run(ctx context.Context, nbPath string) (Result, error) {
 	if err := r.CheckTools(); err != nil {
 		return res, err
 	}
+	decls, err := ReadParamDecls(nbPath)
+	if err != nil {
+		return res, err
+	}
+	params := ParamValues(decls, r.Params)
 	tmp, err := os.MkdirTemp("", "datalab-notebook-")
 	if err != nil {
 		return res, fmt.Errorf("run notebook %s: %w", nbPath, err)
@@ -217,6 +222,9 @@ func (r Runner) Run(ctx context.Context, nbPath string) (Result, error) {
 	} else if ce != nil {
 		res.Duration = time.Since(start)
 		return res, ce
+	}
+	if err := injectParams(executed, params); err != nil {
+		return res, fmt.Errorf("run notebook %s: %w", nbPath, err)
 	}
 	toHTML := r.htmlCommand(ctx, executed, tmp)
 	toHTML.Env = cmd.Env
@@ -238,7 +246,7 @@ func (r Runner) Run(ctx context.Context, nbPath string) (Result, error) {
 	if err := writeFile(res.HTML, page); err != nil {
 		return res, err
 	}
-	side, err := r.sidecar(nbPath, page)
+	side, err := r.sidecar(nbPath, page, params)
 	if err != nil {
 		return res, err
 	}
@@ -393,9 +401,30 @@ func firstCellError(nbPath, executed string) (*CellError, error) {
 
 var titleRE = regexp.MustCompile(`(?is)<title>(.*?)</title>`)
 
+// Sidecar is a rendered notebook's sidecar: the report index entry plus the
+// parameters the run used.
+type Sidecar struct {
+	report.Sidecar
+	Params []ParamValue `json:"params"`
+}
+
+// ReadSidecar reads a rendered notebook's sidecar file.
+func ReadSidecar(path string) (Sidecar, error) {
+	var s Sidecar
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return s, fmt.Errorf("read notebook sidecar: %w", err)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return s, fmt.Errorf("read notebook sidecar %s: %w (delete it or re-run the notebook)", path, err)
+	}
+	return s, nil
+}
+
 // sidecar is the report index entry of the rendered page: the title is the
-// page's own (nbconvert uses the notebook name), the time the render time.
-func (r Runner) sidecar(nbPath string, page []byte) ([]byte, error) {
+// page's own (nbconvert uses the notebook name), the time the render time,
+// and the parameters those the page shows.
+func (r Runner) sidecar(nbPath string, page []byte, params []ParamValue) ([]byte, error) {
 	now := time.Now
 	if r.Now != nil {
 		now = r.Now
@@ -405,8 +434,11 @@ func (r Runner) sidecar(nbPath string, page []byte) ([]byte, error) {
 	if m := titleRE.FindSubmatch(page); m != nil && len(bytes.TrimSpace(m[1])) > 0 {
 		title = string(bytes.TrimSpace(m[1]))
 	}
-	s := report.Sidecar{Kind: Kind, Title: title, HTML: Name(nbPath) + ".html", Created: &created,
-		RunID: r.RunID, Commit: r.Commit, Dirty: r.Dirty}
+	if params == nil {
+		params = []ParamValue{} // "params": [] says the notebook takes none
+	}
+	s := Sidecar{Sidecar: report.Sidecar{Kind: Kind, Title: title, HTML: Name(nbPath) + ".html", Created: &created,
+		RunID: r.RunID, Commit: r.Commit, Dirty: r.Dirty}, Params: params}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("notebook %s sidecar: %w", nbPath, err)

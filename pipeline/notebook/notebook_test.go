@@ -1,10 +1,12 @@
 package notebook_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +57,27 @@ func TestRunFixture(t *testing.T) {
 	if !strings.Contains(string(page), "hello, fixture: 42") {
 		t.Errorf("rendered page lacks the cell output %q", "hello, fixture: 42")
 	}
+	// The parameters the run used, under the title: who given, times at
+	// its default; the sidecar records the same.
+	for _, want := range []string{
+		`<tr class="given"><td><span title="whom the notebook greets">who</span></td><td><code>DATALAB_NB_WHO</code></td><td>fixture</td><td>given (--param)</td></tr>`,
+		`<tr class="default"><td>times</td><td><code>DATALAB_NB_TIMES</code></td><td>1</td><td>default</td></tr>`,
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("rendered page lacks the parameter row %s", want)
+		}
+	}
+	if title, block := strings.Index(string(page), `<h1 id="Fixture"`), strings.Index(string(page), `class="datalab-params"`); title < 0 || block < title || block > strings.Index(string(page), "hello, fixture") {
+		t.Errorf("parameters block at %d, want after the title (%d) and before the first output", block, title)
+	}
+	nbSide, err := notebook.ReadSidecar(res.Sidecar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := notebook.ParamValues([]notebook.ParamDecl{{Name: "who", Default: "nobody", Help: "whom the notebook greets"}, {Name: "times", Default: "1"}},
+		map[string]string{"who": "fixture"}); !slices.Equal(nbSide.Params, want) {
+		t.Errorf("sidecar params %+v, want %+v", nbSide.Params, want)
+	}
 	s, err := report.ReadSidecar(res.Sidecar)
 	if err != nil {
 		t.Fatal(err)
@@ -65,8 +88,18 @@ func TestRunFixture(t *testing.T) {
 	// The report index lists the rendered notebook from its sidecar.
 	reports := t.TempDir()
 	nbDir := filepath.Join(reports, "notebooks")
-	if _, err := (notebook.Runner{Root: root, OutDir: nbDir, Params: r.Params, Now: r.Now}).Run(t.Context(), filepath.Join("testdata", "hello.ipynb")); err != nil {
+	res2, err := (notebook.Runner{Root: root, OutDir: nbDir, Params: r.Params, Now: r.Now}).Run(t.Context(), filepath.Join("testdata", "hello.ipynb"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Byte-stable: the same notebook and parameters give the same page and
+	// sidecar.
+	for _, pair := range [][2]string{{res.HTML, res2.HTML}, {res.Sidecar, res2.Sidecar}} {
+		a, _ := os.ReadFile(pair[0])
+		b, _ := os.ReadFile(pair[1])
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s and %s differ: the same run is not byte-stable", pair[0], pair[1])
+		}
 	}
 	if err := report.BuildIndex(reports); err != nil {
 		t.Fatal(err)

@@ -120,14 +120,27 @@ type Lineage struct {
 	RunID     string // pipeline run id (pipeline/stagerun), used by the site index
 	Created   time.Time
 	DataOids  map[string]string // data set → content id (e.g. its LFS pointer oid, sha256:…)
-	Params    map[string]any    // model and pipeline parameters
+	Params    map[string]any    // model and pipeline parameters, by dotted key
 	GoVersion string            // runtime.Version() of the run
+	// Overrides are the parameters the run was given on the command line
+	// (`datalab run --set key=value`, pipeline Overrides), by dotted key;
+	// Params already hold their values. The block lists them first,
+	// highlighted, and marks the parameters they changed.
+	Overrides map[string]any
 }
 
 type keyValue struct{ Key, Value string }
 
+// lineageParam is one parameter row of the lineage block.
+type lineageParam struct {
+	Key        string
+	Value      paramValue
+	Overridden bool
+}
+
 // Lineage appends a lineage block and records run id, commit and creation
-// time for the sidecar. Data ids and parameters are listed in key order.
+// time for the sidecar. Overrides, data ids and parameters are listed in key
+// order; structured parameters are rendered readably (see FormatValue).
 func (r *Report) Lineage(l Lineage) {
 	r.lineage = &l
 	commit := l.Commit
@@ -147,14 +160,33 @@ func (r *Report) Lineage(l Lineage) {
 	if l.GoVersion != "" {
 		rows = append(rows, keyValue{"Go", l.GoVersion})
 	}
-	var data, params []keyValue
+	var data, overrides []keyValue
 	for _, k := range slices.Sorted(maps.Keys(l.DataOids)) {
 		data = append(data, keyValue{k, l.DataOids[k]})
 	}
-	for _, k := range slices.Sorted(maps.Keys(l.Params)) {
-		params = append(params, keyValue{k, fmt.Sprint(l.Params[k])}) // fmt prints nested maps sorted
+	for _, k := range slices.Sorted(maps.Keys(l.Overrides)) {
+		overrides = append(overrides, keyValue{k, FormatValue(l.Overrides[k])})
 	}
-	r.add("lineage", struct{ Rows, Data, Params []keyValue }{rows, data, params})
+	var params []lineageParam
+	for _, k := range slices.Sorted(maps.Keys(l.Params)) {
+		params = append(params, lineageParam{Key: k, Value: formatParam(l.Params[k]), Overridden: overridden(k, l.Overrides)})
+	}
+	r.add("lineage", struct {
+		Rows, Data, Overrides []keyValue
+		Params                []lineageParam
+	}{rows, data, overrides, params})
+}
+
+// overridden reports whether an override set the parameter key or a value
+// inside it (an override of flights.variants.0.forest.max_depth changes
+// flights.variants).
+func overridden(key string, overrides map[string]any) bool {
+	for k := range overrides {
+		if k == key || strings.HasPrefix(k, key+".") || strings.HasPrefix(key, k+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // table is what the "table" template renders; Best marks highlighted cells.

@@ -230,7 +230,7 @@ func TestReportStructure(t *testing.T) {
 	}
 	// Lineage: sorted data ids and params.
 	dl := textOf(elements(doc, "dl")[0])
-	for _, want := range []string{"dirty", "20261123T121400Z-1a2b3c", "2026-11-23T12:14:00Z", "data: flights", "param: features", "[rank points]"} {
+	for _, want := range []string{"dirty", "20261123T121400Z-1a2b3c", "2026-11-23T12:14:00Z", "data: flights", "param: features", "[rank, points]"} {
 		if !strings.Contains(dl, want) {
 			t.Errorf("lineage lacks %q", want)
 		}

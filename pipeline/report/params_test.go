@@ -1,0 +1,112 @@
+package report
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/datalabhq/datalab/pipeline/stagerun"
+)
+
+func TestFormatValue(t *testing.T) {
+	for _, c := range []struct {
+		in   any
+		want string
+	}{
+		{nil, "null"},
+		{12, "12"},
+		{0.01, "0.01"},
+		{true, "true"},
+		{"sqrt", "sqrt"},
+		{"a, b", `"a, b"`},
+		{"", `""`},
+		{[]any{"seed", "elo"}, "[seed, elo]"},
+		{[]string{"rank", "points"}, "[rank, points]"},
+		{map[string]any{"num_trees": 20, "max_depth": 5}, "{max_depth: 5, num_trees: 20}"},
+		{map[string]any{"v": []any{map[string]any{"b": 1, "a": "x: y"}}}, `{v: [{a: "x: y", b: 1}]}`},
+		{map[int]string{2: "b", 1: "a"}, "{1: a, 2: b}"},
+	} {
+		if got := FormatValue(c.in); got != c.want {
+			t.Errorf("FormatValue(%#v) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+// lineageHTML renders only a lineage block.
+func lineageHTML(t *testing.T, l Lineage) string {
+	t.Helper()
+	r := New("lineage")
+	r.Lineage(l)
+	if r.Err() != nil {
+		t.Fatal(r.Err())
+	}
+	return string(r.blocks[0])
+}
+
+// The lineage block, golden: an override listed first and highlighted, the
+// parameter it changed marked, a list of mappings as a nested table (name
+// first), a flat list and a nested mapping in YAML flow syntax.
+func TestLineageGolden(t *testing.T) {
+	got := lineageHTML(t, Lineage{
+		Commit:   "0123abc",
+		RunID:    "20261207T120000Z-ab12cd",
+		DataOids: map[string]string{"matches": "sha256:aaaa"},
+		Params: map[string]any{
+			"matches.forests.default.max_depth": 12,
+			"matches.variants":                  []any{"seed", "elo"},
+			"flights.variants": []any{
+				map[string]any{"name": "bts", "features": []any{"DepDelay", "Distance"}, "forest": map[string]any{"num_trees": 20, "max_depth": 5}},
+				map[string]any{"name": "f3m", "categorical": false, "forest": map[string]any{"num_trees": 20}},
+			},
+		},
+		Overrides: map[string]any{"matches.forests.default.max_depth": 12},
+	})
+	want := `<dl class="lineage">
+<dt>Commit</dt><dd>0123abc</dd>
+<dt>Run</dt><dd>20261207T120000Z-ab12cd</dd>
+<dt class="override">overrides</dt><dd class="override">matches.forests.default.max_depth = 12</dd>
+<dt>data: matches</dt><dd>sha256:aaaa</dd>
+<dt>param: flights.variants</dt><dd><table class="params">
+<thead><tr><th scope="col">name</th><th scope="col">features</th><th scope="col">forest</th><th scope="col">categorical</th></tr></thead>
+<tbody>
+<tr><td>bts</td><td>[DepDelay, Distance]</td><td>{max_depth: 5, num_trees: 20}</td><td></td></tr>
+<tr><td>f3m</td><td></td><td>{num_trees: 20}</td><td>false</td></tr>
+</tbody>
+</table></dd>
+<dt class="override" title="set by an override">param: matches.forests.default.max_depth</dt><dd class="override">12</dd>
+<dt>param: matches.variants</dt><dd>[seed, elo]</dd>
+</dl>`
+	if got != want {
+		t.Errorf("lineage block:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The parameters of the real datalab.yaml, as the match and flight reports
+// list them, render without Go's map[…] syntax; flights.variants becomes a
+// table with one row per variant.
+func TestLineageRealParams(t *testing.T) {
+	p, err := stagerun.Load("../../datalab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lineageHTML(t, Lineage{Params: p.FlatParams(), Overrides: map[string]any{"flights.split_seed": 7}})
+	if strings.Contains(got, "map[") {
+		t.Errorf("lineage prints Go map syntax:\n%s", got)
+	}
+	variants, ok := p.Param("flights.variants")
+	if !ok {
+		t.Fatal("datalab.yaml has no flights.variants")
+	}
+	n := len(variants.([]any))
+	if rows := strings.Count(got, "<tr><td>"); rows != n {
+		t.Errorf("flights.variants table has %d rows, want %d (one per variant)", rows, n)
+	}
+	for _, want := range []string{
+		`<dd class="override">flights.split_seed = 7</dd>`,
+		`<th scope="col">name</th><th scope="col">categorical</th>`,
+		`<td>bts-continuous</td>`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lineage lacks %s:\n%s", want, got)
+		}
+	}
+}
