@@ -43,7 +43,7 @@ func (u useCaseReport) write(out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	base := report.Lineage{DataOids: oids, Params: u.params, Overrides: u.pipeline.Overrides}
+	base := report.Lineage{DataOids: oids, Params: u.params, Overrides: report.RelevantOverrides(u.pipeline.Overrides, u.params)}
 	var quality []report.DataQuality
 	for _, p := range u.ingestOuts {
 		q, err := report.ReadDataQuality(p)

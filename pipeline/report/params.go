@@ -146,3 +146,23 @@ func mappingTable(rows []map[string]any) *table {
 	}
 	return t
 }
+
+// RelevantOverrides keeps the overrides that set one of params or a value
+// inside one (by dotted key). A report lists only those: the others do not
+// change what it shows, and its stage's cache key leaves them out, so
+// listing them would make the same cached report differ between runs.
+func RelevantOverrides(overrides, params map[string]any) map[string]any {
+	var out map[string]any
+	for k, v := range overrides {
+		for p := range params {
+			if overridden(p, map[string]any{k: v}) {
+				if out == nil {
+					out = map[string]any{}
+				}
+				out[k] = v
+				break
+			}
+		}
+	}
+	return out
+}

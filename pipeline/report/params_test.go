@@ -110,3 +110,18 @@ func TestLineageRealParams(t *testing.T) {
 		}
 	}
 }
+
+func TestRelevantOverrides(t *testing.T) {
+	params := map[string]any{"flights.variants": []any{}, "flights.split_seed": 2008}
+	got := RelevantOverrides(map[string]any{
+		"flights.variants.0.forest.max_depth": 7,
+		"flights.split_seed":                  1,
+		"matches.forests.default.max_depth":   12,
+	}, params)
+	if len(got) != 2 || got["flights.variants.0.forest.max_depth"] != 7 || got["flights.split_seed"] != 1 {
+		t.Errorf("RelevantOverrides = %v", got)
+	}
+	if got := RelevantOverrides(map[string]any{"matches.test_year": 2021}, params); got != nil {
+		t.Errorf("an unrelated override kept: %v", got)
+	}
+}
