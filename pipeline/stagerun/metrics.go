@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/datalabhq/datalab/pipeline/atomicfile"
 )
 
 // parseMetrics reads the top-level `metrics:` mapping: a name for each
@@ -48,7 +52,11 @@ func parseMetrics(v *yaml.Node) (map[string]string, error) {
 // "<name>.<path>": objects recurse by key; an array whose elements are all
 // objects with a string "name" field recurses by that name
 // (matches.variants.form3.holdout.accuracy); other arrays (curves,
-// per-row predictions) and non-numeric leaves are left out.
+// per-row predictions) and non-numeric leaves are left out. Each path
+// segment is made a plain word: runs of characters other than letters,
+// digits, '_' and '-' become one '-' ("better FIFA rank wins" →
+// better-FIFA-rank-wins), so a key never holds a space or a dot and can be
+// written in a --fail-on rule.
 func FlattenMetrics(name string, data []byte) (map[string]float64, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -66,7 +74,7 @@ func FlattenMetrics(name string, data []byte) (map[string]float64, error) {
 			}
 		case map[string]any:
 			for k, e := range v {
-				walk(prefix+"."+k, e)
+				walk(prefix+"."+metricSegment(k), e)
 			}
 		case []any:
 			names := make([]string, 0, len(v))
@@ -82,7 +90,7 @@ func FlattenMetrics(name string, data []byte) (map[string]float64, error) {
 				names = append(names, n)
 			}
 			for i, e := range v {
-				walk(prefix+"."+names[i], e)
+				walk(prefix+"."+metricSegment(names[i]), e)
 			}
 		}
 	}
@@ -90,29 +98,69 @@ func FlattenMetrics(name string, data []byte) (map[string]float64, error) {
 	return out, nil
 }
 
+var nonWordRE = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// metricSegment makes a JSON key or name one segment of a metric key.
+func metricSegment(s string) string {
+	s = strings.Trim(nonWordRE.ReplaceAllString(s, "-"), "-")
+	if s == "" {
+		return "_"
+	}
+	return s
+}
+
+// metricsMemoVersion names the flattening rules in memo file names.
+const metricsMemoVersion = "v1"
+
+// flattenFile flattens a metrics file, through a memo in
+// <root>/.datalab/metrics/<sha256>.<version>.json: the flights metrics are
+// megabytes of JSON, and a run with nothing to do must not parse them again.
+func (p *Pipeline) flattenFile(name, abs string, h *hasher) (map[string]float64, error) {
+	d, err := h.fileDigest(abs)
+	if err != nil {
+		return nil, err
+	}
+	memo := filepath.Join(p.Root, ".datalab", "metrics", name+"-"+d.SHA256+"."+metricsMemoVersion+".json")
+	if data, err := os.ReadFile(memo); err == nil {
+		var m map[string]float64
+		if json.Unmarshal(data, &m) == nil {
+			return m, nil
+		}
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, err
+	}
+	m, err := FlattenMetrics(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if enc, err := json.Marshal(m); err == nil {
+		atomicfile.WriteFile(memo, enc) // a memo: a failed write costs a parse next time
+	}
+	return m, nil
+}
+
 // collectMetrics flattens every declared metrics file present under root;
 // a missing file is skipped (the stage writing it did not run yet) and an
 // unreadable one logged, so a run record is written either way.
-func (p *Pipeline) collectMetrics(log *slog.Logger) map[string]float64 {
+func (p *Pipeline) collectMetrics(log *slog.Logger, h *hasher) map[string]float64 {
 	if len(p.Metrics) == 0 {
 		return nil
 	}
 	out := map[string]float64{}
 	for _, name := range slices.Sorted(mapKeys(p.Metrics)) {
 		rel := p.Metrics[name]
-		data, err := os.ReadFile(filepath.Join(p.Root, filepath.FromSlash(rel)))
+		m, err := p.flattenFile(name, filepath.Join(p.Root, filepath.FromSlash(rel)), h)
 		if errors.Is(err, fs.ErrNotExist) {
 			log.Info("metrics file not there; not in the run record", "metrics", name, "path", rel)
 			continue
 		}
 		if err == nil {
-			var m map[string]float64
-			if m, err = FlattenMetrics(name, data); err == nil {
-				for k, v := range m {
-					out[k] = v
-				}
-				continue
+			for k, v := range m {
+				out[k] = v
 			}
+			continue
 		}
 		log.Warn("metrics file unreadable; not in the run record", "metrics", name, "path", rel, "err", err)
 	}

@@ -20,6 +20,8 @@ func TestFlattenMetrics(t *testing.T) {
 			want: map[string]float64{"m.variants.form3.holdout.accuracy": 0.53, "m.variants.elo.auc": 0.7}},
 		{name: "curves skipped", json: `{"roc": [[0, 0], [1, 1]], "rows": [{"p": 0.1}, {"p": 0.2}], "auc": 0.9}`,
 			want: map[string]float64{"m.auc": 0.9}},
+		{name: "names made words", json: `{"baselines": [{"name": "better FIFA rank wins", "acc": 0.6}], "seed label": {"majority (home.win)": 1}}`,
+			want: map[string]float64{"m.baselines.better-FIFA-rank-wins.acc": 0.6, "m.seed-label.majority-home-win": 1}},
 		{name: "duplicate names skipped", json: `{"v": [{"name": "a", "x": 1}, {"name": "a", "x": 2}]}`,
 			want: map[string]float64{}},
 		{name: "not json", json: `{`, err: "not JSON"},
@@ -80,5 +82,15 @@ stages:
 	raw, _ := os.ReadFile(filepath.Join(p.Root, "runs", rec.ID, "run.json"))
 	if !strings.Contains(string(raw), `"model.holdout.accuracy": 0.5`) {
 		t.Fatalf("run.json lacks the metrics:\n%s", raw)
+	}
+	// A no-op run reads them from the memo; a changed file is read again.
+	if rec := mustRun(t, p, nil, testOptions()); rec.Metrics["model.holdout.accuracy"] != 0.5 {
+		t.Fatalf("no-op run metrics %v", rec.Metrics)
+	}
+	if err := p.Override(map[string]any{"acc": 0.25}); err != nil {
+		t.Fatal(err)
+	}
+	if rec := mustRun(t, p, nil, testOptions()); rec.Metrics["model.holdout.accuracy"] != 0.25 {
+		t.Fatalf("metrics after the file changed %v", rec.Metrics)
 	}
 }

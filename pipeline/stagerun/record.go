@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -177,7 +178,90 @@ func lfsMaterialised(repo *git.Repository, idx *index.Index, root, name string) 
 // matches its committed pointer is clean). A directory outside any
 // repository gives a state with Error set rather than an error, so run
 // records and report lineage are written either way.
+//
+// It asks the git command when there is one: `git status` uses the index's
+// stat cache and reads only tracked files, while go-git's status walks the
+// whole working tree, build/ and data sets included (seconds on this
+// repository, most of a `datalab run` with nothing to do). go-git is the
+// fallback without git, or when git cannot answer.
 func GitStateOf(dir string) GitState {
+	if gs, ok := gitStateCLI(dir); ok {
+		return gs
+	}
+	return gitStateGoGit(dir)
+}
+
+// gitStateCLI is GitStateOf through the git command; ok is false when git
+// is missing or failed (not a repository, no commit yet: go-git then says
+// which).
+func gitStateCLI(dir string) (GitState, bool) {
+	bin, err := exec.LookPath("git")
+	if err != nil {
+		return GitState{}, false
+	}
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append([]string{"--no-optional-locks", "-C", dir}, args...)...)
+		cmd.Stderr = nil
+		out, err := cmd.Output()
+		return string(out), err
+	}
+	commit, err := run("rev-parse", "--verify", "-q", "HEAD")
+	if err != nil {
+		return GitState{}, false
+	}
+	gs := GitState{Commit: strings.TrimSpace(commit)}
+	if branch, err := run("symbolic-ref", "--short", "-q", "HEAD"); err == nil {
+		gs.Branch = strings.TrimSpace(branch)
+	}
+	status, err := run("status", "--porcelain=v1", "-z", "--untracked-files=no")
+	if err != nil {
+		return GitState{}, false
+	}
+	top, err := run("rev-parse", "--show-toplevel")
+	if err != nil {
+		return GitState{}, false
+	}
+	var modified []string
+	fields := strings.Split(status, "\x00")
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if len(f) < 4 {
+			continue
+		}
+		xy, name := f[:2], f[3:]
+		if xy[0] == 'R' || xy[0] == 'C' {
+			i++ // the original path follows
+		}
+		if xy != " M" {
+			gs.Dirty = true
+			return gs, true
+		}
+		modified = append(modified, name)
+	}
+	if len(modified) == 0 {
+		return gs, true
+	}
+	// Only worktree modifications: clean if each is a materialised LFS file.
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return GitState{}, false
+	}
+	idx, err := repo.Storer.Index()
+	if err != nil {
+		return GitState{}, false
+	}
+	root := strings.TrimSpace(top)
+	for _, name := range modified {
+		if !lfsMaterialised(repo, idx, root, name) {
+			gs.Dirty = true
+			break
+		}
+	}
+	return gs, true
+}
+
+// gitStateGoGit is GitStateOf through go-git.
+func gitStateGoGit(dir string) GitState {
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return GitState{Error: "not a git repository"}

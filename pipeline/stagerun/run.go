@@ -161,7 +161,7 @@ func (p *Pipeline) Run(ctx context.Context, targets []string, opts Options) (*Ru
 		r.log.Warn("hash state not saved; the next run hashes every file again", "err", err)
 	}
 
-	rec.Metrics = p.collectMetrics(r.log)
+	rec.Metrics = p.collectMetrics(r.log, r.h)
 	rec.End = time.Now()
 	rec.DurationSec = rec.End.Sub(rec.Start).Seconds()
 	switch {

@@ -422,13 +422,35 @@ func TestGitState(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "big.csv"), content, 0o644)
 	os.WriteFile(filepath.Join(dir, "untracked.txt"), []byte("u"), 0o644)
-	gs := GitStateOf(dir)
-	if gs.Commit != hash.String() || gs.Dirty || gs.Error != "" {
-		t.Errorf("clean tree: %+v (commit %s)", gs, hash)
+	// Both ways to ask (the git command, go-git) must agree.
+	both := func() []GitState {
+		cli, ok := gitStateCLI(dir)
+		if !ok {
+			t.Fatal("the git command could not answer")
+		}
+		return []GitState{cli, gitStateGoGit(dir), GitStateOf(dir)}
+	}
+	for _, gs := range both() {
+		if gs.Commit != hash.String() || gs.Dirty || gs.Error != "" || gs.Branch != "master" {
+			t.Errorf("clean tree: %+v (commit %s)", gs, hash)
+		}
 	}
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("changed\n"), 0o644)
-	if gs := GitStateOf(dir); !gs.Dirty {
-		t.Errorf("modified tree: %+v", gs)
+	for _, gs := range both() {
+		if !gs.Dirty {
+			t.Errorf("modified tree: %+v", gs)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "new.txt"), []byte("n\n"), 0o644)
+	wt.Add("new.txt")
+	for _, gs := range both() {
+		if !gs.Dirty {
+			t.Errorf("staged new file: %+v", gs)
+		}
+	}
+	if gs := GitStateOf(t.TempDir()); gs.Error != "not a git repository" {
+		t.Errorf("outside a repository: %+v", gs)
 	}
 }
 
