@@ -192,8 +192,24 @@ func TestServedChecks(t *testing.T) {
 			}
 		}
 	}
-	if failed != 2 || s.BeatsBaselines {
-		t.Errorf("%d failed checks, beats %v", failed, s.BeatsBaselines)
+	if failed != 2 || s.BeatsBaselines || s.ChecksFailed != 2 {
+		t.Errorf("%d failed checks (%d counted), beats %v", failed, s.ChecksFailed, s.BeatsBaselines)
+	}
+	// Checks are named uniquely, and the advantage has the metric's
+	// direction: positive is better for the served variant.
+	names := map[string]bool{}
+	for _, c := range s.Checks {
+		names[c.Name] = true
+		want := c.Served - c.Value
+		if c.Metric == "rps" {
+			want = c.Value - c.Served
+		}
+		if c.Advantage != want || c.Pass != (want > 0 || (c.Set == "world_cup" && want == 0)) {
+			t.Errorf("check %+v: advantage want %v", c, want)
+		}
+	}
+	if len(names) != len(s.Checks) || !names["holdout-three-way-rps-vs-Elo ordered logit"] {
+		t.Errorf("check names %v", names)
 	}
 	// Equal on the World Cup passes ("not worse").
 	ev.Baselines["binary"][1].WorldCup = weakB

@@ -533,10 +533,13 @@ func TestServedAgainstBaselines(t *testing.T) {
 	if elo := ev.Baselines["three-way"][1]; elo.Name != matchmodel.EloLogitName || elo.Holdout.LogLoss > 1.0 || elo.Validation == nil {
 		t.Errorf("Elo baseline %+v", elo)
 	}
-	allPass := true
+	allPass, failed := true, 0
 	for _, c := range sv.Checks {
 		t.Logf("%-9s %-9s %-8s %-22s served %.4f baseline %.4f pass %v", c.Set, c.Classes, c.Metric, c.Baseline, c.Served, c.Value, c.Pass)
 		allPass = allPass && c.Pass
+		if !c.Pass {
+			failed++
+		}
 		switch {
 		case c.Set == "holdout" && !c.Pass:
 			t.Errorf("served %s does not beat the baseline on the hold-out: %+v", sv.Variant, c)
@@ -546,8 +549,8 @@ func TestServedAgainstBaselines(t *testing.T) {
 			t.Errorf("served %s is more than one World Cup match behind: %+v", sv.Variant, c)
 		}
 	}
-	if sv.BeatsBaselines != allPass || len(sv.Checks) != 16 {
-		t.Errorf("beats_baselines %v with %d checks, all passing %v", sv.BeatsBaselines, len(sv.Checks), allPass)
+	if sv.BeatsBaselines != allPass || len(sv.Checks) != 16 || sv.ChecksFailed != failed {
+		t.Errorf("beats_baselines %v, checks_failed %d with %d checks, %d failing", sv.BeatsBaselines, sv.ChecksFailed, len(sv.Checks), failed)
 	}
 }
 

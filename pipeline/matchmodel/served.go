@@ -30,9 +30,11 @@ type Served struct {
 	Draws *DrawCounts `json:"draws,omitempty"`
 	// Checks compare the served variant with "better FIFA rank wins" and
 	// the Elo ordered logit; BeatsBaselines is true when every check
-	// passes.
+	// passes, ChecksFailed counts the others (a number, so run records and
+	// diffs carry it: matches.served.checks_failed).
 	Checks         []ServedCheck `json:"checks"`
 	BeatsBaselines bool          `json:"beats_baselines"`
+	ChecksFailed   int           `json:"checks_failed"`
 }
 
 // DrawCounts are predicted vs actual draws per test set.
@@ -47,13 +49,19 @@ type DrawCounts struct {
 // the hold-out the served variant must be strictly better; on the 64 World
 // Cup matches it must not be worse.
 type ServedCheck struct {
+	// Name is "<set>-<classes>-<metric>-vs-<baseline>" (run records key
+	// the checks by it: matches.served.checks.<name>.advantage).
+	Name     string  `json:"name"`
 	Set      string  `json:"set"`     // "holdout" or "world_cup"
 	Classes  string  `json:"classes"` // "binary" or "three-way"
 	Metric   string  `json:"metric"`  // "accuracy" or "rps"
 	Baseline string  `json:"baseline"`
 	Served   float64 `json:"served"`
 	Value    float64 `json:"value"` // the baseline's
-	Pass     bool    `json:"pass"`
+	// Advantage is how much better the served variant is, in the metric's
+	// units: served − baseline for accuracy, baseline − served for RPS.
+	Advantage float64 `json:"advantage"`
+	Pass      bool    `json:"pass"`
 }
 
 // ServedBaselines are the baselines the served variant is checked against.
@@ -107,14 +115,18 @@ func ServedEvaluation(ev *Evaluation, name string) (*Served, error) {
 			for k, set := range []string{"holdout", "world_cup"} {
 				mine, theirs := results[classes][k], [2]*evaluate.Result{b.Holdout, b.WorldCup}[k]
 				for _, metric := range []string{"accuracy", "rps"} {
-					c := ServedCheck{Set: set, Classes: classes, Metric: metric, Baseline: bname}
+					c := ServedCheck{Name: fmt.Sprintf("%s-%s-%s-vs-%s", set, classes, metric, bname),
+						Set: set, Classes: classes, Metric: metric, Baseline: bname}
 					c.Served, c.Value = metricValue(mine, metric), metricValue(theirs, metric)
-					better := c.Served > c.Value
+					c.Advantage = c.Served - c.Value
 					if metric == "rps" {
-						better = c.Served < c.Value
+						c.Advantage = -c.Advantage
 					}
-					c.Pass = better || (set == "world_cup" && c.Served == c.Value)
+					c.Pass = c.Advantage > 0 || (set == "world_cup" && c.Advantage == 0)
 					s.BeatsBaselines = s.BeatsBaselines && c.Pass
+					if !c.Pass {
+						s.ChecksFailed++
+					}
 					s.Checks = append(s.Checks, c)
 				}
 			}
