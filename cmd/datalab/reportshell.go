@@ -115,11 +115,23 @@ var reportIndexDir string
 
 var reportIndexCmd = &cobra.Command{
 	Use:   "index",
-	Short: "Rebuild the report site index (reports/index.html)",
-	Long: `index scans the reports directory (every run's reports under runs/<run-id>/ and
-rendered notebooks under notebooks/) and rewrites index.html, newest first, with
-a metric diff of the two newest runs of each report kind. The report commands
-already do this after each report; run it after deleting or copying runs.`,
+	Short: "Rebuild the report site index (reports/index.html, trends, diff pages)",
+	Long: `index scans the reports directory — every run's reports and published run
+record under runs/<run-id>/, rendered notebooks under notebooks/ — and rewrites:
+
+  index.html          the stage graph (reports/pipeline.svg, when present),
+                      trend plots (one per headline metric and report kind, a
+                      point per run), the newest change of each kind, the
+                      newest 50 runs and every notebook
+  index-2.html, …     older runs, 50 a page, with newer/older links
+  diffs/<A>..<B>.html the diff page of each run and the previous run of the
+                      same report kind (see datalab report diff)
+
+Each run row shows its id, start time, experiment, overrides, commit, its
+reports with their headline metrics and a "vs previous" link to its diff
+page. Same files, same bytes; pages of a longer run list that no longer
+exist are removed. The report commands and datalab run already rebuild the
+index; run this after deleting or copying runs.`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		if err := report.BuildIndex(reportIndexDir); err != nil {

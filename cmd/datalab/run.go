@@ -217,6 +217,9 @@ not consult the remote. See docs/object-storage.md.`,
 		rec, err := p.Run(cmd.Context(), args, opts)
 		if rec != nil {
 			printRunSummary(cmd.ErrOrStderr(), p, rec)
+			// The run's record goes next to its reports in the site
+			// (reports/runs/<id>/run.json), for the index and diff pages.
+			err = errors.Join(err, publishRunReports(p.Root, rec))
 		}
 		if site != nil && rec != nil {
 			err = errors.Join(err, site.publish(cmd.Context()))
