@@ -259,7 +259,7 @@ func (s *scheduler) run(ctx context.Context, rec *Record) {
 	}
 	switch {
 	case runErr == nil && run != nil && run.Status == "ok":
-		if err := s.publishReports(rec.Name, run.ID); err != nil {
+		if err := s.publishReports(rec.Name, run); err != nil {
 			// The run is done; only the site misses its pages.
 			s.log.Warn("experiment reports not added to the site", "experiment", rec.Name, "err", err)
 			fmt.Fprintf(out, "reports not added to %s: %v\n", l.ReportsDir(), err)
@@ -279,9 +279,11 @@ func (s *scheduler) run(ctx context.Context, rec *Record) {
 }
 
 // publishReports adds the experiment run's reports (reports/runs/<run-id>/
-// in its workspace) to the workspace's report site by hard links, and
-// rebuilds the site index so it lists every run.
-func (s *scheduler) publishReports(name, runID string) error {
+// in its workspace) to the workspace's report site by hard links, with the
+// run record (report.PublishRun, as datalab run does), which rebuilds the
+// site index so it lists every run.
+func (s *scheduler) publishReports(name string, run *stagerun.RunRecord) error {
+	runID := run.ID
 	src := filepath.Join(s.lab.Dir(name), "reports", "runs", runID)
 	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
 		return nil // the targets wrote no report
@@ -299,5 +301,5 @@ func (s *scheduler) publishReports(name, runID string) error {
 	if err := mirror(src, dst, nil, s.log); err != nil {
 		return err
 	}
-	return report.BuildIndex(site)
+	return report.PublishRun(site, run)
 }

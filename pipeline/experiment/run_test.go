@@ -230,8 +230,10 @@ func TestSweepRunsIsolatedSharedAndInParallel(t *testing.T) {
 		if run.Experiment != rec.Name || fmt.Sprint(run.Overrides["b"]) != fmt.Sprint(3+i) || run.Git.Commit != head || run.Git.Dirty {
 			t.Errorf("run record of %s: experiment %q overrides %v git %+v, want the main commit %s, clean", rec.Name, run.Experiment, run.Overrides, run.Git, head)
 		}
-		if _, err := os.Stat(filepath.Join(lab.ReportsDir(), "runs", rec.RunID, "fit.html")); err != nil {
-			t.Errorf("report of %s not in the site: %v", rec.Name, err)
+		for _, f := range []string{"fit.html", "run.json"} {
+			if _, err := os.Stat(filepath.Join(lab.ReportsDir(), "runs", rec.RunID, f)); err != nil {
+				t.Errorf("%s of %s not in the site: %v", f, rec.Name, err)
+			}
 		}
 		if !strings.Contains(progress, rec.Name) {
 			t.Errorf("progress does not mention %s:\n%s", rec.Name, progress)
