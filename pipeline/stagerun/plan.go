@@ -218,7 +218,7 @@ func (p *Pipeline) Plan(ctx context.Context, targets []string, opts Options) (*P
 	}
 	h := newHasher(p.Root)
 	defer h.save()
-	running := map[string]bool{}
+	running, cached := map[string]bool{}, map[string]bool{}
 	pl := &Plan{}
 	for _, s := range sel {
 		if err := ctx.Err(); err != nil {
@@ -244,10 +244,15 @@ func (p *Pipeline) Plan(ctx context.Context, targets []string, opts Options) (*P
 		}
 		ps.Cached = err == nil && len(ps.Reasons) > 0 && len(upstreamRuns) == 0 && !opts.Force && opts.Cache != nil && opts.Cache.Has(st.key)
 		for _, u := range upstreamRuns {
-			ps.Reasons = append(ps.Reasons, "upstream "+u+" will run")
+			if cached[u] {
+				ps.Reasons = append(ps.Reasons, "upstream "+u+" will be restored from the run cache")
+			} else {
+				ps.Reasons = append(ps.Reasons, "upstream "+u+" will run")
+			}
 		}
 		ps.Run = len(ps.Reasons) > 0
 		running[s.Name] = ps.Run
+		cached[s.Name] = ps.Cached
 		pl.Stages = append(pl.Stages, ps)
 	}
 	return pl, nil
