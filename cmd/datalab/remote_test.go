@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -58,7 +60,7 @@ func TestRunRemoteS3(t *testing.T) {
 
 	// Every key is in one of the layout's prefixes.
 	for key := range objs {
-		if !slices.ContainsFunc([]string{"raw/", "parquet/", "models/", "build/", "logs/", "scripts/"}, func(p string) bool { return strings.HasPrefix(key, p) }) {
+		if !slices.ContainsFunc([]string{"raw/", "parquet/", "models/", "build/", "logs/", "scripts/", "site/"}, func(p string) bool { return strings.HasPrefix(key, p) }) {
 			t.Errorf("key %s is outside the layout", key)
 		}
 	}
@@ -189,6 +191,129 @@ func TestRunRemoteS3(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir3, "build", "parquet", "matches.parquet")); err == nil {
 		t.Error("a damaged object was written to build/")
 	}
+}
+
+// TestSiteHistoryS3 is CI's history on a bucket: two pipeline invocations
+// from two clean clones of the same commit, with different --set values,
+// against one S3 bucket (gofakes3 over HTTP). The second clone has the lock
+// the first run wrote (as committed after it). The second invocation
+// fetches every stage the override does not change instead of running it,
+// merges the first run's reports from the bucket's site/ before its report
+// stage rebuilds the index, and pushes the merged site: the index — in the
+// second clone and in the bucket — lists both runs and links their diff
+// page. A third, empty site pulls both runs with datalab report sync.
+func TestSiteHistoryS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run on real data")
+	}
+	mirror := testmirror.Dir(t)
+	fake := objstoretest.NewS3(t, "lab")
+	bin := buildDatalab(t)
+	env := []string{"DATALAB_MIRROR=" + mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_REMOTE=", "DATALAB_SET="}
+	invoke := func(dir, depth string) string {
+		t.Helper()
+		out, code := datalabCmd(t, bin, dir, env, "run", "report-matches", "--remote", fake.URL(),
+			"--set", "matches.forests.default.max_depth="+depth)
+		if code != 0 {
+			t.Fatalf("run --set max_depth=%s exit %d:\n%s", depth, code, out)
+		}
+		return runIDOf(t, out)
+	}
+	dir1 := cloneHead(t)
+	run1 := invoke(dir1, "6")
+	dir2 := cloneHead(t)
+	lock, err := os.ReadFile(filepath.Join(dir1, "datalab.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFixture(t, filepath.Join(dir2, "datalab.lock"), string(lock))
+	run2 := invoke(dir2, "10")
+
+	// The second run ran what max_depth changes and fetched the rest.
+	var rec stagerun.RunRecord
+	b, err := os.ReadFile(filepath.Join(dir2, "runs", run2, "run.json"))
+	if err != nil || json.Unmarshal(b, &rec) != nil {
+		t.Fatalf("second run's record: %v", err)
+	}
+	changed := []string{"train-matches", "evaluate-matches", "report-matches"}
+	var fetched []string
+	for _, s := range rec.Stages {
+		switch {
+		case slices.Contains(changed, s.Name) && s.Status != stagerun.StatusRan:
+			t.Errorf("%s: status %s, want ran (its params changed)", s.Name, s.Status)
+		case !slices.Contains(changed, s.Name) && (s.Status != stagerun.StatusSkipped || len(s.Fetched) == 0):
+			t.Errorf("%s: status %s, fetched %v; want skipped with its outs fetched from the bucket", s.Name, s.Status, s.Fetched)
+		case !slices.Contains(changed, s.Name):
+			fetched = append(fetched, s.Name)
+		}
+	}
+	if want := []string{"ingest-matches", "ingest-martj42", "features-matches"}; !reflect.DeepEqual(fetched, want) {
+		t.Errorf("fetched stages %v, want %v", fetched, want)
+	}
+	if v, ok := rec.Overrides["matches.forests.default.max_depth"]; !ok || fmt.Sprint(v) != "10" {
+		t.Errorf("second run's overrides %v", rec.Overrides)
+	}
+
+	// Both indexes list both runs and link the pair's diff page, which is
+	// there beside them; the bucket holds both runs' reports and records.
+	objs := fake.Objects(t)
+	diff := "diffs/" + run1 + ".." + run2 + ".html"
+	local, err := os.ReadFile(filepath.Join(dir2, "reports", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for where, index := range map[string]string{"second clone": string(local), "bucket": string(objs["site/index.html"])} {
+		for _, want := range []string{run1, run2, `href="` + diff} {
+			if !strings.Contains(index, want) {
+				t.Errorf("%s: index.html lacks %q", where, want)
+			}
+		}
+	}
+	page, err := os.ReadFile(filepath.Join(dir2, "reports", filepath.FromSlash(diff)))
+	if err != nil {
+		t.Fatalf("diff page: %v", err)
+	}
+	if !bytes.Equal(objs["site/"+diff], page) {
+		t.Errorf("site/%s is not the second clone's diff page", diff)
+	}
+	for _, want := range []string{run1, run2, "max_depth"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("diff page lacks %q", want)
+		}
+	}
+	for _, id := range []string{run1, run2} {
+		for _, f := range []string{"matches.html", "run.json"} {
+			if _, ok := objs["site/runs/"+id+"/"+f]; !ok {
+				t.Errorf("site/runs/%s/%s is not in the bucket", id, f)
+			}
+		}
+	}
+	if !bytes.Equal(objs["site/runs/"+run1+"/matches.html"], mustRead(t, filepath.Join(dir1, "reports", "runs", run1, "matches.html"))) {
+		t.Error("the first run's report in the bucket is not the one its clone wrote")
+	}
+
+	// A third, empty site: report sync --pull-only fetches both runs and
+	// builds an index listing them.
+	third := filepath.Join(t.TempDir(), "reports")
+	out, code := datalabCmd(t, bin, t.TempDir(), env, "report", "sync", "--remote", fake.URL(), "--reports-dir", third, "--pull-only")
+	if code != 0 || !strings.Contains(out, "site: pulled 2 runs") {
+		t.Fatalf("report sync --pull-only exit %d:\n%s", code, out)
+	}
+	index := string(mustRead(t, filepath.Join(third, "index.html")))
+	for _, want := range []string{run1, run2, `href="` + diff} {
+		if !strings.Contains(index, want) {
+			t.Errorf("third site's index lacks %q", want)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // cleanCopy copies the source files of a used checkout — what a clone
