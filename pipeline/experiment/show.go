@@ -213,7 +213,20 @@ func resolveMetric(rows []Row, name string) (string, error) {
 	case len(all) == 0:
 		return "", fmt.Errorf("--sort-by %s: no experiment has metrics yet (the pipeline file's metrics: names the files)", name)
 	}
-	return "", fmt.Errorf("--sort-by %s: no such metric (known: %s)", name, strings.Join(slices.Sorted(maps.Keys(all)), ", "))
+	// Name the keys ending like the request (accuracy → every
+	// ….accuracy), at most ten: a run has hundreds of metrics.
+	last := name[strings.LastIndexByte(name, '.')+1:]
+	var near []string
+	for _, k := range slices.Sorted(maps.Keys(all)) {
+		if strings.HasSuffix(k, "."+last) && len(near) < 10 {
+			near = append(near, k)
+		}
+	}
+	hint := "datalab runs show ID lists a run's metrics"
+	if len(near) > 0 {
+		hint = "similar: " + strings.Join(near, ", ") + "; " + hint
+	}
+	return "", fmt.Errorf("--sort-by %s: no such metric (%s)", name, hint)
 }
 
 // Text renders the table for a terminal: one row per experiment, the
