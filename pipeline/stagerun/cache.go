@@ -281,8 +281,41 @@ func (c *Cache) storeFile(abs, rel string, h *hasher, log *slog.Logger) (CacheFi
 		if info, err = os.Stat(obj); err != nil {
 			return CacheFile{}, err
 		}
+	} else if err := c.dedupe(abs, obj, sum, size, h, log); err != nil {
+		return CacheFile{}, err
 	}
 	return CacheFile{Path: rel, Object: sum, Size: size, MtimeNs: info.ModTime().UnixNano()}, nil
+}
+
+// dedupe replaces the out file at abs, whose content the cache already
+// holds as obj, with a hard link to obj, so a stage that writes the same
+// bytes again (every experiment's copy of an unchanged lookup file) does
+// not keep a second copy. The object is re-hashed first (through the hash
+// state, so cheaply when unchanged): an object modified in place must not
+// replace a good out. Any failure leaves the out as it is.
+func (c *Cache) dedupe(abs, obj, sum string, size int64, h *hasher, log *slog.Logger) error {
+	outInfo, err := os.Stat(abs)
+	if err != nil {
+		return err
+	}
+	objInfo, err := os.Stat(obj)
+	if err != nil || os.SameFile(outInfo, objInfo) {
+		return nil
+	}
+	if got, _, err := h.contentSum(obj); err != nil || got != sum {
+		log.Warn("run cache object differs from its name; keeping the out as it is", "object", obj)
+		return nil
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".dedupe-"+strconv.FormatUint(rand.Uint64(), 36))
+	if err := os.Link(obj, tmp); err != nil {
+		return nil // another device or no hard links: the copy stays
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		os.Remove(tmp)
+		return nil
+	}
+	h.refresh(abs, sum, size)
+	return nil
 }
 
 // linkInto publishes src as dst: a hard link (a copy across devices) to a

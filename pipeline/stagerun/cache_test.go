@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -300,4 +301,30 @@ func testLogger(w *bytes.Buffer) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// A run whose out has content the cache already holds must not keep a
+// second copy: the out becomes a link to the existing object (ten
+// experiments that write the same 8 MB lookup file cost one copy).
+func TestCacheDedupesOutsAlreadyStored(t *testing.T) {
+	p, opts := cacheSetup(t)
+	mustRun(t, p, nil, opts)
+	two := filepath.Join(p.Root, "build", "dir", "sub", "two.bin")
+	first, err := os.Stat(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second run rewrites two.bin with the same bytes (a new inode).
+	mustRun(t, setParam1(t, p.Path, map[string]any{"a": 2}), nil, opts)
+	second, err := os.Stat(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(first, second) {
+		t.Fatalf("build/dir/sub/two.bin is a separate copy of content the cache already held (inode %d, cache object inode %d)",
+			second.Sys().(*syscall.Stat_t).Ino, first.Sys().(*syscall.Stat_t).Ino)
+	}
+	if got, _ := os.ReadFile(two); len(got) != 5000 {
+		t.Fatalf("two.bin has %d bytes after dedupe, want 5000", len(got))
+	}
 }
