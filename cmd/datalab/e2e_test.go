@@ -236,6 +236,7 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	if code != 0 || strings.Contains(out, "  ran ") {
 		t.Fatalf("second run should skip every stage (exit %d):\n%s", code, out)
 	}
+	checkReadmeExperiments(t, bin, dir, env)
 
 	// Same inputs ⇒ same bytes, across machines: the committed lock records
 	// the output hashes of the run that produced it.
@@ -681,4 +682,39 @@ func checkNotebookInBrowser(t *testing.T, path string) {
 		t.Errorf("%s: tables have %d cells", path, cells)
 	}
 	noConsoleErrorsAndScreenshot(t, b, path, "notebook-"+filepath.Base(path), 20_000)
+}
+
+// checkReadmeExperiments follows the README's "Next" commands after make
+// run: a two-point sweep in experiment workspaces, exp show, and the
+// Markdown diff of the two runs. The main build/ and datalab.lock stay as
+// they were and git status stays clean.
+func checkReadmeExperiments(t *testing.T, bin, dir string, env []string) {
+	t.Helper()
+	lockBefore, err := os.ReadFile(filepath.Join(dir, "datalab.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modelBefore, err := os.Stat(filepath.Join(dir, "build", "matches", "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code := datalabCmd(t, bin, dir, env, "exp", "run", "--sweep", "matches.forests.default.max_depth=6,10", "report-matches")
+	if code != 0 {
+		t.Fatalf("README: datalab exp run --sweep … exit %d:\n%s", code, out)
+	}
+	out, code = datalabCmd(t, bin, dir, env, "exp", "show")
+	if code != 0 || !strings.Contains(out, "max_depth") || strings.Count(out, "done") < 2 {
+		t.Fatalf("README: datalab exp show should list two done experiments with their max_depth (exit %d):\n%s", code, out)
+	}
+	out, code = datalabCmd(t, bin, dir, env, "runs", "diff", "latest~1", "latest", "--md")
+	if code != 0 || !strings.Contains(out, "matches.forests.default.max_depth") || !strings.Contains(out, "|") {
+		t.Fatalf("README: datalab runs diff latest~1 latest --md should show the changed max_depth as a table (exit %d):\n%s", code, out)
+	}
+	if lockAfter, _ := os.ReadFile(filepath.Join(dir, "datalab.lock")); !bytes.Equal(lockBefore, lockAfter) {
+		t.Error("datalab exp run changed the main datalab.lock")
+	}
+	if modelAfter, err := os.Stat(filepath.Join(dir, "build", "matches", "metrics.json")); err != nil || !os.SameFile(modelBefore, modelAfter) || modelAfter.ModTime() != modelBefore.ModTime() {
+		t.Error("datalab exp run touched the main build/matches/metrics.json")
+	}
+	gitStatusClean(t, dir, "after the README's experiment commands")
 }
