@@ -365,3 +365,16 @@ func TestBuildMadeWithoutTheCacheIsNotRecomputed(t *testing.T) {
 	}
 	before.check(t, lab, "after the experiments")
 }
+
+// TestMisspeltSetNamesClosestKeys: exp run --set with a typo fails before
+// any workspace exists and names the closest keys, as datalab run --set does.
+func TestMisspeltSetNamesClosestKeys(t *testing.T) {
+	lab := newLab(t)
+	_, err := lab.Run(context.Background(), RunOptions{Sets: []string{"s.xx=3"}})
+	if err == nil || !strings.Contains(err.Error(), "did you mean s.x") {
+		t.Errorf("--set s.xx=3: err = %v, want it to name s.x", err)
+	}
+	if names, _ := lab.names(); len(names) > 0 {
+		t.Errorf("workspaces made for a bad --set: %v", names)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"maps"
 	"math"
-	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -26,7 +25,7 @@ var headlineCompanions = []string{"accuracy", "rps", "log_loss", "auc"}
 
 // ShowOptions choose the rows and columns of Show.
 type ShowOptions struct {
-	// Metrics are globs (path.Match, '*' spans dots) over metric keys;
+	// Metrics are globs ('*' matches any run of characters, dots included; rundiff.MatchGlob) over metric keys;
 	// empty means the headline metrics: per use case the served model's
 	// hold-out accuracy (rundiff.HeadlineKeys) with its RPS, log loss and
 	// AUC.
@@ -97,7 +96,7 @@ func (l *Lab) Show(opts ShowOptions) (*Table, error) {
 		}
 	}
 	for _, k := range t.Params {
-		if v, ok := paramAt(p.Params, k); ok {
+		if v, ok := p.Param(k); ok {
 			base.Params[k] = v
 		}
 	}
@@ -129,31 +128,6 @@ func (l *Lab) Show(opts ShowOptions) (*Table, error) {
 	return t, nil
 }
 
-// paramAt reads a parameter by the dotted key an override uses, where a
-// numeric segment indexes a list (flights.variants.0.forest.max_depth).
-func paramAt(params map[string]any, key string) (any, bool) {
-	var cur any = params
-	for _, part := range strings.Split(key, ".") {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[part]
-			if !ok {
-				return nil, false
-			}
-			cur = v
-		case []any:
-			n, err := strconv.Atoi(part)
-			if err != nil || n < 0 || n >= len(c) {
-				return nil, false
-			}
-			cur = c[n]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
 // pickMetrics returns the metric keys of rows matching globs, or the
 // headline metrics of each row's run when there are no globs; sorted.
 func pickMetrics(rows []Row, globs []string, runs map[string]*stagerun.RunRecord) []string {
@@ -162,7 +136,7 @@ func pickMetrics(rows []Row, globs []string, runs map[string]*stagerun.RunRecord
 		if len(globs) > 0 {
 			for k := range r.Metrics {
 				for _, g := range globs {
-					if ok, _ := path.Match(g, k); ok {
+					if rundiff.MatchGlob(g, k) {
 						found[k] = true
 					}
 				}

@@ -96,46 +96,64 @@ func (p *Pipeline) shownPath() string {
 var errUnknownParam = errors.New("unknown parameter")
 
 // setParam replaces the value at key in params and returns the value set
-// (an int replacing a float is stored as a float).
+// (an int replacing a float is stored as a float). It resolves key as
+// ParamAt does.
 func setParam(params map[string]any, key string, v any) (any, error) {
-	parts := strings.Split(key, ".")
 	var parent any = params
-	for i, part := range parts {
-		last := i == len(parts)-1
-		switch c := parent.(type) {
-		case map[string]any:
-			old, ok := c[part]
-			if !ok {
-				return nil, errUnknownParam
-			}
-			if last {
-				nv, err := sameType(old, v)
-				if err != nil {
-					return nil, err
-				}
-				c[part] = nv
-				return nv, nil
-			}
-			parent = old
-		case []any:
-			n, err := strconv.Atoi(part)
-			if err != nil || n < 0 || n >= len(c) || strconv.Itoa(n) != part {
-				return nil, errUnknownParam
-			}
-			if last {
-				nv, err := sameType(c[n], v)
-				if err != nil {
-					return nil, err
-				}
-				c[n] = nv
-				return nv, nil
-			}
-			parent = c[n]
-		default:
+	last := key
+	if i := strings.LastIndex(key, "."); i >= 0 {
+		var ok bool
+		if parent, ok = ParamAt(params, key[:i]); !ok {
 			return nil, errUnknownParam
 		}
+		last = key[i+1:]
 	}
-	return nil, errUnknownParam
+	old, ok := paramChild(parent, last)
+	if !ok {
+		return nil, errUnknownParam
+	}
+	nv, err := sameType(old, v)
+	if err != nil {
+		return nil, err
+	}
+	switch c := parent.(type) {
+	case map[string]any:
+		c[last] = nv
+	case []any:
+		n, _ := strconv.Atoi(last)
+		c[n] = nv
+	}
+	return nv, nil
+}
+
+// ParamAt reads the value at a dotted parameter key, the same keys an
+// override names: a segment selects a mapping's key, or — all digits, no
+// leading zero — a list's item (flights.variants.0.forest.max_depth).
+func ParamAt(params map[string]any, key string) (any, bool) {
+	var cur any = params
+	for _, part := range strings.Split(key, ".") {
+		var ok bool
+		if cur, ok = paramChild(cur, part); !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// paramChild returns the item part names in the mapping or list c.
+func paramChild(c any, part string) (any, bool) {
+	switch c := c.(type) {
+	case map[string]any:
+		v, ok := c[part]
+		return v, ok
+	case []any:
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 || n >= len(c) || strconv.Itoa(n) != part {
+			return nil, false
+		}
+		return c[n], true
+	}
+	return nil, false
 }
 
 // sameType checks v may replace old and returns it in old's numeric type.

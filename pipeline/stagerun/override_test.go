@@ -274,3 +274,26 @@ stages:
 		t.Fatalf("stage saw an inherited DATALAB_SET=%s", data)
 	}
 }
+
+// TestParamIndexes reads list items by the same keys an override names.
+func TestParamIndexes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "datalab.yaml")
+	if err := os.WriteFile(path, []byte(overridePipeline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]any{"variants.1.forest.max_depth": 6, "variants.0.name": "v1", "list.1": 2, "forest.ratio": 0.5} {
+		if got, ok := p.Param(key); !ok || got != want {
+			t.Errorf("Param(%q) = %v, %v; want %v", key, got, ok, want)
+		}
+	}
+	for _, key := range []string{"variants.2.name", "variants.01.name", "variants.-1.name", "list.x", "forest.ratio.x"} {
+		if v, ok := p.Param(key); ok {
+			t.Errorf("Param(%q) = %v, want not found", key, v)
+		}
+	}
+}

@@ -334,19 +334,10 @@ func (p *Pipeline) resolveParams(s *Stage) error {
 	return nil
 }
 
-// Param looks up a dotted key such as "train.num_trees".
+// Param looks up a dotted key such as "train.num_trees" or, indexing a
+// list, "flights.variants.0.forest.max_depth" (see ParamAt).
 func (p *Pipeline) Param(key string) (any, bool) {
-	var cur any = p.Params
-	for _, part := range strings.Split(key, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = m[part]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
+	return ParamAt(p.Params, key)
 }
 
 // DecodeParam decodes the parameter subtree at key (e.g. "matches") into
