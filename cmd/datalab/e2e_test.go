@@ -698,7 +698,7 @@ func checkReadmeExperiments(t *testing.T, bin, dir string, env []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, code := datalabCmd(t, bin, dir, env, "exp", "run", "--sweep", "matches.forests.default.max_depth=6,10", "report-matches")
+	out, code := datalabCmd(t, bin, dir, env, "exp", "run", "--sweep", "matches.forests.form3.max_depth=8,12", "report-matches")
 	if code != 0 {
 		t.Fatalf("README: datalab exp run --sweep … exit %d:\n%s", code, out)
 	}
@@ -707,8 +707,8 @@ func checkReadmeExperiments(t *testing.T, bin, dir string, env []string) {
 		t.Fatalf("README: datalab exp show should list two done experiments with their max_depth (exit %d):\n%s", code, out)
 	}
 	out, code = datalabCmd(t, bin, dir, env, "runs", "diff", "latest~1", "latest", "--md")
-	if code != 0 || !strings.Contains(out, "matches.forests.default.max_depth") || !strings.Contains(out, "|") {
-		t.Fatalf("README: datalab runs diff latest~1 latest --md should show the changed max_depth as a table (exit %d):\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "matches.forests.form3.max_depth") || !strings.Contains(out, "matches.served.holdout.accuracy") || !strings.Contains(out, "|") {
+		t.Fatalf("README: datalab runs diff latest~1 latest --md should show the changed max_depth and the served accuracy as a table (exit %d):\n%s", code, out)
 	}
 	if lockAfter, _ := os.ReadFile(filepath.Join(dir, "datalab.lock")); !bytes.Equal(lockBefore, lockAfter) {
 		t.Error("datalab exp run changed the main datalab.lock")
