@@ -263,7 +263,7 @@ func (t *Table) cells(r Row) []string {
 			c = append(c, "–")
 			continue
 		}
-		c = append(c, rundiff.FormatValue(v))
+		c = append(c, stagerun.FormatParam(v))
 	}
 	for _, k := range t.Metrics {
 		v, ok := r.Metrics[k]

@@ -192,7 +192,7 @@ func presentValue(v any, ok bool) string {
 	if !ok {
 		return "—"
 	}
-	return rundiff.FormatValue(v)
+	return stagerun.FormatParam(v)
 }
 
 func orDash(s string) string {

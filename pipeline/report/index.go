@@ -547,7 +547,7 @@ func runRowOf(r RunEntry, prev map[string]map[string]string) runRow {
 func overridesText(ov map[string]any) string {
 	parts := make([]string, 0, len(ov))
 	for _, k := range slices.Sorted(maps.Keys(ov)) {
-		parts = append(parts, k+"="+rundiff.FormatValue(ov[k]))
+		parts = append(parts, k+"="+stagerun.FormatParam(ov[k]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -1,13 +1,11 @@
 package report
 
 import (
-	"fmt"
 	"maps"
 	"reflect"
 	"slices"
-	"strconv"
-	"strings"
-	"time"
+
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 // paramValue is one parameter as the lineage block shows it: a compact
@@ -26,73 +24,7 @@ func formatParam(v any) paramValue {
 	if rows, ok := mappingList(v); ok {
 		return paramValue{Table: mappingTable(rows)}
 	}
-	return paramValue{Text: FormatValue(v)}
-}
-
-// FormatValue renders a parameter value as compact YAML flow syntax: scalars
-// as written, lists as [a, b], mappings as {k: v} with keys in order. Strings
-// are quoted only where YAML would read them as something else (empty,
-// leading or trailing space, flow or comment characters). It is what report
-// lineage blocks and parameter tables print instead of Go's map[…] syntax.
-func FormatValue(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return yamlString(x)
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case float32:
-		return strconv.FormatFloat(float64(x), 'g', -1, 32)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case fmt.Stringer:
-		return yamlString(x.String())
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Slice, reflect.Array:
-		parts := make([]string, rv.Len())
-		for i := range parts {
-			parts[i] = FormatValue(rv.Index(i).Interface())
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case reflect.Map:
-		m := stringKeyed(rv)
-		parts := make([]string, 0, len(m))
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			parts = append(parts, yamlString(k)+": "+FormatValue(m[k]))
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	case reflect.Pointer, reflect.Interface:
-		if rv.IsNil() {
-			return "null"
-		}
-		return FormatValue(rv.Elem().Interface())
-	}
-	return fmt.Sprint(v) // integers and other scalars
-}
-
-// stringKeyed copies a map with any key type into one keyed by the keys'
-// printed form.
-func stringKeyed(rv reflect.Value) map[string]any {
-	m := make(map[string]any, rv.Len())
-	iter := rv.MapRange()
-	for iter.Next() {
-		m[fmt.Sprint(iter.Key().Interface())] = iter.Value().Interface()
-	}
-	return m
-}
-
-// yamlString quotes s when plain YAML would not read it back as the same
-// string in a flow collection.
-func yamlString(s string) string {
-	if s == "" || strings.TrimSpace(s) != s || strings.ContainsAny(s, ",[]{}#:\"'\n\t") {
-		return strconv.Quote(s)
-	}
-	return s
+	return paramValue{Text: stagerun.FormatParam(v)}
 }
 
 // mappingList returns v's elements when v is a non-empty list whose every
@@ -108,7 +40,7 @@ func mappingList(v any) ([]map[string]any, bool) {
 		if e.Kind() != reflect.Map {
 			return nil, false
 		}
-		rows[i] = stringKeyed(e)
+		rows[i] = stagerun.StringKeyed(e)
 	}
 	return rows, true
 }
@@ -135,7 +67,7 @@ func mappingTable(rows []map[string]any) *table {
 		cells := make([]cell, len(keys))
 		for j, k := range keys {
 			if v, ok := r[k]; ok {
-				txt := FormatValue(v)
+				txt := stagerun.FormatParam(v)
 				if s, isStr := v.(string); isStr {
 					txt = s // a table cell needs no quoting
 				}

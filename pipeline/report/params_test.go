@@ -7,30 +7,6 @@ import (
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
-func TestFormatValue(t *testing.T) {
-	for _, c := range []struct {
-		in   any
-		want string
-	}{
-		{nil, "null"},
-		{12, "12"},
-		{0.01, "0.01"},
-		{true, "true"},
-		{"sqrt", "sqrt"},
-		{"a, b", `"a, b"`},
-		{"", `""`},
-		{[]any{"seed", "elo"}, "[seed, elo]"},
-		{[]string{"rank", "points"}, "[rank, points]"},
-		{map[string]any{"num_trees": 20, "max_depth": 5}, "{max_depth: 5, num_trees: 20}"},
-		{map[string]any{"v": []any{map[string]any{"b": 1, "a": "x: y"}}}, `{v: [{a: "x: y", b: 1}]}`},
-		{map[int]string{2: "b", 1: "a"}, "{1: a, 2: b}"},
-	} {
-		if got := FormatValue(c.in); got != c.want {
-			t.Errorf("FormatValue(%#v) = %s, want %s", c.in, got, c.want)
-		}
-	}
-}
-
 // lineageHTML renders only a lineage block.
 func lineageHTML(t *testing.T, l Lineage) string {
 	t.Helper()

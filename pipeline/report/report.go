@@ -38,6 +38,7 @@ import (
 
 	"github.com/datalabhq/datalab/pipeline/atomicfile"
 	"github.com/datalabhq/datalab/pipeline/evaluate"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 //go:embed templates/*.gohtml
@@ -140,7 +141,7 @@ type lineageParam struct {
 
 // Lineage appends a lineage block and records run id, commit and creation
 // time for the sidecar. Overrides, data ids and parameters are listed in key
-// order; structured parameters are rendered readably (see FormatValue).
+// order; structured parameters are rendered readably (see stagerun.FormatParam).
 func (r *Report) Lineage(l Lineage) {
 	r.lineage = &l
 	commit := l.Commit
@@ -165,7 +166,7 @@ func (r *Report) Lineage(l Lineage) {
 		data = append(data, keyValue{k, l.DataOids[k]})
 	}
 	for _, k := range slices.Sorted(maps.Keys(l.Overrides)) {
-		overrides = append(overrides, keyValue{k, FormatValue(l.Overrides[k])})
+		overrides = append(overrides, keyValue{k, stagerun.FormatParam(l.Overrides[k])})
 	}
 	var params []lineageParam
 	for _, k := range slices.Sorted(maps.Keys(l.Params)) {

@@ -298,11 +298,11 @@ func jsonShaped(v any) any {
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return FormatValue(v)
+		return stagerun.FormatParam(v)
 	}
 	var out any
 	if err := json.Unmarshal(b, &out); err != nil {
-		return FormatValue(v)
+		return stagerun.FormatParam(v)
 	}
 	return out
 }
@@ -411,77 +411,4 @@ func compareStages(old, new []stagerun.StageRecord) []StageChange {
 		}
 	}
 	return out
-}
-
-// FormatValue renders a param value readably and deterministically:
-// scalars as written, lists as [a, b], mappings as {key: value} with
-// sorted keys (flow YAML), never Go's map[…] syntax.
-func FormatValue(v any) string {
-	var b strings.Builder
-	formatValue(&b, jsonShapedOrSelf(v), true)
-	return b.String()
-}
-
-func jsonShapedOrSelf(v any) any {
-	switch v.(type) {
-	case map[string]any, []any, nil, string, bool, float64:
-		return v
-	}
-	return jsonShaped(v)
-}
-
-func formatValue(b *strings.Builder, v any, top bool) {
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case string:
-		if top && x != "" {
-			b.WriteString(x)
-		} else {
-			b.WriteString(flowString(x))
-		}
-	case bool:
-		b.WriteString(strconv.FormatBool(x))
-	case float64:
-		b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			formatValue(b, e, false)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		b.WriteByte('{')
-		for i, k := range slices.Sorted(maps.Keys(x)) {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(flowString(k))
-			b.WriteString(": ")
-			formatValue(b, x[k], false)
-		}
-		b.WriteByte('}')
-	default:
-		formatValue(b, jsonShaped(x), top)
-	}
-}
-
-// flowString quotes a string inside a flow list or mapping when it would
-// otherwise read as something else (empty, a number, true/null, or
-// holding flow punctuation).
-func flowString(s string) string {
-	if s == "" || strings.ContainsAny(s, ",:[]{}#\"'\n") || strings.TrimSpace(s) != s {
-		return strconv.Quote(s)
-	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
-		return strconv.Quote(s)
-	}
-	switch strings.ToLower(s) {
-	case "true", "false", "null", "~", "yes", "no":
-		return strconv.Quote(s)
-	}
-	return s
 }

@@ -331,29 +331,6 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func TestFormatValue(t *testing.T) {
-	tests := []struct {
-		v    any
-		want string
-	}{
-		{"form3", "form3"},
-		{12, "12"},
-		{0.01, "0.01"},
-		{true, "true"},
-		{nil, "null"},
-		{[]any{"seed", "elo"}, "[seed, elo]"},
-		{[]string{"a b", "12", "", "x,y"}, `[a b, "12", "", "x,y"]`},
-		{map[string]any{"b": 1, "a": []any{"x"}}, "{a: [x], b: 1}"},
-		{flightVariants(5)[:1], "[{categorical: true, features: [DepDelay, Distance], forest: {max_bins: 4657, max_depth: 5, num_trees: 20}, name: bts}]"},
-		{map[string]int{"z": 1}, "{z: 1}"},
-	}
-	for _, tt := range tests {
-		if got := FormatValue(tt.v); got != tt.want {
-			t.Errorf("FormatValue(%#v) = %s, want %s", tt.v, got, tt.want)
-		}
-	}
-}
-
 func TestFormatNumbers(t *testing.T) {
 	for _, tt := range []struct{ got, want string }{
 		{FormatNumber(571), "571"}, {FormatNumber(0.53125), "0.5312"}, {FormatNumber(0.00012), "0.00012"},

@@ -129,7 +129,7 @@ func formatOverrides(ov map[string]any) string {
 	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(ov)) {
-		parts = append(parts, k+"="+FormatValue(ov[k]))
+		parts = append(parts, k+"="+stagerun.FormatParam(ov[k]))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -181,7 +181,7 @@ func Show(r *stagerun.RunRecord) []byte {
 		fmt.Fprintf(&b, "\nOverrides (datalab run --set, datalab exp run)\n")
 		var rows [][]string
 		for _, k := range slices.Sorted(maps.Keys(r.Overrides)) {
-			rows = append(rows, []string{k, "=", FormatValue(r.Overrides[k])})
+			rows = append(rows, []string{k, "=", stagerun.FormatParam(r.Overrides[k])})
 		}
 		writeTextTable(&b, rows, nil)
 	}
@@ -193,7 +193,7 @@ func Show(r *stagerun.RunRecord) []byte {
 			if overridden(r.Overrides, k) {
 				mark = "*"
 			}
-			rows = append(rows, []string{mark + " " + k, FormatValue(r.Params[k])})
+			rows = append(rows, []string{mark + " " + k, stagerun.FormatParam(r.Params[k])})
 		}
 		writeTextTable(&b, rows, nil)
 	}

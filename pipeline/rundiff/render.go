@@ -110,10 +110,10 @@ func (m MetricChange) changeCells() (base, head, change string) {
 func (p ParamChange) paramCells() (base, head string) {
 	base, head = "—", "—"
 	if p.HasOld {
-		base = FormatValue(p.Old)
+		base = stagerun.FormatParam(p.Old)
 	}
 	if p.HasNew {
-		head = FormatValue(p.New)
+		head = stagerun.FormatParam(p.New)
 	}
 	return base, head
 }
