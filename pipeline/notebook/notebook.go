@@ -410,15 +410,7 @@ type Sidecar struct {
 
 // ReadSidecar reads a rendered notebook's sidecar file.
 func ReadSidecar(path string) (Sidecar, error) {
-	var s Sidecar
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return s, fmt.Errorf("read notebook sidecar: %w", err)
-	}
-	if err := json.Unmarshal(data, &s); err != nil {
-		return s, fmt.Errorf("read notebook sidecar %s: %w (delete it or re-run the notebook)", path, err)
-	}
-	return s, nil
+	return report.ReadSidecarAs[Sidecar](path)
 }
 
 // sidecar is the report index entry of the rendered page: the title is the

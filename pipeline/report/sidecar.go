@@ -66,7 +66,13 @@ func SidecarPath(htmlPath string) string {
 
 // ReadSidecar reads the sidecar file at path.
 func ReadSidecar(path string) (Sidecar, error) {
-	var s Sidecar
+	return ReadSidecarAs[Sidecar](path)
+}
+
+// ReadSidecarAs reads the sidecar file at path into a T: Sidecar, or a type
+// embedding it with more fields (notebook.Sidecar adds the parameters).
+func ReadSidecarAs[T any](path string) (T, error) {
+	var s T
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return s, fmt.Errorf("read report sidecar: %w", err)
