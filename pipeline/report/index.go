@@ -188,7 +188,7 @@ func ScanIndex(reportsDir string) (*Index, error) {
 	slices.SortFunc(idx.Reports, newestFirst)
 	slices.SortFunc(idx.Notebooks, newestFirst)
 	idx.Runs = groupRuns(records, idx.Reports)
-	idx.Diffs = diffNewestRuns(idx.Reports)
+	idx.Diffs = diffNewestRuns(idx.Runs)
 	idx.Trends = trends(idx.Runs)
 	dag, err := os.ReadFile(filepath.Join(reportsDir, DAGFile))
 	switch {
@@ -329,20 +329,20 @@ func newestFirst(a, b IndexEntry) int {
 	return strings.Compare(a.Href, b.Href)
 }
 
-// diffNewestRuns compares, for each kind, the newest two of the reports
-// (which are sorted newest first).
-func diffNewestRuns(reports []IndexEntry) []KindDiff {
-	byKind := map[string][]IndexEntry{}
-	for _, e := range reports {
-		byKind[e.Kind] = append(byKind[e.Kind], e)
-	}
+// diffNewestRuns compares, for each kind, the reports of its newest two
+// runs in the runs table's order (kindRuns) — the pair whose page
+// BuildIndex writes. (Ordering by report time instead linked a reversed
+// page that no build wrote when a run started first but reported last.)
+func diffNewestRuns(runs []RunEntry) []KindDiff {
+	byKind := kindRuns(runs)
 	var diffs []KindDiff
 	for _, kind := range slices.Sorted(maps.Keys(byKind)) {
-		runs := byKind[kind]
-		if len(runs) < 2 {
+		kr := byKind[kind]
+		if len(kr) < 2 || kr[len(kr)-1].ID == kr[len(kr)-2].ID {
 			continue
 		}
-		diffs = append(diffs, KindDiff{Kind: kind, New: runs[0], Old: runs[1], Rows: rundiff.CompareMetrics(runs[1].Metrics, runs[0].Metrics)})
+		newRun, oldRun := kr[len(kr)-1].Report(kind), kr[len(kr)-2].Report(kind)
+		diffs = append(diffs, KindDiff{Kind: kind, New: *newRun, Old: *oldRun, Rows: rundiff.CompareMetrics(oldRun.Metrics, newRun.Metrics)})
 	}
 	return diffs
 }

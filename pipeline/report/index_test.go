@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/pipeline/atomicfile"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 // fakeRun writes a small report of kind name in run id with the given
@@ -217,4 +218,42 @@ func writeSidecarForTest(path string, s Sidecar) error {
 		return err
 	}
 	return atomicfile.WriteFile(path, data)
+}
+
+// TestLatestDiffLinksAWrittenPage: run A started first but reported last
+// (parallel experiments). The latest-diff link must name the page the build
+// writes (runs-table order, A..B), not a reversed B..A that none writes.
+func TestLatestDiffLinksAWrittenPage(t *testing.T) {
+	dir := t.TempDir()
+	const kind = "matchwinner-binary"
+	at := func(m int) time.Time { return time.Date(2026, 11, 1, 10, m, 0, 0, time.UTC) }
+	a, b := "20261101T100000Z-aaaaaa", "20261101T100100Z-bbbbbb"
+	fakeRun(t, dir, a, kind, at(5), map[string]float64{"accuracy": 0.6})
+	fakeRun(t, dir, b, kind, at(3), map[string]float64{"accuracy": 0.7})
+	for id, start := range map[string]time.Time{a: at(0), b: at(1)} {
+		if err := PublishRun(dir, &stagerun.RunRecord{ID: id, Start: start, Status: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := BuildIndex(dir); err != nil {
+		t.Fatal(err)
+	}
+	written, err := filepath.Glob(filepath.Join(dir, "diffs", "*.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(written) != 1 || filepath.Base(written[0]) != DiffPageName(a, b) {
+		t.Errorf("diff pages written: %v, want only %s", written, DiffPageName(a, b))
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, el := range elements(parse(t, page), "a") {
+		if href := attr(el, "href"); strings.HasPrefix(href, "diffs/") {
+			if !fileExists(filepath.Join(dir, filepath.FromSlash(strings.Split(href, "#")[0]))) {
+				t.Errorf("index links %s, which the build did not write", href)
+			}
+		}
+	}
 }
