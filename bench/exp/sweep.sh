@@ -12,8 +12,9 @@
 # not depend on the forest parameters except through the models):
 #   1. a no-op `datalab run` (everything up to date);
 #   2. `datalab exp run report-matches --sweep matches.forests.default.max_depth=4,6,8,10,12`
-#      (-j the cores): wall time, and the disk it adds under .datalab, runs
-#      and reports (one du over all of them, so hard links count once);
+#      (-j the cores): wall time, and the disk it adds to the whole clone (one
+#      du over the tree, so the workspaces' hard links to the sources, data and
+#      cache count once);
 #   3. the same five values as five sequential `datalab run --set … report-matches`
 #      in a copy of the clone (cp -a: its own build/ and cache), wall time
 #      and disk added the same way.
@@ -56,24 +57,24 @@ cp -a . "$COPY/repo"
 [ -e ../shared ] && ln -sfn "$(cd ../shared && pwd)" "$COPY/shared"
 
 echo "== 2. datalab exp run $TARGET --sweep $KEY=$VALUES"
-before=$(usage . build .datalab runs reports)
+before=$(usage . .)
 t=$(now)
 "$DATALAB" exp run "$TARGET" --sweep "$KEY=$VALUES" --name bench --force
 sweep=$(elapsed "$t")
-after=$(usage . build .datalab runs reports)
+after=$(usage . .)
 sweep_disk=$((after - before))
-echo "sweep: ${sweep} s wall; disk added: $(mib "$sweep_disk") (build, .datalab, runs, reports: $(mib "$before") → $(mib "$after"))"
+echo "sweep: ${sweep} s wall; disk added: $(mib "$sweep_disk") (whole clone: $(mib "$before") → $(mib "$after"))"
 "$DATALAB" exp show --sort-by served.holdout.accuracy || true
 
 echo "== 3. five sequential datalab run --set $KEY=… $TARGET (in a copy)"
-before=$(usage "$COPY/repo" build .datalab runs reports)
+before=$(usage "$COPY/repo" .)
 t=$(now)
 IFS=, read -ra vals <<<"$VALUES"
 for v in "${vals[@]}"; do
   (cd "$COPY/repo" && "$DATALAB" run --set "$KEY=$v" "$TARGET" >/dev/null 2>&1)
 done
 seq=$(elapsed "$t")
-after=$(usage "$COPY/repo" build .datalab runs reports)
+after=$(usage "$COPY/repo" .)
 echo "sequential: ${seq} s wall; disk added: $(mib $((after - before))) (only the last value's outs stay in build/)"
 
 echo
