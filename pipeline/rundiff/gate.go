@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 // What a gate rule compares.
@@ -264,6 +266,15 @@ func (d Diff) matchMetrics(pattern string) []string {
 // nearMetrics suggests up to 5 keys for a pattern that matched nothing:
 // those ending like it (same last segment), else those starting like it.
 func (d Diff) nearMetrics(pattern string) []string {
+	if !strings.Contains(pattern, "*") {
+		keys := make([]string, len(d.Metrics))
+		for i, m := range d.Metrics {
+			keys[i] = m.Key
+		}
+		if near := stagerun.ClosestKeys(pattern, keys, 5); len(near) > 0 {
+			return near
+		}
+	}
 	last := pattern[strings.LastIndexByte(pattern, '.')+1:]
 	first, _, _ := strings.Cut(pattern, ".")
 	var near []string

@@ -111,6 +111,24 @@ func mustRules(t *testing.T, specs ...string) []Rule {
 	return rules
 }
 
+// A misspelt metric is answered with the keys closest to it, not with the
+// first keys sharing its prefix: real run records hold hundreds of metrics,
+// and dozens of baseline keys sort before matches.served.
+func TestUnknownMetricSuggestsClosest(t *testing.T) {
+	base, head := baseRecord(), headRecord()
+	for i, name := range []string{"Elo-ordered-logit", "better-FIFA-rank-wins", "majority-class"} {
+		for _, m := range []string{"accuracy", "auc", "log_loss"} {
+			k := "matches.baselines.binary." + name + ".holdout." + m
+			base.Metrics[k], head.Metrics[k] = float64(i), float64(i)
+		}
+	}
+	g := Compare(base, head, Options{}).Check(mustRules(t, "matches.served.holdout.acuracy < 0"))
+	err := g.Err()
+	if err == nil || !strings.Contains(err.Error(), "did you mean matches.served.holdout.accuracy") {
+		t.Fatalf("want the closest key suggested first, got: %v", err)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	d := Compare(baseRecord(), headRecord(), Options{})
 	// accuracy 0.5312 → 0.5469 (+0.0157, +2.96%); log loss 0.9871 → 1.0123
@@ -129,7 +147,7 @@ func TestCheck(t *testing.T) {
 		{"matches.served.holdout.accuracy.value < 0.5", nil, 1, ""},
 		{"*.holdout.accuracy < -0.002", []string{"flights.variants.bts.holdout.accuracy"}, 2, ""},
 		{"flights.variants.bts.holdout.accuracy <= -0.22%", []string{"flights.variants.bts.holdout.accuracy"}, 0, ""},
-		{"matches.served.holdout.acuracy < 0", nil, 0, "unknown metric matches.served.holdout.acuracy: neither run has it; did you mean"},
+		{"matches.served.holdout.acuracy < 0", nil, 0, "unknown metric matches.served.holdout.acuracy: neither run has it; did you mean matches.served.holdout.accuracy"},
 		{"nothing.* < 0", nil, 0, "the glob nothing.* matches no metric"},
 		{"flights.variants.flights3m.holdout.auc < 0", nil, 0, "missing in the head run"},
 		{"flights.variants.bts.holdout.rows < 0", nil, 0, "missing in the base run"},

@@ -268,6 +268,18 @@ func addressableKeys(params map[string]any) []string {
 // suggest names the keys closest to key by edit distance (at most three,
 // only those reasonably close).
 func suggest(key string, keys []string) string {
+	near := ClosestKeys(key, keys, 3)
+	if len(near) == 0 {
+		return " (see `params:` in the pipeline file for the keys)"
+	}
+	return "; did you mean " + strings.Join(near, ", ") + "?"
+}
+
+// ClosestKeys returns up to n of keys closest to key by edit distance,
+// closest first (ties in the order given), leaving out those too far to be
+// a misspelling (more than max(3, len(key)/2) edits). It answers "did you
+// mean" for unknown parameters and for unknown metrics in gate rules.
+func ClosestKeys(key string, keys []string, n int) []string {
 	type cand struct {
 		key  string
 		dist int
@@ -280,15 +292,12 @@ func suggest(key string, keys []string) string {
 	limit := max(3, len(key)/2)
 	var near []string
 	for _, c := range cs {
-		if len(near) == 3 || c.dist > limit {
+		if len(near) == n || c.dist > limit {
 			break
 		}
 		near = append(near, c.key)
 	}
-	if len(near) == 0 {
-		return " (see `params:` in the pipeline file for the keys)"
-	}
-	return "; did you mean " + strings.Join(near, ", ") + "?"
+	return near
 }
 
 // editDistance is the Levenshtein distance between a and b.
