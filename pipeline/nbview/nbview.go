@@ -4,9 +4,11 @@
 // (Metrics). It also reads the notebooks' parameters (DATALAB_NB_<KEY>
 // environment variables, see pipeline/notebook).
 //
-// It knows nothing about GoNB: a notebook passes what it returns to
-// gonbui.DisplayHTML / gonbui.DisplayPNG. Everything it renders is
-// deterministic (same data ⇒ same bytes), so a rendered notebook is too.
+// It is the one package of helpers the notebooks share: display (Show,
+// ShowHTML, ShowRows through GoNB's gonbui), percentages (Pct, Percent), Must,
+// the repository root (Root, Path), Quiet logs, and whether a browser is
+// attached (Interactive, for widgets). Everything it renders is deterministic
+// (same data ⇒ same bytes), so a rendered notebook is too.
 package nbview
 
 import (

@@ -161,6 +161,10 @@ func (r Runner) toolsDir(root string) string {
 	return r.ToolsDir
 }
 
+// ModeEnv is nbview.ModeEnv (not imported: nbview pulls GoNB's gonbui into
+// every binary that links the runner).
+const ModeEnv = "DATALAB_NOTEBOOK_MODE"
+
 // env is the process environment with the tool paths and parameters set.
 func (r Runner) env(root string) []string {
 	set := map[string]string{
@@ -168,6 +172,12 @@ func (r Runner) env(root string) []string {
 		"JUPYTER_PATH": filepath.Join(root, "jupyter"),
 		"GOTOOLCHAIN":  "local",
 		"DATALAB_ROOT": root,
+		// The kernelspec passes --raw_error to gonb when this is set: plain
+		// text errors, which firstCellError reads, instead of HTML.
+		"DATALAB_GONB_RAW_ERROR": "1",
+		// Cells offering a widget show their static form
+		// (nbview.Interactive).
+		ModeEnv: "headless",
 	}
 	for k, v := range r.Params {
 		set[ParamPrefix+strings.ToUpper(k)] = v
