@@ -246,6 +246,7 @@ func (r Runner) Run(ctx context.Context, nbPath string) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("run notebook %s: nbconvert wrote no HTML: %w", nbPath, err)
 	}
+	page = InsertTOC(page)
 	if r.StableDir != "" {
 		if err := writeFile(filepath.Join(r.StableDir, Name(nbPath)+".html"), page); err != nil {
 			return res, err
