@@ -83,6 +83,39 @@ datalab run does not retry it. Run it from the repository root.`,
 	},
 }
 
+var notebooksNewFlags struct{ dir string }
+
+var notebooksNewCmd = &cobra.Command{
+	Use:   "new NAME",
+	Short: "Start a notebook: notebooks/NAME.ipynb from the datalab template",
+	Long: `notebooks new writes notebooks/NAME.ipynb, a GoNB notebook to start from: a
+title, its parameters (matches, sample) described, declared in the notebook's
+metadata and read with nbview.Param and nbview.IntParam in a parameters cell,
+and a first cell with the usual imports (fmt, nbview, ingest, gota, gonum/plot)
+that loads build/parquet/matches.parquet (made by datalab run ingest-matches)
+and shows a table and a plot.
+
+NAME is kebab-case (lower-case letters and digits, words joined by hyphens),
+e.g. goals-by-year; it names the file and the rendered page. An existing
+notebook is never overwritten. Then edit it with datalab lab, and render it
+with datalab notebooks run NAME.`,
+	Args: cobra.ExactArgs(1),
+	RunE: func(cmd *cobra.Command, args []string) error {
+		name := strings.TrimSuffix(args[0], ".ipynb")
+		path, err := notebook.Create(notebooksNewFlags.dir, name)
+		if err != nil {
+			return err
+		}
+		slog.Info("notebook created", "notebook", path)
+		run := "datalab notebooks run " + name
+		if filepath.Clean(notebooksNewFlags.dir) != "notebooks" {
+			run = "datalab notebooks run --dir " + notebooksNewFlags.dir + " " + name
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s\nnext:\n  datalab lab    # edit it in Jupyter (GoNB kernel)\n  %s    # render reports/notebooks/%s.html\n", path, run, name)
+		return nil
+	},
+}
+
 // notebookPaths resolves names to dir/<name>.ipynb, or lists every notebook
 // in dir when no names are given.
 func notebookPaths(dir string, names []string) ([]string, error) {
@@ -118,5 +151,7 @@ func init() {
 	f.StringVar(&notebooksRunFlags.runID, "run-id", os.Getenv("DATALAB_RUN_ID"), "run id for the sidecar (env DATALAB_RUN_ID, set by datalab run)")
 	f.StringArrayVar(&notebooksRunFlags.params, "param", nil, "notebook parameter key=value, seen as DATALAB_NB_<KEY> (repeatable)")
 	notebooksCmd.AddCommand(notebooksRunCmd)
+	notebooksNewCmd.Flags().StringVar(&notebooksNewFlags.dir, "dir", "notebooks", "directory the notebook is written to")
+	notebooksCmd.AddCommand(notebooksNewCmd)
 	rootCmd.AddCommand(notebooksCmd)
 }

@@ -177,6 +177,9 @@ func TestRenderFoldedCellsAndTOC(t *testing.T) {
 		if !strings.Contains(page, "details.datalab-hidden-input") {
 			t.Error("the datalab template does not style folded inputs")
 		}
+		if !strings.Contains(page, `<div class=" highlight hl-go">`) || strings.Contains(page, "hl-ipython") {
+			t.Error("code is not highlighted as Go (the kernel's language)")
+		}
 		if strings.Contains(page, "<script") {
 			t.Error("page has a script")
 		}
