@@ -161,7 +161,9 @@ func goalsFrame() dataframe.DataFrame {
 }
 
 %%
-fmt.Printf("%d matches, %s to %s\n", len(matches), matches[0].Date, matches[len(matches)-1].Date)
+// Everything displays through gonbui (nbview.Show*): mixed with fmt.Print
+// in one cell, the order on the page can change from run to run.
+nbview.ShowHTML(fmt.Sprintf("<p>%d matches, %s to %s</p>", len(matches), matches[0].Date, matches[len(matches)-1].Date))
 df := goalsFrame()
 nbview.ShowHTML(nbview.Table(df.Select([]string{"home_goals", "away_goals", "goals"}).Describe()))
 

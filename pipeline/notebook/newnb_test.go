@@ -125,8 +125,9 @@ func TestCreate(t *testing.T) {
 }
 
 // TestNewNotebookRuns executes a new notebook headless with real GoNB on
-// matches ingested from the mirror: it is valid nbformat, and its page shows
-// the parameters of the run, a table and a PNG plot.
+// matches ingested from the mirror: it is valid nbformat, its page shows the
+// parameters of the run, a table and a PNG plot, and a second run renders
+// the same bytes.
 func TestNewNotebookRuns(t *testing.T) {
 	root := needKernel(t)
 	dir := t.TempDir()
@@ -140,16 +141,22 @@ func TestNewNotebookRuns(t *testing.T) {
 		t.Errorf("nbformat.validate: %v\n%s", err, out)
 	}
 	mp := ingestMirror(t, t.TempDir(), "matches", testmirror.Path(t, "matches", "international_matches.csv"))
-	res, err := notebook.Runner{Root: root, OutDir: t.TempDir(), Params: map[string]string{"matches": mp, "sample": "3000"}}.Run(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
+	var pages [2][]byte
+	for i := range pages {
+		res, err := notebook.Runner{Root: root, OutDir: t.TempDir(), Params: map[string]string{"matches": mp, "sample": "3000"}}.Run(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rendered in %v", res.Duration)
+		if pages[i], err = os.ReadFile(res.HTML); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Logf("rendered in %v", res.Duration)
-	page, err := os.ReadFile(res.HTML)
-	if err != nil {
-		t.Fatal(err)
+	page := pages[0]
+	if !bytes.Equal(pages[0], pages[1]) {
+		t.Errorf("two renderings differ (%d and %d bytes): the template's page must be byte-stable", len(pages[0]), len(pages[1]))
 	}
-	checkPage(t, page, 1, 2, "3000 matches, 1993-08-08 to ", "<th>home_goals</th>", "<td>mean</td>",
+	checkPage(t, page, 1, 2, "<p>3000 matches, 1993-08-08 to ", "<th>home_goals</th>", "<td>mean</td>",
 		`<tr class="given"><td><span title="use only the first n matches (the file is in date order: the earliest n)">sample</span></td><td><code>DATALAB_NB_SAMPLE</code></td><td>3000</td>`,
 		`<td><code>DATALAB_NB_MATCHES</code></td><td>`+mp+`</td><td>given (--param)</td>`,
 		`<nav class="datalab-toc"`, `<a href="#A-first-look">A first look</a>`)
