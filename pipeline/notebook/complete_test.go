@@ -17,17 +17,23 @@ import (
 // the checkout and gopls answers for the pipeline's packages.
 func TestKernelCompletesPipelinePackages(t *testing.T) {
 	root := needKernel(t)
-	if _, err := os.Stat(filepath.Join(root, ".bin", "gopls")); err != nil {
+	if _, err := os.Stat(filepath.Join(root, ".bin", "lab", "gopls")); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("gopls missing under CI (bash .ci/setup builds .bin/gopls): %v", err)
+			t.Fatalf("gopls missing under CI (bash .ci/setup builds .bin/lab/gopls): %v", err)
 		}
 		t.Skipf("gopls missing (bash .ci/setup lab): %v", err)
 	}
 	const imp = "import \"github.com/datalabhq/datalab/pipeline/forest\"\n\n%%\n"
+	// A cell run first, importing the checkout and its dependencies, as a
+	// notebook's first cell does: completion must still answer afterwards.
+	const cell = "import (\n\t\"fmt\"\n\t\"github.com/datalabhq/datalab/pipeline/nbview\"\n\t\"gonum.org/v1/plot\"\n)\n\n%%\n" +
+		"fmt.Println(\"pct\", nbview.Pct(1, 8), plot.New().Title.Text == \"\")"
 	cmd := exec.CommandContext(t.Context(), "/usr/bin/python3", filepath.Join("testdata", "kernel_complete.py"),
-		imp+"_ = forest.", imp+"forest.Train")
+		imp+"_ = forest.", imp+"forest.Train", cell)
 	cmd.Env = append(os.Environ(),
-		"PATH="+filepath.Join(root, ".bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
+		// As `datalab lab` sets it: .bin/lab holds gopls, which only the lab
+		// (never a headless run) puts on the kernel's PATH.
+		"PATH="+strings.Join([]string{filepath.Join(root, ".bin", "lab"), filepath.Join(root, ".bin"), os.Getenv("PATH")}, string(os.PathListSeparator)),
 		"JUPYTER_PATH="+filepath.Join(root, "jupyter"),
 		"DATALAB_ROOT="+root,
 		"GOTOOLCHAIN=local")
@@ -39,7 +45,11 @@ func TestKernelCompletesPipelinePackages(t *testing.T) {
 		t.Fatalf("kernel_complete.py: %v\n…%s", err, log[max(0, len(log)-3000):])
 	}
 	var got struct {
-		Attempts int `json:"attempts"`
+		Attempts map[string]int `json:"attempts"`
+		Execute  struct {
+			Status string `json:"status"`
+			Stdout string `json:"stdout"`
+		} `json:"execute"`
 		Complete struct {
 			Status  string   `json:"status"`
 			Matches []string `json:"matches"`
@@ -53,7 +63,10 @@ func TestKernelCompletesPipelinePackages(t *testing.T) {
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("kernel_complete.py output %q: %v", out, err)
 	}
-	t.Logf("complete answered after %d request(s): %v", got.Attempts, got.Complete.Matches)
+	if got.Execute.Status != "ok" || got.Execute.Stdout != "pct 12.5 true\n" {
+		t.Errorf("the first cell: status %q, output %q; want ok and %q", got.Execute.Status, got.Execute.Stdout, "pct 12.5 true\n")
+	}
+	t.Logf("answered after %v request(s); completions %v", got.Attempts, got.Complete.Matches)
 	if got.Complete.Status != "ok" {
 		t.Errorf("complete_request status %q, want ok", got.Complete.Status)
 	}
