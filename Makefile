@@ -12,7 +12,7 @@ export DATALAB_TEST_POSTGRES DATALAB_TEST_MYSQL
 GO ?= go
 BIN := .bin
 
-.PHONY: build run test setup test-short bench clean fuzz
+.PHONY: build run lab test setup test-short bench clean fuzz
 
 build:
 	$(GO) build -o $(BIN)/datalab ./cmd/datalab
@@ -22,6 +22,13 @@ build:
 run: build
 	bash .ci/setup notebooks
 	$(BIN)/datalab run
+
+# The notebooks in the browser: Jupyter's notebook server with the GoNB
+# kernel (`.ci/setup lab` installs it, and gopls for completion), the URLs
+# printed, parameters from datalab.yaml; Ctrl-C stops it (docs/notebooks.md).
+lab: build
+	bash .ci/setup lab
+	$(BIN)/datalab lab
 
 # Installs and starts what the tests need (Debian packages, database servers,
 # pinned Go tools); idempotent, so `make test` can always call it.

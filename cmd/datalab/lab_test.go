@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/datalabhq/datalab/internal/browsertest"
+	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/pipeline/ingest"
+)
+
+// labTools is notebookTools plus Jupyter's notebook server, which `datalab
+// lab` runs: the test skips locally without them and fails under CI.
+func labTools(t *testing.T) string {
+	t.Helper()
+	tools := notebookTools(t)
+	if _, err := exec.LookPath("jupyter-notebook"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("jupyter-notebook missing under CI (bash .ci/setup lab installs it)")
+		}
+		t.Skip("jupyter-notebook missing (bash .ci/setup lab installs it)")
+	}
+	return tools
+}
+
+var labTreeURL = regexp.MustCompile(`http://127\.0\.0\.1:\d+/tree\?token=[0-9a-f]{48}`)
+
+// TestLabRunsNotebookInBrowser starts `datalab lab` on a checkout and uses
+// the notebook server as a person would, in Chromium: open
+// matches-explore from the notebook list, run all cells with the GoNB
+// kernel (selected from the notebook's metadata), see its tables and PNG
+// figures without errors, add a cell that plots a value, change the value
+// and see a different figure; then Ctrl-C stops the server and its kernels.
+func TestLabRunsNotebookInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Jupyter and compiles every notebook cell")
+	}
+	tools := labTools(t)
+	b := browsertest.New(t, 15*time.Minute)
+	bin := buildDatalab(t)
+	root := execCheckout(t)
+	ds, _ := ingest.Lookup("matches")
+	matches := filepath.Join(t.TempDir(), "matches.parquet")
+	if _, err := ingest.Run(t.Context(), ds, ingest.Config{Inputs: []string{testmirror.Path(t, "matches", "international_matches.csv")},
+		Output: matches, MaxBadRatio: ingest.DefaultMaxBadRatio}); err != nil {
+		t.Fatalf("ingest matches: %v", err)
+	}
+
+	cmd := exec.Command(bin, "lab", "--no-browser", "--port", "0", "--tools-dir", tools, "--param", "matches="+matches)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "DATALAB_LAB_PORT=", "DATALAB_LAB_NO_BROWSER=")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(done)
+	}()
+	// A failing test still stops the server and its kernels the way a
+	// person would, and kills datalab lab only if that hangs.
+	t.Cleanup(func() {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			cmd.Process.Kill()
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("datalab lab stderr (server and kernel log):\n%s", stderr.String())
+		}
+	})
+	var tree string
+	deadline := time.After(2 * time.Minute)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for tree == "" {
+		select {
+		case <-done:
+			t.Fatalf("datalab lab exited before printing the URL: %v\nstdout:\n%s\nstderr:\n%s", waitErr, stdout.String(), stderr.String())
+		case <-deadline:
+			t.Fatalf("no URL from datalab lab in 2 minutes\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		case <-tick.C:
+			tree = labTreeURL.FindString(stdout.String())
+		}
+	}
+	t.Logf("server answered after %v: %s", time.Since(start).Round(time.Millisecond), tree)
+	for _, want := range []string{
+		`path=build/parquet/martj42.parquet "make it with"="datalab run ingest-martj42"`,
+		`path=build/models/matches "make it with"="datalab run train-matches"`,
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks the missing-input warning %q:\n%s", want, stderr.String())
+		}
+	}
+
+	// The notebook list, then the notebook (its link opens a new tab, so the
+	// test follows the link's address in this one).
+	b.Do(t, chromedp.Navigate(tree), chromedp.WaitVisible(`#notebook_list a[href$="/matches-explore.ipynb"]`))
+	nbURL := browsertest.Get(t, b, chromedp.Evaluate[string](`document.querySelector('#notebook_list a[href$="/matches-explore.ipynb"]').href`))
+	b.Do(t, chromedp.Navigate(nbURL))
+	kernel := browsertest.Get(t, b, chromedp.Poll[string](
+		`window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected() && Jupyter.notebook.kernel.name`,
+		chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(2*time.Minute)))
+	if kernel != "gonb" {
+		t.Fatalf("notebook kernel %q, want gonb", kernel)
+	}
+
+	runStart := time.Now()
+	b.Do(t, chromedp.Evaluate[chromedp.Void](`Jupyter.notebook.clear_all_output(); Jupyter.notebook.execute_all_cells(); true`))
+	ran := browsertest.Get(t, b, chromedp.Poll[int](`(() => {
+		const cells = Jupyter.notebook.get_cells().filter(c => c.cell_type === 'code');
+		const done = cells.every(c => typeof c.input_prompt_number === 'number');
+		const idle = document.querySelector('#kernel_indicator_icon').classList.contains('kernel_idle_icon');
+		return done && idle && !Jupyter.notebook.kernel_busy ? cells.length : 0;
+	})()`, chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(10*time.Minute)))
+	t.Logf("ran %d code cells in %v", ran, time.Since(runStart).Round(time.Second))
+
+	errs := browsertest.Get(t, b, chromedp.Evaluate[[]string](`Jupyter.notebook.get_cells().flatMap((c, i) =>
+		c.cell_type !== 'code' ? [] : c.output_area.outputs.filter(o => o.output_type === 'error')
+			.map(o => 'cell ' + (i + 1) + ': ' + o.ename + ': ' + o.evalue + '\n' + (o.traceback || []).join('\n') + '\n' +
+				JSON.stringify(c.output_area.outputs).slice(0, 3000)))`))
+	if n := browsertest.Get(t, b, chromedp.Evaluate[int](`document.querySelectorAll('.output_error').length`)); n > 0 || len(errs) > 0 {
+		t.Fatalf("%d error outputs shown; errors:\n%s", n, strings.Join(errs, "\n"))
+	}
+	if n := browsertest.Get(t, b, chromedp.Evaluate[int](`document.querySelectorAll('.output_png img[src^="data:image/png;base64,"]').length`)); n < 1 {
+		t.Errorf("no PNG figure shown")
+	}
+	cells := browsertest.Get(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.output_html table td')).map(td => td.textContent.trim()).filter(s => s !== '')`))
+	if len(cells) == 0 {
+		t.Errorf("no table with filled cells shown")
+	}
+	if !strings.Contains(strings.Join(cells, "\n"), "Friendly") {
+		t.Errorf("tables lack the Friendly tournament of the matches data set: %q", cells)
+	}
+
+	// A new cell plotting a value; the same cell with another value must
+	// show another figure.
+	idx := browsertest.Get(t, b, chromedp.Evaluate[int](`(() => {
+		const c = Jupyter.notebook.insert_cell_at_bottom('code');
+		const i = Jupyter.notebook.find_cell_index(c);
+		Jupyter.notebook.select(i);
+		return i;
+	})()`))
+	first := runLabCell(t, b, idx, 3, 0)
+	second := runLabCell(t, b, idx, 9, first.Count)
+	if first.PNG == second.PNG {
+		t.Errorf("the figure did not change when the plotted value went from 3 to 9")
+	}
+	for _, png := range []string{first.PNG, second.PNG} {
+		data, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(png, "data:image/png;base64,"))
+		if err != nil || !bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Errorf("figure is not a PNG (%v): %.40q", err, png)
+		}
+	}
+
+	// Ctrl-C: the server stops, its kernels with it, datalab lab exits 0.
+	kernels := gonbDescendants(cmd.Process.Pid)
+	if len(kernels) == 0 {
+		t.Fatalf("no gonb process under datalab lab (pid %d) while a notebook is open", cmd.Process.Pid)
+	}
+	stopStart := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+		if waitErr != nil {
+			t.Fatalf("datalab lab after SIGINT: %v\nstderr:\n%s", waitErr, stderr.String())
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatalf("datalab lab still running 90s after SIGINT\nstderr:\n%s", stderr.String())
+	}
+	t.Logf("stopped in %v", time.Since(stopStart).Round(time.Millisecond))
+	for _, pid := range kernels {
+		if cmdline, alive := liveProcess(pid); alive && strings.Contains(cmdline, "gonb") {
+			t.Errorf("kernel pid %d still running after datalab lab exited: %s", pid, cmdline)
+		}
+	}
+}
+
+// execCheckout is checkout(t) with the working tree's executable bits,
+// which checkout drops: the kernelspec's go wrapper
+// (jupyter/kernels/gonb/bin/go) must run for cells to compile against the
+// pinned versions.
+func execCheckout(t *testing.T) string {
+	t.Helper()
+	dst, src := checkout(t), testmirror.RepoRoot()
+	err := filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dst, p)
+		if fi, err := os.Stat(filepath.Join(src, rel)); err == nil && fi.Mode().Perm()&0o111 != 0 {
+			return os.Chmod(p, fi.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// labCell is what a cell run in the lab showed.
+type labCell struct {
+	Count int    // execution count
+	PNG   string // data: URL of its figure
+}
+
+// runLabCell sets cell idx to a bar plot of value, runs it and waits until
+// it has an execution count above after and shows a figure.
+func runLabCell(t *testing.T, b *browsertest.Browser, idx, value, after int) labCell {
+	t.Helper()
+	src := fmt.Sprintf("%%%%\nnbview.Show(nbview.Must(nbview.Bars(\"lab\", \"n\", []string{\"a\", \"b\"}, []float64{3, %d})), 4, 3)", value)
+	b.Do(t, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const c = Jupyter.notebook.get_cell(%d);
+		c.set_text(%s);
+		c.execute();
+		return true;
+	})()`, idx, strconv.Quote(src))))
+	got := browsertest.Get(t, b, chromedp.Poll[struct {
+		Count int
+		PNG   string
+		Error string
+	}](fmt.Sprintf(`(() => {
+		const c = Jupyter.notebook.get_cell(%d);
+		if (typeof c.input_prompt_number !== 'number' || c.input_prompt_number <= %d) return null;
+		const err = c.output_area.outputs.find(o => o.output_type === 'error');
+		const img = c.output_area.element[0].querySelector('.output_png img');
+		if (!err && !img) return null;
+		return {Count: c.input_prompt_number, PNG: img ? img.src : '', Error: err ? err.ename + ': ' + err.evalue + '\n' + (err.traceback || []).join('\n') : ''};
+	})()`, idx, after), chromedp.WithPollingInterval(500*time.Millisecond), chromedp.WithPollingTimeout(4*time.Minute)))
+	if got.Error != "" {
+		t.Fatalf("cell with value %d failed: %s", value, got.Error)
+	}
+	return labCell{Count: got.Count, PNG: got.PNG}
+}
+
+// gonbDescendants are the gonb processes below pid (the kernels datalab
+// lab's server started), from /proc.
+func gonbDescendants(pid int) []int {
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := procPPID(p); ok {
+			parent[p] = ppid
+		}
+	}
+	var out []int
+	for p := range parent {
+		cmdline, alive := liveProcess(p)
+		if !alive || !strings.HasPrefix(filepath.Base(strings.SplitN(cmdline, " ", 2)[0]), "gonb") {
+			continue
+		}
+		for a := parent[p]; a > 1; a = parent[a] {
+			if a == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// procPPID reads the parent pid from /proc/<pid>/stat.
+func procPPID(pid int) (int, bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
+}
+
+// liveProcess is pid's command line, and whether it runs (a zombie does
+// not: it exited and waits to be reaped).
+func liveProcess(pid int) (string, bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return "", false
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) == 0 || f[0] == "Z" {
+		return "", false
+	}
+	cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	return strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " "), true
+}
+
+// TestLabFlagsAndTools runs `datalab lab` where it must stop before any
+// server starts: a malformed DATALAB_LAB_PORT or DATALAB_LAB_NO_BROWSER,
+// a bad --param, and missing tools (exit 127, naming them and .ci/setup lab).
+func TestLabFlagsAndTools(t *testing.T) {
+	bin := buildDatalab(t)
+	root := testmirror.RepoRoot()
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		want []string
+	}{
+		{"port env", []string{"DATALAB_LAB_PORT=eighty"}, nil, 1, []string{`DATALAB_LAB_PORT="eighty": want a port number`}},
+		{"no-browser env", []string{"DATALAB_LAB_NO_BROWSER=maybe"}, nil, 1, []string{`DATALAB_LAB_NO_BROWSER="maybe": want true or false`}},
+		{"port flag", nil, []string{"--port", "70000"}, 1, []string{"--port 70000: want 1-65535, or 0 for a free port"}},
+		{"param", nil, []string{"--param", "sample"}, 1, []string{`--param "sample": want key=value`}},
+		{"pipeline file", nil, []string{"--file", filepath.Join(empty, "datalab.yaml")}, 1, []string{"run it from the repository root, or pass --file"}},
+		{"tools", []string{"PATH=" + empty}, []string{"--tools-dir", empty, "--port", "0"}, 127, []string{
+			"jupyter not found", "gonb not found in " + empty, "goimports not found", "bash .ci/setup lab"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runIn(t, root, append([]string{"DATALAB_LAB_PORT=", "DATALAB_LAB_NO_BROWSER="}, tc.env...), bin, append([]string{"lab", "--no-browser"}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	// The help explains the command, with its environment variables and an
+	// example.
+	out, code := runIn(t, root, nil, bin, "lab", "--help")
+	if code != 0 {
+		t.Fatalf("lab --help exit %d:\n%s", code, out)
+	}
+	for _, w := range []string{"GoNB", "--param", "DATALAB_LAB_PORT", "DATALAB_LAB_NO_BROWSER", "bash .ci/setup lab", "Ctrl-C", "Examples:", "make lab"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("lab --help lacks %q", w)
+		}
+	}
+}
+
+// TestLabPortTaken: a port another program listens on stops datalab lab
+// at once with what to do, not after the start timeout.
+func TestLabPortTaken(t *testing.T) {
+	tools := labTools(t)
+	bin := buildDatalab(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	start := time.Now()
+	out, code := runIn(t, testmirror.RepoRoot(), nil, bin, "lab", "--no-browser", "--port", port, "--tools-dir", tools)
+	if code != 1 || !strings.Contains(out, "exited before it answered on http://127.0.0.1:"+port) || !strings.Contains(out, "try --port 0") {
+		t.Errorf("exit %d, want 1 saying the server exited and to try --port 0:\n%s", code, out)
+	}
+	if took := time.Since(start); took > time.Minute {
+		t.Errorf("took %v to give up", took)
+	}
+}
