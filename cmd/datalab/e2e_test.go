@@ -108,8 +108,14 @@ func checkout(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Executables keep their bit (the kernel's go wrapper,
+		// jupyter/kernels/gonb/bin/go, is one), as a git clone would.
+		mode := os.FileMode(0o644)
+		if fi, err := os.Stat(filepath.Join(root, rel)); err == nil && fi.Mode().Perm()&0o111 != 0 {
+			mode = 0o755
+		}
 		os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755)
-		if err := os.WriteFile(filepath.Join(dst, rel), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dst, rel), b, mode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -237,6 +243,16 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 		t.Fatalf("second run should skip every stage (exit %d):\n%s", code, out)
 	}
 	checkReadmeExperiments(t, bin, dir, env)
+
+	// make lab, as the README goes on: its set-up step (the notebook server
+	// and gopls), then the lab on model-variants in a browser — a new figure
+	// from the slider and from an edited cell.
+	labTools(t)
+	if out, code := runIn(t, dir, env, "bash", ".ci/setup", "lab"); code != 0 {
+		t.Fatalf("bash .ci/setup lab (make lab's set-up) exit %d:\n%s", code, out)
+	}
+	checkLabModelVariants(t, bin, dir, filepath.Join(dir, ".bin"))
+	gitStatusClean(t, dir, "after datalab lab")
 
 	// Same inputs ⇒ same bytes, across machines: the committed lock records
 	// the output hashes of the run that produced it.

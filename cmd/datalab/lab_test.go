@@ -50,7 +50,7 @@ func TestLabRunsNotebookInBrowser(t *testing.T) {
 	tools := labTools(t)
 	b := browsertest.New(t, 15*time.Minute)
 	bin := buildDatalab(t)
-	root := execCheckout(t)
+	root := checkout(t)
 	ds, _ := ingest.Lookup("matches")
 	matches := filepath.Join(t.TempDir(), "matches.parquet")
 	if _, err := ingest.Run(t.Context(), ds, ingest.Config{Inputs: []string{testmirror.Path(t, "matches", "international_matches.csv")},
@@ -58,56 +58,8 @@ func TestLabRunsNotebookInBrowser(t *testing.T) {
 		t.Fatalf("ingest matches: %v", err)
 	}
 
-	cmd := exec.Command(bin, "lab", "--no-browser", "--port", "0", "--tools-dir", tools, "--param", "matches="+matches)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "DATALAB_LAB_PORT=", "DATALAB_LAB_NO_BROWSER=")
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(done)
-	}()
-	// A failing test still stops the server and its kernels the way a
-	// person would, and kills datalab lab only if that hangs.
-	t.Cleanup(func() {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			cmd.Process.Kill()
-		}
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("datalab lab stderr (server and kernel log):\n%s", stderr.String())
-		}
-	})
-	var tree string
-	deadline := time.After(2 * time.Minute)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for tree == "" {
-		select {
-		case <-done:
-			t.Fatalf("datalab lab exited before printing the URL: %v\nstdout:\n%s\nstderr:\n%s", waitErr, stdout.String(), stderr.String())
-		case <-deadline:
-			t.Fatalf("no URL from datalab lab in 2 minutes\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-		case <-tick.C:
-			tree = labTreeURL.FindString(stdout.String())
-		}
-	}
-	t.Logf("server answered after %v: %s", time.Since(start).Round(time.Millisecond), tree)
+	lab := startLab(t, bin, root, tools, "--param", "matches="+matches)
+	cmd, stderr := lab.cmd, &lab.stderr
 	for _, want := range []string{
 		`path=build/parquet/martj42.parquet "make it with"="datalab run ingest-martj42"`,
 		`path=build/models/matches "make it with"="datalab run train-matches"`,
@@ -117,17 +69,7 @@ func TestLabRunsNotebookInBrowser(t *testing.T) {
 		}
 	}
 
-	// The notebook list, then the notebook (its link opens a new tab, so the
-	// test follows the link's address in this one).
-	b.Do(t, chromedp.Navigate(tree), chromedp.WaitVisible(`#notebook_list a[href$="/matches-explore.ipynb"]`))
-	nbURL := browsertest.Get(t, b, chromedp.Evaluate[string](`document.querySelector('#notebook_list a[href$="/matches-explore.ipynb"]').href`))
-	b.Do(t, chromedp.Navigate(nbURL))
-	kernel := browsertest.Get(t, b, chromedp.Poll[string](
-		`window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected() && Jupyter.notebook.kernel.name`,
-		chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(2*time.Minute)))
-	if kernel != "gonb" {
-		t.Fatalf("notebook kernel %q, want gonb", kernel)
-	}
+	openLabNotebook(t, b, lab.tree, "matches-explore")
 
 	runStart := time.Now()
 	b.Do(t, chromedp.Evaluate[chromedp.Void](`Jupyter.notebook.clear_all_output(); Jupyter.notebook.execute_all_cells(); true`))
@@ -183,17 +125,7 @@ func TestLabRunsNotebookInBrowser(t *testing.T) {
 		t.Fatalf("no gonb process under datalab lab (pid %d) while a notebook is open", cmd.Process.Pid)
 	}
 	stopStart := time.Now()
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-		if waitErr != nil {
-			t.Fatalf("datalab lab after SIGINT: %v\nstderr:\n%s", waitErr, stderr.String())
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatalf("datalab lab still running 90s after SIGINT\nstderr:\n%s", stderr.String())
-	}
+	lab.stop(t)
 	t.Logf("stopped in %v", time.Since(stopStart).Round(time.Millisecond))
 	for _, pid := range kernels {
 		if cmdline, alive := liveProcess(pid); alive && strings.Contains(cmdline, "gonb") {
@@ -202,27 +134,174 @@ func TestLabRunsNotebookInBrowser(t *testing.T) {
 	}
 }
 
-// execCheckout is checkout(t) with the working tree's executable bits,
-// which checkout drops: the kernelspec's go wrapper
-// (jupyter/kernels/gonb/bin/go) must run for cells to compile against the
-// pinned versions.
-func execCheckout(t *testing.T) string {
+// labServer is a running `datalab lab`.
+type labServer struct {
+	cmd     *exec.Cmd
+	tree    string // the printed /tree?token=… URL
+	stdout  syncBuffer
+	stderr  syncBuffer
+	done    chan struct{} // closed when the command exited
+	waitErr error         // its exit, once done is closed
+}
+
+// startLab starts `datalab lab --no-browser --port 0` in root with the
+// tools in tools and extra args, and waits for its URL. A failing test
+// still stops the server the way a person would (SIGINT), and kills
+// datalab lab only if that hangs.
+func startLab(t *testing.T, bin, root, tools string, args ...string) *labServer {
 	t.Helper()
-	dst, src := checkout(t), testmirror.RepoRoot()
-	err := filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dst, p)
-		if fi, err := os.Stat(filepath.Join(src, rel)); err == nil && fi.Mode().Perm()&0o111 != 0 {
-			return os.Chmod(p, fi.Mode().Perm())
-		}
-		return nil
-	})
-	if err != nil {
+	l := &labServer{done: make(chan struct{})}
+	l.cmd = exec.Command(bin, append([]string{"lab", "--no-browser", "--port", "0", "--tools-dir", tools}, args...)...)
+	l.cmd.Dir = root
+	l.cmd.Env = append(os.Environ(), "DATALAB_LAB_PORT=", "DATALAB_LAB_NO_BROWSER=")
+	l.cmd.Stdout, l.cmd.Stderr = &l.stdout, &l.stderr
+	start := time.Now()
+	if err := l.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return dst
+	go func() {
+		l.waitErr = l.cmd.Wait()
+		close(l.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-l.done:
+			return
+		default:
+		}
+		l.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-l.done:
+		case <-time.After(time.Minute):
+			l.cmd.Process.Kill()
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("datalab lab stderr (server and kernel log):\n%s", l.stderr.String())
+		}
+	})
+	deadline := time.After(2 * time.Minute)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for l.tree == "" {
+		select {
+		case <-l.done:
+			t.Fatalf("datalab lab exited before printing the URL: %v\nstdout:\n%s\nstderr:\n%s", l.waitErr, l.stdout.String(), l.stderr.String())
+		case <-deadline:
+			t.Fatalf("no URL from datalab lab in 2 minutes\nstdout:\n%s\nstderr:\n%s", l.stdout.String(), l.stderr.String())
+		case <-tick.C:
+			l.tree = labTreeURL.FindString(l.stdout.String())
+		}
+	}
+	t.Logf("server answered after %v: %s", time.Since(start).Round(time.Millisecond), l.tree)
+	return l
+}
+
+// stop sends SIGINT (Ctrl-C) and wants datalab lab to exit 0.
+func (l *labServer) stop(t *testing.T) {
+	t.Helper()
+	if err := l.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.done:
+		if l.waitErr != nil {
+			t.Fatalf("datalab lab after SIGINT: %v\nstderr:\n%s", l.waitErr, l.stderr.String())
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatalf("datalab lab still running 90s after SIGINT\nstderr:\n%s", l.stderr.String())
+	}
+}
+
+// openLabNotebook opens notebooks/<name>.ipynb from the server's notebook
+// list (its link opens a new tab, so the test follows the link's address in
+// this one) and waits until the GoNB kernel is connected.
+func openLabNotebook(t *testing.T, b *browsertest.Browser, tree, name string) {
+	t.Helper()
+	link := fmt.Sprintf(`#notebook_list a[href$="/%s.ipynb"]`, name)
+	b.Do(t, chromedp.Navigate(tree), chromedp.WaitVisible(link))
+	nbURL := browsertest.Get(t, b, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%s).href`, strconv.Quote(link))))
+	b.Do(t, chromedp.Navigate(nbURL))
+	kernel := browsertest.Get(t, b, chromedp.Poll[string](
+		`window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected() && Jupyter.notebook.kernel.name`,
+		chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(2*time.Minute)))
+	if kernel != "gonb" {
+		t.Fatalf("notebook kernel %q, want gonb", kernel)
+	}
+}
+
+// checkLabModelVariants is the README's interactive path on a pipeline
+// that has run (make run, then make lab): open model-variants in the lab,
+// run its set-up cell and the "Try a depth yourself" cell, see the figure
+// at depth 6, move the cell's slider (a GoNB widget) and see the figure
+// refitted at the new depth, then change `depth := 6` in the cell, run it
+// again and see that figure; Ctrl-C stops the lab.
+func checkLabModelVariants(t *testing.T, bin, dir, tools string) {
+	t.Helper()
+	b := browsertest.New(t, 10*time.Minute)
+	lab := startLab(t, bin, dir, tools)
+	openLabNotebook(t, b, lab.tree, "model-variants")
+	cellIndex := func(marker string) int {
+		i := browsertest.Get(t, b, chromedp.Evaluate[int](fmt.Sprintf(
+			`Jupyter.notebook.get_cells().findIndex(c => c.cell_type === 'code' && c.get_text().includes(%s))`, strconv.Quote(marker))))
+		if i < 0 {
+			t.Fatalf("model-variants has no code cell with %q", marker)
+		}
+		return i
+	}
+	setup, depth := cellIndex("func build("), cellIndex("depth := 6")
+	// figure waits until cell idx shows the depth figure for maxDepth d
+	// (the widget's <img alt="maxDepth d">) and returns its data URL.
+	figure := func(idx, d int) string {
+		return browsertest.Get(t, b, chromedp.Poll[string](fmt.Sprintf(`(() => {
+			const c = Jupyter.notebook.get_cell(%d);
+			const err = c.output_area.outputs.find(o => o.output_type === 'error');
+			if (err) return 'error: ' + err.ename + ': ' + err.evalue + '\n' + (err.traceback || []).join('\n');
+			const img = c.output_area.element[0].querySelector('img[alt="maxDepth %d"]');
+			return img ? img.src : null;
+		})()`, idx, d), chromedp.WithPollingInterval(500*time.Millisecond), chromedp.WithPollingTimeout(4*time.Minute)))
+	}
+	b.Do(t, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`Jupyter.notebook.get_cell(%d).execute(); true`, setup)))
+	browsertest.Get(t, b, chromedp.Poll[bool](fmt.Sprintf(`typeof Jupyter.notebook.get_cell(%d).input_prompt_number === 'number' && !Jupyter.notebook.kernel_busy`, setup),
+		chromedp.WithPollingInterval(500*time.Millisecond), chromedp.WithPollingTimeout(4*time.Minute)))
+	b.Do(t, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`Jupyter.notebook.get_cell(%d).execute(); true`, depth)))
+	at6 := figure(depth, 6)
+	if !strings.HasPrefix(at6, "data:image/png;base64,") {
+		t.Fatalf("the depth cell shows no figure at maxDepth 6: %.2000s", at6)
+	}
+	// The slider: set it as a drag would and fire its change event.
+	moved := browsertest.Get(t, b, chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+		const s = Jupyter.notebook.get_cell(%d).output_area.element[0].querySelector('input[type=range]');
+		if (!s) return false;
+		s.value = 3;
+		s.dispatchEvent(new Event('change'));
+		return true;
+	})()`, depth)))
+	if !moved {
+		t.Fatal("the depth cell shows no slider in the lab")
+	}
+	at3 := figure(depth, 3)
+	if !strings.HasPrefix(at3, "data:image/png;base64,") || at3 == at6 {
+		t.Fatalf("moving the slider to 3 did not redraw the figure: %.200s", at3)
+	}
+	// Edit the parameter line and run the cell again (interrupting the
+	// slider's listening loop first, as a person presses ■).
+	b.Do(t, chromedp.Evaluate[chromedp.Void](`Jupyter.notebook.kernel.interrupt(); true`))
+	browsertest.Get(t, b, chromedp.Poll[bool]("!Jupyter.notebook.kernel_busy", chromedp.WithPollingInterval(500*time.Millisecond), chromedp.WithPollingTimeout(time.Minute)))
+	b.Do(t, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const c = Jupyter.notebook.get_cell(%d);
+		c.set_text(c.get_text().replace('depth := 6', 'depth := 10'));
+		c.clear_output();
+		c.execute();
+		return true;
+	})()`, depth)))
+	at10 := figure(depth, 10)
+	if !strings.HasPrefix(at10, "data:image/png;base64,") || at10 == at6 || at10 == at3 {
+		t.Fatalf("depth := 10 did not draw a new figure: %.200s", at10)
+	}
+	b.Do(t, chromedp.Evaluate[chromedp.Void](`Jupyter.notebook.kernel.interrupt(); true`))
+	lab.stop(t)
 }
 
 // labCell is what a cell run in the lab showed.

@@ -49,13 +49,9 @@ in --tools-dir): bash .ci/setup notebooks installs and builds them (make run
 does it first). Without them it exits 127 at once, naming what is missing, so
 datalab run does not retry it. Run it from the repository root.`,
 	RunE: func(cmd *cobra.Command, args []string) error {
-		params := map[string]string{}
-		for _, p := range notebooksRunFlags.params {
-			k, v, ok := strings.Cut(p, "=")
-			if !ok || k == "" {
-				return fmt.Errorf("--param %q: want key=value", p)
-			}
-			params[k] = v
+		params, err := parseParams(notebooksRunFlags.params)
+		if err != nil {
+			return err
 		}
 		paths, err := notebookPaths(notebooksRunFlags.dir, args)
 		if err != nil {
