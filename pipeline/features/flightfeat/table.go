@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/datalabhq/datalab/pipeline/ingest"
 )
@@ -110,17 +111,99 @@ func FromRows(rows []ingest.FlightRow) *Table {
 	return t
 }
 
-// ReadTable streams a flight Parquet file written by `datalab ingest`
-// (ingest.ScanFlights) into a table.
+// ReadTable reads a flight Parquet file written by `datalab ingest` into a
+// table, column by column (ingest.ScanFlightColumns): numbers are copied
+// from the pages, strings map from each row group's Parquet dictionary to
+// the table's codes through an array, and Route codes come from the
+// (Origin, Dest) code pair. The table is the one Append builds from the same
+// rows, codes and dictionary order included.
 func ReadTable(ctx context.Context, path string) (*Table, error) {
 	t := NewTable()
-	if err := ingest.ScanFlights(ctx, path, func(rows []ingest.FlightRow) error {
-		t.Append(rows)
+	if err := ingest.ScanFlightColumns(ctx, path, func(fc *ingest.FlightColumns) error {
+		t.AppendColumns(fc)
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("read flights %s: %w (run `datalab run` to ingest it)", path, err)
 	}
 	return t, nil
+}
+
+// AppendColumns adds a row group read by ingest.ScanFlightColumns. Codes are
+// given in the order Append gives them — row by row, Carrier, Origin, Dest,
+// Route — so the dictionary is the same whichever way the rows came in.
+func (t *Table) AppendColumns(fc *ingest.FlightColumns) {
+	n := fc.Rows
+	// Columns sized for the whole file on its first row group: no regrowth
+	// (and copying) per row group.
+	grow := func(col []float64) []float64 {
+		if cap(col)-len(col) < n {
+			col = slices.Grow(col, max(n, fc.FileRows-len(col)))
+		}
+		return col
+	}
+	growCodes := func(col []int32) []int32 {
+		if cap(col)-len(col) < n {
+			col = slices.Grow(col, max(n, fc.FileRows-len(col)))
+		}
+		return col
+	}
+	for _, c := range []struct {
+		name string
+		v    []float64
+	}{{ColDepDelay, fc.DepDelay}, {ColDistance, fc.Distance}, {ColArrDelay, fc.ArrDelay}} {
+		t.Num[c.name] = append(grow(t.Num[c.name]), c.v...)
+	}
+	for _, c := range []struct {
+		name string
+		v    []int32
+	}{{ColDayOfMonth, fc.DayOfMonth}, {ColDayOfWeek, fc.DayOfWeek}, {ColDayOfYear, fc.DayOfYear}} {
+		col := grow(t.Num[c.name])
+		for _, x := range c.v {
+			col = append(col, float64(x))
+		}
+		t.Num[c.name] = col
+	}
+	// remap[k] is the table code of the row group's dictionary entry k,
+	// -1 until the entry is first seen.
+	remap := func(d *ingest.DictColumn) []int32 {
+		m := make([]int32, len(d.Dict))
+		for i := range m {
+			m[i] = -1
+		}
+		return m
+	}
+	carrier, origin, dest := remap(&fc.Carrier), remap(&fc.Origin), remap(&fc.Dest)
+	routes := make([]int32, len(fc.Origin.Dict)*len(fc.Dest.Dict))
+	for i := range routes {
+		routes[i] = -1
+	}
+	lookup := func(m []int32, d *ingest.DictColumn, k int32) int32 {
+		if m[k] < 0 {
+			m[k] = t.code(d.Dict[k])
+		}
+		return m[k]
+	}
+	strs := [4][]int32{
+		growCodes(t.Str[ColCarrier]), growCodes(t.Str[ColOrigin]),
+		growCodes(t.Str[ColDest]), growCodes(t.Str[ColRoute])}
+	for i := range n {
+		c := int32(-1)
+		if k := fc.Carrier.Index[i]; k >= 0 {
+			c = lookup(carrier, &fc.Carrier, k)
+		}
+		ok, dk := fc.Origin.Index[i], fc.Dest.Index[i]
+		o := lookup(origin, &fc.Origin, ok)
+		d := lookup(dest, &fc.Dest, dk)
+		r := &routes[int(ok)*len(fc.Dest.Dict)+int(dk)]
+		if *r < 0 {
+			*r = t.code(Route(fc.Origin.Dict[ok], fc.Dest.Dict[dk]))
+		}
+		strs[0] = append(strs[0], c)
+		strs[1] = append(strs[1], o)
+		strs[2] = append(strs[2], d)
+		strs[3] = append(strs[3], *r)
+	}
+	t.Str[ColCarrier], t.Str[ColOrigin], t.Str[ColDest], t.Str[ColRoute] = strs[0], strs[1], strs[2], strs[3]
 }
 
 // String returns the value of string column col in row i and whether it
