@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/datalabhq/datalab/pipeline/notebook"
 	"github.com/datalabhq/datalab/pipeline/report"
@@ -23,6 +25,7 @@ var notebooksCmd = &cobra.Command{
 var notebooksRunFlags struct {
 	dir, out, stableDir, reportsDir, toolsDir, runID string
 	params                                           []string
+	jobs                                             int
 }
 
 var notebooksRunCmd = &cobra.Command{
@@ -34,6 +37,8 @@ reports/notebooks/<name>.html plus a sidecar the report index lists.
 
   --param k=v   becomes DATALAB_NB_K=v inside the notebook (repeatable),
                 e.g. --param sample=1000
+  -j N          notebooks run at the same time, each in its own kernel
+                (default: the number of CPUs); pages are the same either way
 
 As the pipeline's notebooks stage (datalab.yaml) it also writes an
 input-determined copy of each page into --stable-dir (build/notebooks, the
@@ -61,12 +66,31 @@ datalab run does not retry it. Run it from the repository root.`,
 			StableDir: notebooksRunFlags.stableDir, ToolsDir: notebooksRunFlags.toolsDir, RunID: notebooksRunFlags.runID}
 		gs := stagerun.GitStateOf(".")
 		r.Commit, r.Dirty = gs.Commit, gs.Dirty
-		for _, p := range paths {
-			res, err := r.Run(cmd.Context(), p)
-			if err != nil {
-				return err
-			}
-			slog.Info("notebook rendered", "notebook", p, "html", res.HTML, "took", res.Duration.Round(100_000_000))
+		// Notebooks run side by side (each in its own kernel and temporary
+		// directory, writing its own files); a failure cancels the rest.
+		// Results are printed in the order given.
+		jobs := notebooksRunFlags.jobs
+		if jobs < 1 {
+			return fmt.Errorf("--jobs %d: want at least 1", jobs)
+		}
+		results := make([]notebook.Result, len(paths))
+		g, ctx := errgroup.WithContext(cmd.Context())
+		g.SetLimit(jobs)
+		for i, p := range paths {
+			g.Go(func() error {
+				res, err := r.Run(ctx, p)
+				if err != nil {
+					return err
+				}
+				slog.Info("notebook rendered", "notebook", p, "html", res.HTML, "took", res.Duration.Round(100_000_000))
+				results[i] = res
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for _, res := range results {
 			fmt.Fprintln(cmd.OutOrStdout(), res.HTML)
 		}
 		if notebooksRunFlags.reportsDir == "" {
@@ -146,6 +170,7 @@ func init() {
 	f.StringVar(&notebooksRunFlags.toolsDir, "tools-dir", envOr("DATALAB_TOOLS_DIR", ""), "directory with gonb and goimports (env DATALAB_TOOLS_DIR; default .bin)")
 	f.StringVar(&notebooksRunFlags.runID, "run-id", os.Getenv("DATALAB_RUN_ID"), "run id for the sidecar (env DATALAB_RUN_ID, set by datalab run)")
 	f.StringArrayVar(&notebooksRunFlags.params, "param", nil, "notebook parameter key=value, seen as DATALAB_NB_<KEY> (repeatable)")
+	f.IntVarP(&notebooksRunFlags.jobs, "jobs", "j", runtime.NumCPU(), "notebooks run at the same time, each in its own kernel (default: the number of CPUs)")
 	notebooksCmd.AddCommand(notebooksRunCmd)
 	notebooksNewCmd.Flags().StringVar(&notebooksNewFlags.dir, "dir", "notebooks", "directory the notebook is written to")
 	notebooksCmd.AddCommand(notebooksNewCmd)

@@ -3,6 +3,7 @@ package flightfeat
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -144,4 +145,28 @@ func TestReadTableColumnarRealData(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameTable(t, got, FromRows(rows))
+}
+
+// TestRandomSplitIsTheSortedPermutation: the split is the seeded
+// permutation's first nTest rows and the rest, each in ascending order —
+// the definition the committed models were trained with.
+func TestRandomSplitIsTheSortedPermutation(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		frac float64
+		seed uint64
+	}{{1, 0.5, 1}, {10, 0.2, 7}, {69484, 0.2, 42}, {100003, 0.35, 3}} {
+		got, err := RandomSplit(c.n, c.frac, c.seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perm := rand.New(rand.NewPCG(c.seed, 0)).Perm(c.n)
+		nTest := int(math.Round(float64(c.n) * c.frac))
+		test, train := slices.Clone(perm[:nTest]), slices.Clone(perm[nTest:])
+		slices.Sort(test)
+		slices.Sort(train)
+		if !slices.Equal(got.Test, test) || !slices.Equal(got.Train, train) {
+			t.Errorf("RandomSplit(%d, %v, %d) is not the sorted permutation split", c.n, c.frac, c.seed)
+		}
+	}
 }

@@ -74,9 +74,21 @@ func RandomSplit(n int, testFraction float64, seed uint64) (Split, error) {
 	}
 	perm := rand.New(rand.NewPCG(seed, 0)).Perm(n)
 	nTest := int(math.Round(float64(n) * testFraction))
-	s := Split{Test: slices.Clone(perm[:nTest]), Train: slices.Clone(perm[nTest:]), Seed: seed, TestFraction: testFraction}
-	slices.Sort(s.Test)
-	slices.Sort(s.Train)
+	// The first nTest of the permutation are the test rows; both sides in
+	// ascending order, by one pass over a membership mask (sorting 3M
+	// indexes cost a third of a second).
+	test := make([]bool, n)
+	for _, i := range perm[:nTest] {
+		test[i] = true
+	}
+	s := Split{Test: make([]int, 0, nTest), Train: make([]int, 0, n-nTest), Seed: seed, TestFraction: testFraction}
+	for i, t := range test {
+		if t {
+			s.Test = append(s.Test, i)
+		} else {
+			s.Train = append(s.Train, i)
+		}
+	}
 	return s, nil
 }
 
