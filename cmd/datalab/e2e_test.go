@@ -58,8 +58,10 @@ func buildDatalab(t *testing.T) string {
 			return
 		}
 		sharedBin = filepath.Join(sharedBinDir, "datalab")
+		// The same build settings as `make build` and as this test binary
+		// (cgo as the environment has it): the packages compiled for the
+		// tests are reused, where CGO_ENABLED=0 recompiled every dependency.
 		cmd := exec.Command("go", "build", "-o", sharedBin, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			sharedBinErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
