@@ -47,7 +47,11 @@ func (c *DictColumn) Value(i int) (string, bool) {
 // column of a row group on its own goroutine, and calls fn with the columns
 // in file order. The values are exactly those ScanFlights yields. fc's
 // slices are reused for the next row group: fn must copy what it keeps.
-func ScanFlightColumns(ctx context.Context, path string, fn func(*FlightColumns) error) error {
+//
+// start, if not nil, is called with the file's row count (from its footer)
+// before the first row group is read, so a caller can size its own columns
+// while the reading goes on.
+func ScanFlightColumns(ctx context.Context, path string, start func(fileRows int), fn func(*FlightColumns) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w (run `datalab ingest` first)", path, err)
@@ -124,6 +128,9 @@ func ScanFlightColumns(ctx context.Context, path string, fn func(*FlightColumns)
 		}
 	}
 	fc := &FlightColumns{FileRows: int(pf.NumRows())}
+	if start != nil {
+		start(fc.FileRows)
+	}
 	for _, rg := range pf.RowGroups() {
 		if err := ctx.Err(); err != nil {
 			return err
