@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
@@ -52,22 +51,11 @@ func (c *DictColumn) Value(i int) (string, bool) {
 // before the first row group is read, so a caller can size its own columns
 // while the reading goes on.
 func ScanFlightColumns(ctx context.Context, path string, start func(fileRows int), fn func(*FlightColumns) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open %s: %w (run `datalab ingest` first)", path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	f, pf, err := openIngested(path, FlightsSchema, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return err
 	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
-	}
-	if got, _ := pf.Lookup(SchemaMetadataKey); got != FlightsSchema {
-		return fmt.Errorf("%s: written with schema %q, want %q: re-run `datalab ingest` for this data set", path, got, FlightsSchema)
-	}
+	defer f.Close()
 	col := func(name string) (int, error) {
 		leaf, ok := pf.Schema().Lookup(name)
 		if !ok {

@@ -66,22 +66,11 @@ func ScanFlights(ctx context.Context, path string, fn func([]FlightRow) error) e
 // scan reads path in batches of T after checking that the file was written
 // with the expected datalab schema.
 func scan[T any](ctx context.Context, path, schema string, fn func([]T) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open %s: %w (run `datalab ingest` first)", path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	f, pf, err := openIngested(path, schema)
 	if err != nil {
 		return err
 	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
-	}
-	if got, _ := pf.Lookup(SchemaMetadataKey); got != schema {
-		return fmt.Errorf("%s: written with schema %q, want %q: re-run `datalab ingest` for this data set", path, got, schema)
-	}
+	defer f.Close()
 	rd := parquet.NewGenericReader[T](pf)
 	defer rd.Close()
 	buf := make([]T, 8192)
@@ -103,4 +92,28 @@ func scan[T any](ctx context.Context, path, schema string, fn func([]T) error) e
 			return fmt.Errorf("read %s: %w", path, err)
 		}
 	}
+}
+
+// openIngested opens a Parquet file `datalab ingest` wrote and checks that
+// its schema is schema. The caller closes the file.
+func openIngested(path, schema string, opts ...parquet.FileOption) (*os.File, *parquet.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w (run `datalab ingest` first)", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), opts...)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
+	}
+	if got, _ := pf.Lookup(SchemaMetadataKey); got != schema {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: written with schema %q, want %q: re-run `datalab ingest` for this data set", path, got, schema)
+	}
+	return f, pf, nil
 }

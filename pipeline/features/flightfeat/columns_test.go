@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,6 +168,38 @@ func TestRandomSplitIsTheSortedPermutation(t *testing.T) {
 		slices.Sort(train)
 		if !slices.Equal(got.Test, test) || !slices.Equal(got.Train, train) {
 			t.Errorf("RandomSplit(%d, %v, %d) is not the sorted permutation split", c.n, c.frac, c.seed)
+		}
+	}
+}
+
+// TestReadTableRefusesOtherFiles: a Parquet file ingest did not write as
+// flights, or no Parquet file at all, is an error saying what to re-run.
+func TestReadTableRefusesOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other.parquet")
+	f, err := os.Create(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[plainFlightRow](f)
+	if _, err := w.Write([]plainFlightRow{{Origin: "ATL", Dest: "SFO"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	junk := filepath.Join(dir, "junk.parquet")
+	if err := os.WriteFile(junk, []byte("not parquet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		other:                         "re-run `datalab ingest`",
+		junk:                          "not a readable Parquet file",
+		filepath.Join(dir, "missing"): "run `datalab ingest` first",
+	} {
+		if _, err := ReadTable(context.Background(), path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ReadTable(%s): %v, want an error containing %q", filepath.Base(path), err, want)
 		}
 	}
 }
