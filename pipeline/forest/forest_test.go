@@ -629,6 +629,10 @@ func TestTreeShapeSparkFields(t *testing.T) {
 	}
 }
 
+// TestScorerMatchesModel: the compiled scorer, batch and one row at a
+// time, gives bit for bit the class and probabilities of the reference
+// walk over Model's nodes, in both layouts (complete trees; pre-order flat
+// nodes with continuous and categorical splits), NaN values included.
 func TestScorerMatchesModel(t *testing.T) {
 	cols, labels := synthetic(20000, 5, 21)
 	// Feature 4 as a categorical feature with 6 categories, with deep trees
@@ -642,8 +646,20 @@ func TestScorerMatchesModel(t *testing.T) {
 		p.NumTrees = 3
 		p.CategoricalFeatures = map[int]int{4: 6}
 		return p
+	}(), func() Params {
+		// Deeper than the complete layout takes, continuous only: the
+		// served match model's shape.
+		p := DefaultParams()
+		p.MaxDepth = 14
+		p.NumTrees = 8
+		p.MinInstancesPerNode = 5
+		return p
 	}()} {
 		m := mustFit(t, cols, labels, p)
+		s, err := m.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
 		x := rowMajor(cols)
 		for i := 0; i < len(x); i += 97 {
 			x[i] = math.NaN()
@@ -654,12 +670,40 @@ func TestScorerMatchesModel(t *testing.T) {
 		if err := m.PredictBatch(x, pred, proba); err != nil {
 			t.Fatal(err)
 		}
+		one := make([]float64, 4)
 		for r := 0; r < rows; r++ {
 			wp, wprob := m.Predict(x[r*5 : r*5+5])
-			if int(pred[r]) != wp || !slices.Equal(proba[r*4:r*4+4], wprob) {
-				t.Fatalf("row %d: scorer %d %v, model %d %v", r, pred[r], proba[r*4:r*4+4], wp, wprob)
+			if int(pred[r]) != wp || !bitsEqual(proba[r*4:r*4+4], wprob) {
+				t.Fatalf("depth %d row %d: scorer %d %v, model %d %v", p.MaxDepth, r, pred[r], proba[r*4:r*4+4], wp, wprob)
+			}
+			c, err := s.Predict(x[r*5:r*5+5], one)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c != wp || !bitsEqual(one, wprob) {
+				t.Fatalf("depth %d row %d: Scorer.Predict %d %v, model %d %v", p.MaxDepth, r, c, one, wp, wprob)
 			}
 		}
+	}
+}
+
+// bitsEqual compares float slices bit for bit (NaN equals NaN).
+func bitsEqual(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
+}
+
+func TestScorerPredictChecksLengths(t *testing.T) {
+	cols, labels := synthetic(500, 3, 2)
+	m := mustFit(t, cols, labels, singleTree(3))
+	s, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Predict(make([]float64, 2), make([]float64, 4)); err == nil {
+		t.Error("a row of 2 values for 3 features was scored")
+	}
+	if _, err := s.Predict(make([]float64, 3), make([]float64, 3)); err == nil {
+		t.Error("3 probabilities for 4 classes accepted")
 	}
 }
 
@@ -707,16 +751,23 @@ func BenchmarkTrainBinned(b *testing.B) {
 	}
 }
 
-func BenchmarkPredictBatch(b *testing.B) {
-	cols, labels := synthetic(300000, 8, 1)
-	m, err := Fit(context.Background(), cols, labels, DefaultParams())
+// fitScorer fits a forest and compiles it.
+func fitScorer(tb testing.TB, cols [][]float64, labels []float64, p Params) (*Model, *Scorer) {
+	tb.Helper()
+	m, err := Fit(context.Background(), cols, labels, p)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	s, err := m.Compile()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return m, s
+}
+
+func BenchmarkPredictBatch(b *testing.B) {
+	cols, labels := synthetic(300000, 8, 1)
+	_, s := fitScorer(b, cols, labels, DefaultParams())
 	x := rowMajor(cols)
 	pred := make([]int32, len(labels))
 	proba := make([]float64, len(labels)*4)
@@ -726,6 +777,34 @@ func BenchmarkPredictBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(labels))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkScorerPredict scores one row at a time, as a web app does, on a
+// forest shaped like the served match model (300 trees, depth up to 14,
+// 3 classes, ~300,000 nodes: larger than the CPU caches), cycling over
+// different rows so that each call walks other paths.
+func BenchmarkScorerPredict(b *testing.B) {
+	cols, labels := synthetic(30000, 25, 3)
+	for r := range labels {
+		labels[r] = min(labels[r], 2)
+	}
+	p := DefaultParams()
+	p.NumTrees = 300
+	p.MaxDepth = 14
+	p.MinInstancesPerNode = 20
+	p.FeatureSubsetStrategy = "onethird"
+	m, s := fitScorer(b, cols, labels, p)
+	x := rowMajor(cols)
+	proba := make([]float64, 3)
+	b.ReportAllocs()
+	r := 0
+	for b.Loop() {
+		if _, err := s.Predict(x[r*25:r*25+25], proba); err != nil {
+			b.Fatal(err)
+		}
+		r = (r + 7919) % len(labels)
+	}
+	b.ReportMetric(float64(m.NumNodes()), "nodes")
 }
 
 // When more than half of a split's categories go left, Spark keeps the

@@ -7,13 +7,14 @@ import (
 	"sync"
 )
 
-// Scorer is a compiled, read-only form of a Model for fast batch scoring.
-// It gives exactly the probabilities of Model.PredictProba (same leaf
+// Scorer is a compiled, read-only form of a Model for fast scoring. It
+// gives exactly the probabilities of Model.PredictProba (same leaf
 // normalisation and summation order). Trees of depth up to
 // maxCompleteDepth with only continuous splits are laid out as complete
 // binary trees (shallower leaves replicated), so a row walks a fixed number
-// of levels with no unpredictable branches; other trees use a general node
-// table. A Scorer is safe for concurrent use.
+// of levels with no unpredictable branches; other trees are flattened into
+// 16-byte nodes in pre-order (see flatNode). A Scorer is safe for
+// concurrent use.
 type Scorer struct {
 	numFeatures int
 	numClasses  int
@@ -29,17 +30,40 @@ type compiledTree struct {
 	depth    int
 	feature  []int32
 	thresh   []float64
-	// general layout: per node, left/right child (−1 for leaves); categorical
-	// nodes test bit (x) of cats[catOff:catOff+catLen] (uint64 words).
-	left, right []int32
-	numCats     []int32
-	unknownLeft []bool // categorical node sends non-categories left (Node.UnknownGoesLeft)
-	catOff      []int32
-	cats        []uint64
-	leafOf      []int32 // general layout: node → leaf row in probs
+	// general layout: the tree's nodes in pre-order; categorical splits
+	// are described in catSplits and test bits of cats (uint64 words).
+	nodes     []flatNode
+	catSplits []catSplit
+	cats      []uint64
 	// probs holds one row of NumClasses normalised leaf probabilities per
-	// leaf (complete layout: per leaf slot 0..2^depth−1).
+	// leaf (complete layout: per leaf slot 0..2^depth−1; general layout:
+	// leaves in pre-order).
 	probs []float64
+}
+
+// flatNode is a node of the general layout. A deep forest does not fit in
+// the CPU caches (the served match model has ~236,000 nodes), so a row's
+// walk is bound by memory loads: everything a level needs is in these 16
+// bytes, and with the nodes in pre-order the left child is the next node,
+// so going left usually stays in the same cache line.
+type flatNode struct {
+	// thresh is a continuous split's threshold: x <= thresh goes left (NaN
+	// goes right).
+	thresh float64
+	// feature is a continuous split's feature index; a categorical split
+	// holds ^k, k indexing compiledTree.catSplits.
+	feature int32
+	// right is the right child's index (the left child is the next node);
+	// a leaf holds ^l, l its row in probs.
+	right int32
+}
+
+// catSplit is a categorical split of the general layout.
+type catSplit struct {
+	feature     int32
+	numCats     int32
+	unknownLeft bool  // values that are no category go left (Node.UnknownGoesLeft)
+	off         int32 // first word of the category bits in cats
 }
 
 // Compile checks the model and builds its Scorer.
@@ -116,29 +140,24 @@ func compileTree(t *Tree, C int) compiledTree {
 		fill(0, 0, 0)
 		return ct
 	}
-	nn := len(t.Nodes)
-	ct := compiledTree{
-		feature: make([]int32, nn), thresh: make([]float64, nn),
-		left: make([]int32, nn), right: make([]int32, nn),
-		numCats: make([]int32, nn), unknownLeft: make([]bool, nn), catOff: make([]int32, nn), leafOf: make([]int32, nn),
-	}
-	leaves := 0
-	for i := range t.Nodes {
-		n := &t.Nodes[i]
-		ct.left[i], ct.right[i] = n.Left, n.Right
-		ct.leafOf[i] = -1
+	ct := compiledTree{nodes: make([]flatNode, 0, len(t.Nodes))}
+	// emit appends node ni and its subtree in pre-order and returns its index.
+	var emit func(ni int32) int32
+	emit = func(ni int32) int32 {
+		n := &t.Nodes[ni]
+		at := int32(len(ct.nodes))
+		ct.nodes = append(ct.nodes, flatNode{})
 		if n.IsLeaf() {
-			ct.leafOf[i] = int32(leaves)
-			leaves++
-			continue
+			l := len(ct.probs) / C
+			ct.probs = append(ct.probs, make([]float64, C)...)
+			leafProbs(n, ct.probs[l*C:][:C])
+			ct.nodes[at].right = ^int32(l)
+			return at
 		}
-		ct.feature[i] = n.Feature
-		ct.thresh[i] = n.Threshold
-		ct.numCats[i] = n.NumCategories
-		ct.unknownLeft[i] = n.UnknownGoesLeft()
+		fn := flatNode{feature: n.Feature, thresh: n.Threshold}
 		if n.NumCategories >= 0 {
 			words := (int(n.NumCategories) + 63) / 64
-			ct.catOff[i] = int32(len(ct.cats))
+			cs := catSplit{feature: n.Feature, numCats: n.NumCategories, unknownLeft: n.UnknownGoesLeft(), off: int32(len(ct.cats))}
 			bits := make([]uint64, words)
 			for _, c := range n.Categories {
 				if isCategory(c, n.NumCategories) {
@@ -146,27 +165,29 @@ func compileTree(t *Tree, C int) compiledTree {
 				}
 			}
 			ct.cats = append(ct.cats, bits...)
+			fn = flatNode{feature: ^int32(len(ct.catSplits))}
+			ct.catSplits = append(ct.catSplits, cs)
 		}
+		emit(n.Left) // at+1
+		fn.right = emit(n.Right)
+		ct.nodes[at] = fn
+		return at
 	}
-	ct.probs = make([]float64, leaves*C)
-	for i := range t.Nodes {
-		if l := ct.leafOf[i]; l >= 0 {
-			leafProbs(&t.Nodes[i], ct.probs[int(l)*C:][:C])
-		}
-	}
+	emit(0)
 	return ct
 }
 
-// categoryGoesLeft reports whether categorical node i sends x left, with
+// categoryGoesLeft reports whether categorical split k sends x left, with
 // the same rule as Node.GoLeft: a known category by its bit, anything else
-// (NaN, fractional, out of range) by the node's unknown-value side.
-func (ct *compiledTree) categoryGoesLeft(i int32, x float64) bool {
-	nc := ct.numCats[i]
-	if !isCategory(x, nc) {
-		return ct.unknownLeft[i]
+// (NaN, fractional, out of range) by the split's unknown-value side.
+func (ct *compiledTree) categoryGoesLeft(k int32, x []float64) bool {
+	cs := &ct.catSplits[k]
+	v := x[cs.feature]
+	if !isCategory(v, cs.numCats) {
+		return cs.unknownLeft
 	}
-	c := int(x)
-	return ct.cats[int(ct.catOff[i])+c/64]&(1<<(uint(c)%64)) != 0
+	c := int(v)
+	return ct.cats[int(cs.off)+c/64]&(1<<(uint(c)%64)) != 0
 }
 
 // leaf returns the probability row of the leaf reached by x.
@@ -180,23 +201,26 @@ func (ct *compiledTree) leaf(x []float64, C int) []float64 {
 		l := i - ((1 << ct.depth) - 1)
 		return ct.probs[l*C : l*C+C]
 	}
+	nodes := ct.nodes
 	i := int32(0)
-	for ct.left[i] >= 0 {
-		x := x[ct.feature[i]]
+	for {
+		n := &nodes[i]
+		if n.right < 0 {
+			l := int(^n.right)
+			return ct.probs[l*C : l*C+C]
+		}
 		var goLeft bool
-		if ct.numCats[i] < 0 {
-			goLeft = x <= ct.thresh[i]
+		if n.feature >= 0 {
+			goLeft = x[n.feature] <= n.thresh
 		} else {
-			goLeft = ct.categoryGoesLeft(i, x)
+			goLeft = ct.categoryGoesLeft(^n.feature, x)
 		}
 		if goLeft {
-			i = ct.left[i]
+			i++
 		} else {
-			i = ct.right[i]
+			i = n.right
 		}
 	}
-	l := int(ct.leafOf[i])
-	return ct.probs[l*C : l*C+C]
 }
 
 func b2i(b bool) int {
@@ -264,7 +288,7 @@ func (s *Scorer) PredictBatch(x []float64, pred []int32, proba []float64) error 
 	blocks := (rows + blockRows - 1) / blockRows
 	workers := min(runtime.GOMAXPROCS(0), blocks)
 	if workers <= 1 {
-		s.scoreRange(x, 0, rows, pred, proba, make([]float64, blockRows*C))
+		s.scoreRange(x, 0, rows, pred, proba, make([]float64, min(rows, blockRows)*C))
 		return nil
 	}
 	// Contiguous chunks of whole blocks, one per worker.
@@ -288,28 +312,59 @@ func (s *Scorer) scoreRange(x []float64, lo, hi int, pred []int32, proba []float
 		n := min(blockRows, hi-b)
 		s.scoreBlock(x[b*nf:(b+n)*nf], n, raw)
 		for r := 0; r < n; r++ {
-			v := raw[r*C : r*C+C]
-			best := 0
-			sum := 0.0
-			for c, p := range v {
-				sum += p
-				if p > v[best] {
-					best = c
-				}
-			}
-			pred[b+r] = int32(best)
+			var o []float64
 			if proba != nil {
-				o := proba[(b+r)*C : (b+r)*C+C]
-				for c, p := range v {
-					if sum > 0 {
-						o[c] = p / sum
-					} else {
-						o[c] = 0
-					}
-				}
+				o = proba[(b+r)*C : (b+r)*C+C]
+			}
+			pred[b+r] = int32(finishRow(raw[r*C:r*C+C], o))
+		}
+	}
+}
+
+// finishRow turns one row's summed votes v into its predicted class, the
+// first with the largest vote, and, when o is not nil, writes the
+// probabilities (the votes normalised to sum 1) into o, which may be v.
+func finishRow(v, o []float64) int {
+	best := 0
+	sum := 0.0
+	for c, p := range v {
+		sum += p
+		if p > v[best] {
+			best = c
+		}
+	}
+	if o != nil {
+		for c, p := range v {
+			if sum > 0 {
+				o[c] = p / sum
+			} else {
+				o[c] = 0
 			}
 		}
 	}
+	return best
+}
+
+// Predict scores one row x (NumFeatures values): it writes the class
+// probabilities into proba (len NumClasses) and returns the predicted
+// class, exactly as PredictBatch does for a batch of that one row, without
+// allocating — the path of a web app answering one request at a time.
+func (s *Scorer) Predict(x, proba []float64) (int, error) {
+	if len(x) != s.numFeatures {
+		return 0, fmt.Errorf("forest: row of %d values, want %d features", len(x), s.numFeatures)
+	}
+	C := s.numClasses
+	if len(proba) != C {
+		return 0, fmt.Errorf("forest: proba has %d entries, want %d classes", len(proba), C)
+	}
+	clear(proba)
+	for ti := range s.trees {
+		p := s.trees[ti].leaf(x, C)
+		for c := range proba {
+			proba[c] += p[c]
+		}
+	}
+	return finishRow(proba, proba), nil
 }
 
 // PredictBatch compiles the model and scores the rows of x (row-major,
