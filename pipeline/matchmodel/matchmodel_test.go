@@ -404,22 +404,74 @@ func TestAccuracyRegression(t *testing.T) {
 	}
 }
 
+// worldCupRequests are the 32×31 ordered pairs of the 2022 teams, on
+// neutral ground and not, as the web app's benchmark sends them.
+func worldCupRequests(mdl *matchmodel.Model) []matchwinner.Request {
+	var out []matchwinner.Request
+	for i, h := range mdl.WorldCupTeams() {
+		for j, a := range mdl.WorldCupTeams() {
+			if h != a {
+				out = append(out, matchwinner.Request{Home: h, Away: a, Neutral: (i+j)%2 == 0})
+			}
+		}
+	}
+	return out
+}
+
 // BenchmarkPredict measures one request through the Predictor (features
-// from the lookup, compiled forest).
+// from the lookup, compiled forest), cycling over the World Cup pairs: a
+// served forest is larger than the CPU caches, and one repeated request
+// would find its path cached.
 func BenchmarkPredict(b *testing.B) {
 	f := realFixture(b)
-	for _, name := range []string{"seed", "form3"} {
+	for _, name := range []string{"seed", f.cfg.ServeVariant} {
 		mdl := f.models[name]
-		req := matchwinner.Request{Home: "Argentina", Away: "France", Neutral: true}
+		reqs := worldCupRequests(mdl)
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
+			i := 0
 			for b.Loop() {
-				if _, err := mdl.Predict(ctx, req); err != nil {
+				if _, err := mdl.Predict(ctx, reqs[i%len(reqs)]); err != nil {
 					b.Fatal(err)
 				}
+				i++
 			}
 		})
+	}
+}
+
+// TestPredictMatchesForestWalk: for every variant and World Cup pair,
+// Predict's probabilities and outcome are bit for bit those of the
+// reference walk over the forest's nodes (forest.Model.Predict on the same
+// feature vector, the model's decision rule on top): the compiled scorer
+// changes the speed, never an answer.
+func TestPredictMatchesForestWalk(t *testing.T) {
+	f := realFixture(t)
+	ctx := context.Background()
+	for _, name := range f.cfg.Variants {
+		mdl := f.models[name]
+		classes := mdl.Manifest().Classes
+		for _, req := range worldCupRequests(mdl) {
+			got, err := mdl.Predict(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, _, err := mdl.Features(req.Home, req.Away, req.Neutral, mdl.DefaultAsOf())
+			if err != nil {
+				t.Fatal(err)
+			}
+			argmax, proba := mdl.Forest().Predict(x)
+			want := classes[mdl.Decide(proba, argmax)]
+			if got.Outcome != want || math.Float64bits(got.Probability) != math.Float64bits(proba[slices.Index(classes, want)]) {
+				t.Fatalf("%s %s vs %s: %s %v, reference walk %s %v", name, req.Home, req.Away, got.Outcome, got.Probability, want, proba)
+			}
+			for k, c := range classes {
+				if math.Float64bits(got.Probabilities[c]) != math.Float64bits(proba[k]) {
+					t.Fatalf("%s %s vs %s: P(%s) = %v, reference walk %v", name, req.Home, req.Away, c, got.Probabilities[c], proba[k])
+				}
+			}
+		}
 	}
 }
 

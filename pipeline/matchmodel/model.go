@@ -304,12 +304,12 @@ func (m *Model) Predict(ctx context.Context, req matchwinner.Request) (matchwinn
 	if err != nil {
 		return matchwinner.Prediction{}, err
 	}
-	pred := make([]int32, 1)
 	proba := make([]float64, len(m.manifest.Classes))
-	if err := m.scorer.PredictBatch(x, pred, proba); err != nil {
+	argmax, err := m.scorer.Predict(x, proba)
+	if err != nil {
 		return matchwinner.Prediction{}, err
 	}
-	return m.prediction(f.Home.Team, f.Away.Team, x, m.Decide(proba, int(pred[0])), proba), nil
+	return m.prediction(f.Home.Team, f.Away.Team, x, m.Decide(proba, argmax), proba), nil
 }
 
 // Decide applies the model's decision rule to one probability row; argmax
