@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -328,10 +329,11 @@ func TestOpenDSNForms(t *testing.T) {
 
 // flakySink is a Sink that fails while down is set and records what it stored.
 type flakySink struct {
-	mu     sync.Mutex
-	down   bool
-	stored []predlog.Entry
-	calls  int
+	mu      sync.Mutex
+	down    bool
+	stored  []predlog.Entry
+	batches []int // sizes of the stored batches
+	calls   int
 }
 
 func (s *flakySink) Insert(ctx context.Context, es []predlog.Entry) error {
@@ -342,7 +344,14 @@ func (s *flakySink) Insert(ctx context.Context, es []predlog.Entry) error {
 		return errors.New("database unavailable")
 	}
 	s.stored = append(s.stored, es...)
+	s.batches = append(s.batches, len(es))
 	return nil
+}
+
+func (s *flakySink) batchSizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.batches)
 }
 
 func (s *flakySink) set(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
@@ -394,6 +403,50 @@ func TestWriterRetriesAndDropsOldest(t *testing.T) {
 	}
 }
 
+// TestWriterFlushInterval: with FlushInterval the writer lets entries
+// gather into one batch, written once the oldest has waited the interval;
+// a whole batch is written at once, and Close writes what is left without
+// waiting.
+func TestWriterFlushInterval(t *testing.T) {
+	sink := &flakySink{}
+	const interval = 300 * time.Millisecond
+	w := predlog.NewWriter(sink, predlog.WriterOptions{FlushInterval: interval})
+	start := time.Now()
+	for i := range 50 {
+		w.Enqueue(entry(fmt.Sprint(i), "x", matchwinner.Draw, time.Now()))
+	}
+	waitFor(t, func() bool { return w.Stats().Written == 50 })
+	if d := time.Since(start); d < interval {
+		t.Errorf("written after %v, before the flush interval %v", d, interval)
+	}
+	if got := sink.batchSizes(); !slices.Equal(got, []int{50}) {
+		t.Errorf("batches %v, want one of 50", got)
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	sink = &flakySink{}
+	w = predlog.NewWriter(sink, predlog.WriterOptions{FlushInterval: time.Hour, BatchSize: 10})
+	for i := range 25 {
+		w.Enqueue(entry(fmt.Sprint(i), "x", matchwinner.Draw, time.Now()))
+	}
+	waitFor(t, func() bool { return w.Stats().Written == 20 })
+	start = time.Now()
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close waited %v for the flush interval", d)
+	}
+	if got := sink.batchSizes(); !slices.Equal(got, []int{10, 10, 5}) {
+		t.Errorf("batches %v, want 10, 10, then 5 at Close", got)
+	}
+	if s := w.Stats(); s.Written != 25 || s.Pending != 0 {
+		t.Errorf("after Close: %+v", s)
+	}
+}
+
 func TestWriterCloseGivesUp(t *testing.T) {
 	sink := &flakySink{down: true}
 	w := predlog.NewWriter(sink, predlog.WriterOptions{MinBackoff: time.Millisecond})
@@ -442,25 +495,33 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
+// BenchmarkInsertSQLite stores batches of the sizes the writer hands over:
+// a few rows when it writes each entry as soon as it arrives, hundreds
+// when it gathers them. The pairs vary, as the web app's do, so the usage
+// counters see many keys.
 func BenchmarkInsertSQLite(b *testing.B) {
-	l := predlogtest.OpenFresh(b, predlog.SQLite)
 	// A served prediction carries ~40 named features.
 	features := map[string]float64{}
 	for i := range 40 {
 		features[fmt.Sprintf("feature_%02d", i)] = float64(i) / 7
 	}
-	batch := make([]predlog.Entry, 256)
-	for i := range batch {
-		batch[i] = entry("Argentina", "France", matchwinner.HomeWin, time.Now())
-		batch[i].Features = features
+	teams := []string{"Argentina", "Brazil", "Croatia", "England", "France", "Germany", "Japan", "Morocco", "Spain", "USA"}
+	for _, size := range []int{1, 8, 64, 256, 1000} {
+		b.Run(fmt.Sprintf("batch%d", size), func(b *testing.B) {
+			l := predlogtest.OpenFresh(b, predlog.SQLite)
+			batch := make([]predlog.Entry, size)
+			for i := range batch {
+				batch[i] = entry(teams[i%len(teams)], teams[(i/len(teams)+i+1)%len(teams)], matchwinner.HomeWin, time.Now())
+				batch[i].Features = features
+			}
+			for b.Loop() {
+				if err := l.Insert(context.Background(), batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
-	b.ResetTimer()
-	for b.Loop() {
-		if err := l.Insert(context.Background(), batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "rows/s")
 }
 
 func TestFeatureJSON(t *testing.T) {
