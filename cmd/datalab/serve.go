@@ -23,6 +23,12 @@ import (
 // --db / DATALAB_DB is given.
 const DefaultPredictionLog = "build/predictions.sqlite"
 
+// DefaultLogFlushInterval is how long served predictions gather before the
+// writer stores them in one transaction: the dashboard lags by at most this
+// much, and a busy server writes a few large transactions a second instead
+// of hundreds of small ones (bench/matchapp, docs/performance.md).
+const DefaultLogFlushInterval = 100 * time.Millisecond
+
 // defaultMatchAddr is where serve (and up) listen unless told otherwise:
 // loopback, so a laptop's app is not open to its network.
 const defaultMatchAddr = "127.0.0.1:8080"
@@ -44,6 +50,7 @@ func registerTrustedOrigins(cmd *cobra.Command, dst *[]string) {
 type serveOptions struct {
 	model, modelCache, db, addr, pipeline string
 	logBuffer                             int
+	logFlush                              time.Duration
 	trustedOrigins                        []string
 	shutdownTimeout                       time.Duration
 	// dashboardToken and dashboardAddr: see serveDashboardFlags.
@@ -99,6 +106,7 @@ func init() {
 	registerTrustedOrigins(serveCmd, &serveOpts.trustedOrigins)
 	f.StringVar(&serveOpts.pipeline, "pipeline", "datalab.yaml", "pipeline file naming the served variant when --model is not given")
 	f.IntVar(&serveOpts.logBuffer, "log-buffer", 10_000, "predictions buffered in memory while the log database is slow or down (oldest dropped beyond)")
+	f.DurationVar(&serveOpts.logFlush, "log-flush-interval", DefaultLogFlushInterval, "how long predictions gather in memory before they are written to the log in one transaction (0: each write as soon as it arrives)")
 	f.DurationVar(&serveOpts.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for requests and log writes")
 	serveDashboardFlags(f, &serveOpts)
 	rootCmd.AddCommand(serveCmd)
@@ -152,7 +160,7 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 	}
 	log.Info("model loaded", "model", o.model, "version", pred.Version(), "teams", len(pred.Teams()), "took", time.Since(start).Round(time.Millisecond))
 
-	w := predlog.NewWriter(pl, predlog.WriterOptions{Capacity: o.logBuffer, Logger: log})
+	w := predlog.NewWriter(pl, predlog.WriterOptions{Capacity: o.logBuffer, FlushInterval: o.logFlush, Logger: log})
 	app, err := matchapp.New(matchapp.Config{Predictor: pred, Recorder: w, Usage: pl, Logger: log, TrustedOrigins: o.trustedOrigins,
 		DashboardToken: o.dashboardToken, DashboardOff: o.dashboardAddr != ""})
 	if err != nil {

@@ -156,7 +156,7 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 		go func() {
 			defer wg.Done()
 			mo := serveOptions{addr: o.matchAddr, modelCache: defaultModelCache(), db: predictionLogDSN(""),
-				pipeline: o.pipeline.file, logBuffer: 10_000, shutdownTimeout: 15 * time.Second, trustedOrigins: o.trustedOrigins}
+				pipeline: o.pipeline.file, logBuffer: 10_000, logFlush: DefaultLogFlushInterval, shutdownTimeout: 15 * time.Second, trustedOrigins: o.trustedOrigins}
 			ready := make(chan string, 1)
 			go func() {
 				if a, ok := <-ready; ok {
