@@ -40,6 +40,12 @@ var (
 	sharedBinErr  error
 )
 
+// The long tests (this end-to-end run, the lab in a browser, the remote
+// store runs, the Kafka stacks) call t.Parallel: they mostly wait on the
+// processes they start, so they overlap once the short in-process tests
+// (which share rootCmd and cannot) are done. None uses t.Setenv or t.Chdir;
+// each works in its own directory on free ports.
+
 // TestMain removes the shared binary after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -59,8 +65,9 @@ func buildDatalab(t *testing.T) string {
 		}
 		sharedBin = filepath.Join(sharedBinDir, "datalab")
 		// The same build settings as `make build` and as this test binary
-		// (cgo as the environment has it): the packages compiled for the
-		// tests are reused, where CGO_ENABLED=0 recompiled every dependency.
+		// (CGO_ENABLED and GOFLAGS as the environment has them; make sets
+		// CGO_ENABLED=0 -trimpath): the packages compiled for the tests are
+		// reused, where other settings would compile every dependency again.
 		cmd := exec.Command("go", "build", "-o", sharedBin, ".")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			sharedBinErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -212,6 +219,7 @@ func readLock(t *testing.T, path string) lockFile {
 // committed datalab.lock records, the reports and notebooks in a browser,
 // and a tampered byte reported. One pipeline run serves every check.
 func TestCleanCloneEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end run on real data")
 	}

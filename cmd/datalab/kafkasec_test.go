@@ -120,6 +120,7 @@ func waitHTTP(t *testing.T, u string, procs ...*process) {
 // with a message saying what to check; one without TLS says TLS is
 // missing. The password appears in no output.
 func TestKafkaSecurityCommands(t *testing.T) {
+	t.Parallel()
 	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
 	distances := testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
 	bin := buildDatalab(t)

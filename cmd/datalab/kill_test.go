@@ -28,6 +28,7 @@ import (
 // is redelivered what the killed one had not committed, and the store
 // keeps the first answer of each id.
 func TestPredictorKilledMidStream(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs three processes")
 	}

@@ -44,6 +44,7 @@ var labTreeURL = regexp.MustCompile(`http://127\.0\.0\.1:\d+/tree\?token=[0-9a-f
 // figures without errors, add a cell that plots a value, change the value
 // and see a different figure; then Ctrl-C stops the server and its kernels.
 func TestLabRunsNotebookInBrowser(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts Jupyter and compiles every notebook cell")
 	}
@@ -448,6 +449,7 @@ func TestLabFlagsAndTools(t *testing.T) {
 // TestLabPortTaken: a port another program listens on stops datalab lab
 // at once with what to do, not after the start timeout.
 func TestLabPortTaken(t *testing.T) {
+	t.Parallel()
 	tools := labTools(t)
 	bin := buildDatalab(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

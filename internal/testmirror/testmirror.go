@@ -6,9 +6,12 @@
 package testmirror
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -38,8 +41,57 @@ func Path(t testing.TB, rel ...string) string {
 	return filepath.Join(append([]string{Dir(t)}, rel...)...)
 }
 
-// RepoRoot is the repository root (the directory holding go.mod).
+// modulePath is this repository's module, as go.mod declares it.
+const modulePath = "github.com/datalabhq/datalab"
+
+var (
+	rootOnce sync.Once
+	root     string
+)
+
+// RepoRoot is the repository root (the directory holding the go.mod of
+// github.com/datalabhq/datalab), found from the working directory up: go test
+// runs a package's tests in its directory. It does not rely on the source
+// paths compiled into the binary, which -trimpath (make test builds with it)
+// removes. It panics outside the repository.
 func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	rootOnce.Do(func() {
+		dir, err := os.Getwd()
+		if err == nil {
+			root, err = findRoot(dir)
+		}
+		if err != nil {
+			panic("testmirror: " + err.Error())
+		}
+	})
+	return root
+}
+
+// findRoot is the nearest directory at or above dir whose go.mod declares
+// this module.
+func findRoot(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if declaresModule(filepath.Join(d, "go.mod")) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod of %s in %s or above: run the tests from the repository", modulePath, dir)
+		}
+	}
+}
+
+// declaresModule reports whether the go.mod file at path is this module's.
+func declaresModule(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "module "); ok {
+			return strings.Trim(strings.TrimSpace(rest), `"`) == modulePath
+		}
+	}
+	return false
 }

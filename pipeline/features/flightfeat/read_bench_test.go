@@ -1,19 +1,12 @@
 package flightfeat
 
-// DuckDB is used only here, in a benchmark anchor: it is a cgo library far
-// larger than datalab and stays out of the datalab binary.
-
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
-
-	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/pipeline/ingest"
@@ -81,33 +74,6 @@ func BenchmarkReadRowsFlights3M(b *testing.B) {
 			return nil
 		}); err != nil {
 			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkDuckDBScanFlights3M is the anchor: DuckDB (2 threads) scans the
-// same file, builds the route key and counts distinct origins and routes.
-func BenchmarkDuckDBScanFlights3M(b *testing.B) {
-	path := benchFlights3M(b)
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec("SET threads TO 2"); err != nil {
-		b.Fatal(err)
-	}
-	q := `SELECT count(*), count(DISTINCT Origin), count(DISTINCT Origin || '-' || Dest), sum(ArrDelay), sum(Distance), sum(DayOfYear)
-		FROM read_parquet('` + strings.ReplaceAll(path, "'", "''") + `')`
-	for b.Loop() {
-		var n, origins, routes int64
-		var arr, dist, doy float64
-		if err := db.QueryRow(q).Scan(&n, &origins, &routes, &arr, &dist, &doy); err != nil {
-			b.Fatal(err)
-		}
-		if n == 0 || origins == 0 || routes == 0 {
-			b.Fatal("empty scan")
 		}
 	}
 }
