@@ -40,11 +40,12 @@ var (
 	sharedBinErr  error
 )
 
-// The long tests (this end-to-end run, the lab in a browser, the remote
-// store runs, the Kafka stacks) call t.Parallel: they mostly wait on the
-// processes they start, so they overlap once the short in-process tests
-// (which share rootCmd and cannot) are done. None uses t.Setenv or t.Chdir;
-// each works in its own directory on free ports.
+// The long tests (this end-to-end run, the lab in a browser, the Kafka
+// stacks) call t.Parallel: they mostly wait on the processes they start, so
+// they overlap once the tests that cannot are done (the in-process ones
+// share rootCmd; the remote-store ones set the fake S3's credentials with
+// t.Setenv). None of the parallel ones uses t.Setenv or t.Chdir; each works
+// in its own directory on free ports.
 
 // TestMain removes the shared binary after the tests.
 func TestMain(m *testing.M) {

@@ -36,7 +36,6 @@ var remoteStages = []string{"ingest-matches", "features-matches", "train-matches
 // date by the lock, so its outs are fetched from the bucket, verified, and
 // nothing is recomputed. A damaged object makes a third copy fail loudly.
 func TestRunRemoteS3(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end run on real data")
 	}
@@ -204,7 +203,6 @@ func TestRunRemoteS3(t *testing.T) {
 // second clone and in the bucket — lists both runs and links their diff
 // page. A third, empty site pulls both runs with datalab report sync.
 func TestSiteHistoryS3(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end run on real data")
 	}
