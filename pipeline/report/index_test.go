@@ -230,8 +230,15 @@ func TestLatestDiffLinksAWrittenPage(t *testing.T) {
 	a, b := "20261101T100000Z-aaaaaa", "20261101T100100Z-bbbbbb"
 	fakeRun(t, dir, a, kind, at(5), map[string]float64{"accuracy": 0.6})
 	fakeRun(t, dir, b, kind, at(3), map[string]float64{"accuracy": 0.7})
-	for id, start := range map[string]time.Time{a: at(0), b: at(1)} {
-		if err := PublishRun(dir, &stagerun.RunRecord{ID: id, Start: start, Status: "ok"}); err != nil {
+	// Published in the order the runs ended, as the pipeline does. (In map
+	// order the test was flaky: publishing b first orders the runs by the
+	// reports' times for a moment and writes b..a, and diff pages are never
+	// pruned.)
+	for _, r := range []struct {
+		id    string
+		start time.Time
+	}{{a, at(0)}, {b, at(1)}} {
+		if err := PublishRun(dir, &stagerun.RunRecord{ID: r.id, Start: r.start, Status: "ok"}); err != nil {
 			t.Fatal(err)
 		}
 	}
