@@ -640,6 +640,7 @@ func TestScorerMatchesModel(t *testing.T) {
 	for r := range cols[4] {
 		cols[4][r] = float64(int(labels[r]+float64(r%3)) % 6)
 	}
+	var models []*Model
 	for _, p := range []Params{DefaultParams(), func() Params {
 		p := DefaultParams()
 		p.MaxDepth = 12
@@ -648,17 +649,28 @@ func TestScorerMatchesModel(t *testing.T) {
 		return p
 	}(), func() Params {
 		// Deeper than the complete layout takes, continuous only: the
-		// served match model's shape.
+		// served match model's shape, walked four trees at a time.
 		p := DefaultParams()
 		p.MaxDepth = 14
-		p.NumTrees = 8
+		p.NumTrees = 10
 		p.MinInstancesPerNode = 5
 		return p
 	}()} {
-		m := mustFit(t, cols, labels, p)
+		models = append(models, mustFit(t, cols, labels, p))
+	}
+	// And one forest mixing the three kinds of tree, so that runs of
+	// four deep continuous trees are broken up at various places.
+	shallow, categorical, deep := models[0].Trees, models[1].Trees, models[2].Trees
+	mixed := &Model{NumFeatures: 5, NumClasses: 4, Trees: slices.Concat(deep[:3], shallow[:1], deep[3:8], categorical[:1],
+		deep[8:10], shallow[1:2], deep[:4], categorical[1:])}
+	models = append(models, mixed)
+	for mi, m := range models {
 		s, err := m.Compile()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if mi == 2 && !lockstep(s.trees) {
+			t.Fatal("the deep continuous trees are not all in the layout walk4 takes")
 		}
 		x := rowMajor(cols)
 		for i := 0; i < len(x); i += 97 {
@@ -674,14 +686,14 @@ func TestScorerMatchesModel(t *testing.T) {
 		for r := 0; r < rows; r++ {
 			wp, wprob := m.Predict(x[r*5 : r*5+5])
 			if int(pred[r]) != wp || !bitsEqual(proba[r*4:r*4+4], wprob) {
-				t.Fatalf("depth %d row %d: scorer %d %v, model %d %v", p.MaxDepth, r, pred[r], proba[r*4:r*4+4], wp, wprob)
+				t.Fatalf("model %d row %d: scorer %d %v, model %d %v", mi, r, pred[r], proba[r*4:r*4+4], wp, wprob)
 			}
 			c, err := s.Predict(x[r*5:r*5+5], one)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if c != wp || !bitsEqual(one, wprob) {
-				t.Fatalf("depth %d row %d: Scorer.Predict %d %v, model %d %v", p.MaxDepth, r, c, one, wp, wprob)
+				t.Fatalf("model %d row %d: Scorer.Predict %d %v, model %d %v", mi, r, c, one, wp, wprob)
 			}
 		}
 	}

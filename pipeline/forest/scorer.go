@@ -12,13 +12,29 @@ import (
 // normalisation and summation order). Trees of depth up to
 // maxCompleteDepth with only continuous splits are laid out as complete
 // binary trees (shallower leaves replicated), so a row walks a fixed number
-// of levels with no unpredictable branches; other trees are flattened into
-// 16-byte nodes in pre-order (see flatNode). A Scorer is safe for
-// concurrent use.
+// of levels with no unpredictable branches; the other trees are flattened
+// into one array of 64-bit words in pre-order with the leaf probabilities
+// inline (see Scorer.code), and one row walks four of them at a time
+// (walk4). A Scorer is safe for concurrent use.
 type Scorer struct {
 	numFeatures int
 	numClasses  int
 	trees       []compiledTree
+
+	// code holds the trees of the general layout, each in pre-order, as
+	// 64-bit words. A split is two words: nodeWord(feature, index of its
+	// right child's word) and the threshold's bits (x <= threshold goes
+	// left, NaN right); its left child starts right after it. A leaf is
+	// nodeWord(0, leafMarker) followed by its NumClasses normalised
+	// probabilities' bits. A deep forest does not fit in the CPU caches
+	// (the served match model has ~236,000 nodes), so a row's walk is bound
+	// by memory loads: a level is one 16-byte node, going left usually
+	// stays in the cache line, and a leaf's probabilities come with the
+	// line that says it is a leaf. A categorical split stores ^k as its
+	// feature, k indexing catSplits, whose category bits are in cats.
+	code      []uint64
+	catSplits []catSplit
+	cats      []uint64
 }
 
 // maxCompleteDepth bounds the complete layout (2^depth leaves per tree).
@@ -30,32 +46,23 @@ type compiledTree struct {
 	depth    int
 	feature  []int32
 	thresh   []float64
-	// general layout: the tree's nodes in pre-order; categorical splits
-	// are described in catSplits and test bits of cats (uint64 words).
-	nodes     []flatNode
-	catSplits []catSplit
-	cats      []uint64
 	// probs holds one row of NumClasses normalised leaf probabilities per
-	// leaf (complete layout: per leaf slot 0..2^depth−1; general layout:
-	// leaves in pre-order).
+	// leaf slot 0..2^depth−1.
 	probs []float64
+
+	// general layout: the index of the tree's root word in Scorer.code,
+	// and whether any split is categorical (such trees are walked one at a
+	// time, with a branch per categorical test).
+	root        int32
+	categorical bool
 }
 
-// flatNode is a node of the general layout. A deep forest does not fit in
-// the CPU caches (the served match model has ~236,000 nodes), so a row's
-// walk is bound by memory loads: everything a level needs is in these 16
-// bytes, and with the nodes in pre-order the left child is the next node,
-// so going left usually stays in the same cache line.
-type flatNode struct {
-	// thresh is a continuous split's threshold: x <= thresh goes left (NaN
-	// goes right).
-	thresh float64
-	// feature is a continuous split's feature index; a categorical split
-	// holds ^k, k indexing compiledTree.catSplits.
-	feature int32
-	// right is the right child's index (the left child is the next node);
-	// a leaf holds ^l, l its row in probs.
-	right int32
+// leafMarker is the right-child field of a leaf's word.
+const leafMarker = -1
+
+// nodeWord packs a node's feature and right child into one code word.
+func nodeWord(feature, right int32) uint64 {
+	return uint64(uint32(feature)) | uint64(uint32(right))<<32
 }
 
 // catSplit is a categorical split of the general layout.
@@ -81,7 +88,9 @@ func (m *Model) Compile() (*Scorer, error) {
 	}
 	s := &Scorer{numFeatures: nf, numClasses: m.NumClasses, trees: make([]compiledTree, len(m.Trees))}
 	for ti := range m.Trees {
-		s.trees[ti] = compileTree(&m.Trees[ti], m.NumClasses)
+		if err := s.compileTree(&s.trees[ti], &m.Trees[ti]); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -102,16 +111,16 @@ func leafProbs(n *Node, out []float64) {
 	}
 }
 
-func compileTree(t *Tree, C int) compiledTree {
+func (s *Scorer) compileTree(ct *compiledTree, t *Tree) error {
+	C := s.numClasses
 	depth := t.Depth()
-	categorical := false
 	for i := range t.Nodes {
 		if n := &t.Nodes[i]; !n.IsLeaf() && n.NumCategories >= 0 {
-			categorical = true
+			ct.categorical = true
 		}
 	}
-	if !categorical && depth <= maxCompleteDepth {
-		ct := compiledTree{complete: true, depth: depth}
+	if !ct.categorical && depth <= maxCompleteDepth {
+		ct.complete, ct.depth = true, depth
 		internal := (1 << depth) - 1
 		ct.feature = make([]int32, internal)
 		ct.thresh = make([]float64, internal)
@@ -138,89 +147,147 @@ func compileTree(t *Tree, C int) compiledTree {
 			fill(n.Right, 2*pos+2, lvl+1)
 		}
 		fill(0, 0, 0)
-		return ct
+		return nil
 	}
-	ct := compiledTree{nodes: make([]flatNode, 0, len(t.Nodes))}
-	// emit appends node ni and its subtree in pre-order and returns its index.
-	var emit func(ni int32) int32
-	emit = func(ni int32) int32 {
+	if words := len(s.code) + len(t.Nodes)*max(2, 1+C); words > math.MaxInt32 {
+		return fmt.Errorf("forest: %d words of compiled trees, more than a scorer indexes", words)
+	}
+	ct.root = int32(len(s.code))
+	probs := make([]float64, C)
+	// emit appends node ni and its subtree in pre-order.
+	var emit func(ni int32)
+	emit = func(ni int32) {
 		n := &t.Nodes[ni]
-		at := int32(len(ct.nodes))
-		ct.nodes = append(ct.nodes, flatNode{})
 		if n.IsLeaf() {
-			l := len(ct.probs) / C
-			ct.probs = append(ct.probs, make([]float64, C)...)
-			leafProbs(n, ct.probs[l*C:][:C])
-			ct.nodes[at].right = ^int32(l)
-			return at
+			s.code = append(s.code, nodeWord(0, leafMarker))
+			leafProbs(n, probs)
+			for _, p := range probs {
+				s.code = append(s.code, math.Float64bits(p))
+			}
+			return
 		}
-		fn := flatNode{feature: n.Feature, thresh: n.Threshold}
+		feature := n.Feature
 		if n.NumCategories >= 0 {
 			words := (int(n.NumCategories) + 63) / 64
-			cs := catSplit{feature: n.Feature, numCats: n.NumCategories, unknownLeft: n.UnknownGoesLeft(), off: int32(len(ct.cats))}
+			cs := catSplit{feature: n.Feature, numCats: n.NumCategories, unknownLeft: n.UnknownGoesLeft(), off: int32(len(s.cats))}
 			bits := make([]uint64, words)
 			for _, c := range n.Categories {
 				if isCategory(c, n.NumCategories) {
 					bits[int(c)/64] |= 1 << (uint(c) % 64)
 				}
 			}
-			ct.cats = append(ct.cats, bits...)
-			fn = flatNode{feature: ^int32(len(ct.catSplits))}
-			ct.catSplits = append(ct.catSplits, cs)
+			s.cats = append(s.cats, bits...)
+			feature = ^int32(len(s.catSplits))
+			s.catSplits = append(s.catSplits, cs)
 		}
-		emit(n.Left) // at+1
-		fn.right = emit(n.Right)
-		ct.nodes[at] = fn
-		return at
+		at := len(s.code)
+		s.code = append(s.code, 0, math.Float64bits(n.Threshold))
+		emit(n.Left)
+		s.code[at] = nodeWord(feature, int32(len(s.code)))
+		emit(n.Right)
 	}
 	emit(0)
-	return ct
+	return nil
 }
 
 // categoryGoesLeft reports whether categorical split k sends x left, with
 // the same rule as Node.GoLeft: a known category by its bit, anything else
 // (NaN, fractional, out of range) by the split's unknown-value side.
-func (ct *compiledTree) categoryGoesLeft(k int32, x []float64) bool {
-	cs := &ct.catSplits[k]
+func (s *Scorer) categoryGoesLeft(k int32, x []float64) bool {
+	cs := &s.catSplits[k]
 	v := x[cs.feature]
 	if !isCategory(v, cs.numCats) {
 		return cs.unknownLeft
 	}
 	c := int(v)
-	return ct.cats[int(cs.off)+c/64]&(1<<(uint(c)%64)) != 0
+	return s.cats[int(cs.off)+c/64]&(1<<(uint(c)%64)) != 0
 }
 
-// leaf returns the probability row of the leaf reached by x.
-func (ct *compiledTree) leaf(x []float64, C int) []float64 {
-	if ct.complete {
-		i := 0
-		for d := 0; d < ct.depth; d++ {
-			// Right iff !(x <= t): NaN goes right, as in Spark.
-			i = 2*i + 1 + b2i(!(x[ct.feature[i]] <= ct.thresh[i]))
-		}
-		l := i - ((1 << ct.depth) - 1)
-		return ct.probs[l*C : l*C+C]
-	}
-	nodes := ct.nodes
-	i := int32(0)
+// walk returns the index of the leaf word x reaches from the root word i,
+// for any tree of the general layout.
+func (s *Scorer) walk(x []float64, i int32) int32 {
+	code := s.code
 	for {
-		n := &nodes[i]
-		if n.right < 0 {
-			l := int(^n.right)
-			return ct.probs[l*C : l*C+C]
+		w := code[i]
+		feature, right := int32(uint32(w)), int32(w>>32)
+		if right == leafMarker {
+			return i
 		}
 		var goLeft bool
-		if n.feature >= 0 {
-			goLeft = x[n.feature] <= n.thresh
+		if feature >= 0 {
+			goLeft = x[feature] <= math.Float64frombits(code[i+1])
 		} else {
-			goLeft = ct.categoryGoesLeft(^n.feature, x)
+			goLeft = s.categoryGoesLeft(^feature, x)
 		}
 		if goLeft {
-			i++
+			i += 2
 		} else {
-			i = n.right
+			i = right
 		}
 	}
+}
+
+// step moves one level down from word i of a tree without categorical
+// splits, with integer arithmetic instead of branches on the data: a
+// mispredicted branch would throw away the loads of the other trees walk4
+// keeps in flight. A leaf stays where it is (its word tests feature 0
+// against its first probability, and the result is not used; a tree in the
+// general layout has a split, so rows have a feature 0).
+// rightOrMarker is the word's right-child field, negative at a leaf.
+func step(code []uint64, x []float64, i int32) (next, rightOrMarker int32) {
+	w := code[i]
+	feature, right := int32(uint32(w)), int32(w>>32)
+	goRight := int32(b2i(!(x[feature] <= math.Float64frombits(code[i+1])))) // NaN goes right, as in Spark
+	next = i + 2 + goRight*(right-i-2)
+	leaf := right >> 31 // all ones at a leaf
+	return next&^leaf | i&leaf, right
+}
+
+// walk4 walks four trees without categorical splits from their root words
+// at once and returns their leaf words.
+func (s *Scorer) walk4(x []float64, i0, i1, i2, i3 int32) (int32, int32, int32, int32) {
+	code := s.code
+	for {
+		var r0, r1, r2, r3 int32
+		i0, r0 = step(code, x, i0)
+		i1, r1 = step(code, x, i1)
+		i2, r2 = step(code, x, i2)
+		i3, r3 = step(code, x, i3)
+		if r0&r1&r2&r3 < 0 { // all four at a leaf
+			return i0, i1, i2, i3
+		}
+	}
+}
+
+// addLeafProbs adds the probabilities of the leaf at word i to o.
+func (s *Scorer) addLeafProbs(i int32, o []float64) {
+	for c, p := range s.code[i+1 : int(i)+1+len(o)] {
+		o[c] += math.Float64frombits(p)
+	}
+}
+
+// addLeaf adds the probabilities of the leaf x reaches in tree ct to o
+// (len NumClasses).
+func (s *Scorer) addLeaf(ct *compiledTree, x []float64, o []float64) {
+	if ct.complete {
+		for c, p := range ct.completeLeaf(x, len(o)) {
+			o[c] += p
+		}
+		return
+	}
+	s.addLeafProbs(s.walk(x, ct.root), o)
+}
+
+// completeLeaf returns the probability row of the leaf x reaches in a
+// complete-layout tree.
+func (ct *compiledTree) completeLeaf(x []float64, C int) []float64 {
+	i := 0
+	for d := 0; d < ct.depth; d++ {
+		// Right iff !(x <= t): NaN goes right, as in Spark.
+		i = 2*i + 1 + b2i(!(x[ct.feature[i]] <= ct.thresh[i]))
+	}
+	l := i - ((1 << ct.depth) - 1)
+	return ct.probs[l*C : l*C+C]
 }
 
 func b2i(b bool) int {
@@ -246,7 +313,7 @@ func (s *Scorer) scoreBlock(x []float64, rows int, raw []float64) {
 		if ct.complete && C == 4 {
 			// The common 4-class case unrolled (the flight-delay buckets).
 			for r := 0; r < rows; r++ {
-				p := ct.leaf(x[r*nf:r*nf+nf], 4)
+				p := ct.completeLeaf(x[r*nf:r*nf+nf], 4)
 				o := raw[r*4 : r*4+4]
 				o[0] += p[0]
 				o[1] += p[1]
@@ -256,11 +323,7 @@ func (s *Scorer) scoreBlock(x []float64, rows int, raw []float64) {
 			continue
 		}
 		for r := 0; r < rows; r++ {
-			p := ct.leaf(x[r*nf:r*nf+nf], C)
-			o := raw[r*C : r*C+C]
-			for c := range o {
-				o[c] += p[c]
-			}
+			s.addLeaf(ct, x[r*nf:r*nf+nf], raw[r*C:r*C+C])
 		}
 	}
 }
@@ -358,13 +421,33 @@ func (s *Scorer) Predict(x, proba []float64) (int, error) {
 		return 0, fmt.Errorf("forest: proba has %d entries, want %d classes", len(proba), C)
 	}
 	clear(proba)
-	for ti := range s.trees {
-		p := s.trees[ti].leaf(x, C)
-		for c := range proba {
-			proba[c] += p[c]
+	trees := s.trees
+	for t := 0; t < len(trees); {
+		if t+4 <= len(trees) && lockstep(trees[t:t+4]) {
+			l0, l1, l2, l3 := s.walk4(x, trees[t].root, trees[t+1].root, trees[t+2].root, trees[t+3].root)
+			// Added in tree order, as everywhere: the same sums to the bit.
+			s.addLeafProbs(l0, proba)
+			s.addLeafProbs(l1, proba)
+			s.addLeafProbs(l2, proba)
+			s.addLeafProbs(l3, proba)
+			t += 4
+			continue
 		}
+		s.addLeaf(&trees[t], x, proba)
+		t++
 	}
 	return finishRow(proba, proba), nil
+}
+
+// lockstep reports whether trees can be walked together by walk4: general
+// layout, no categorical split.
+func lockstep(trees []compiledTree) bool {
+	for i := range trees {
+		if trees[i].complete || trees[i].categorical {
+			return false
+		}
+	}
+	return true
 }
 
 // PredictBatch compiles the model and scores the rows of x (row-major,
