@@ -40,12 +40,13 @@ var (
 	sharedBinErr  error
 )
 
-// The long tests (this end-to-end run, the lab in a browser, the Kafka
-// stacks) call t.Parallel: they mostly wait on the processes they start, so
-// they overlap once the tests that cannot are done (the in-process ones
-// share rootCmd; the remote-store ones set the fake S3's credentials with
-// t.Setenv). None of the parallel ones uses t.Setenv or t.Chdir; each works
-// in its own directory on free ports.
+// The long tests (this end-to-end run, the lab in a browser, the remote
+// store runs, the image build, the Kafka stacks) call t.Parallel: they
+// mostly wait on the processes they start, so they overlap once the short
+// in-process tests (which share rootCmd and cannot) are done. None of them
+// uses t.Setenv or t.Chdir (objstoretest.NewS3Env hands the fake S3's
+// credentials to the processes instead); each works in its own directory on
+// free ports.
 
 // TestMain removes the shared binary after the tests.
 func TestMain(m *testing.M) {
@@ -232,14 +233,17 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	// default ../shared/data is not beside a temporary clone) and no object
 	// store of the developer's.
 	env := []string{"DATALAB_MIRROR=" + mirror, "DATALAB_STORE="}
+	done := stopwatch(t)
 
 	out, code := runIn(t, dir, env, "make", "run")
 	if code != 0 {
 		t.Fatalf("make run exit %d:\n%s", code, out)
 	}
+	done("make run")
 	gitStatusClean(t, dir, "after make run")
 	checkUp(t, bin, dir, env)
 	gitStatusClean(t, dir, "after datalab up")
+	done("datalab up")
 
 	out, code = datalabCmd(t, bin, dir, env, "data", "pull")
 	if code != 0 {
@@ -253,7 +257,9 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	if code != 0 || strings.Contains(out, "  ran ") {
 		t.Fatalf("second run should skip every stage (exit %d):\n%s", code, out)
 	}
+	done("data pull, status, second run")
 	checkReadmeExperiments(t, bin, dir, env)
+	done("README experiments")
 
 	// make lab, as the README goes on: its set-up step (the notebook server
 	// and gopls), then the lab on model-variants in a browser — a new figure
@@ -264,6 +270,7 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	}
 	checkLabModelVariants(t, bin, dir, filepath.Join(dir, ".bin"))
 	gitStatusClean(t, dir, "after datalab lab")
+	done("make lab")
 
 	// Same inputs ⇒ same bytes, across machines: the committed lock records
 	// the output hashes of the run that produced it.
@@ -329,6 +336,7 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 		}
 	}
 	checkNotebookMetrics(t, dir)
+	done("lock, reports and notebooks in the browser")
 
 	// A notebook parameter change reruns the notebooks stage only, and the
 	// figures change with it.
@@ -348,6 +356,7 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	if pngsBefore, pngsAfter := embeddedPNGs(before), embeddedPNGs(after); len(pngsAfter) == 0 || slices.Equal(pngsBefore, pngsAfter) {
 		t.Errorf("matches-explore figures unchanged by sample 300000 → 3000 (%d and %d PNGs)", len(pngsBefore), len(pngsAfter))
 	}
+	done("notebook parameter change")
 
 	// A tampered byte in a materialised file is reported and not overwritten.
 	victim := filepath.Join(dir, "data", "matches", "international_matches.csv")
@@ -369,6 +378,19 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(victim); !bytes.Equal(after, b) {
 		t.Fatal("pull overwrote a modified working file without --force")
+	}
+}
+
+// stopwatch logs how long each phase of a long test took (the test suite's
+// time budget is tracked from these lines; docs/performance.md).
+func stopwatch(t *testing.T) func(phase string) {
+	start := time.Now()
+	last := start
+	return func(phase string) {
+		t.Helper()
+		now := time.Now()
+		t.Logf("phase %-45s %6.1f s (total %6.1f s)", phase, now.Sub(last).Seconds(), now.Sub(start).Seconds())
+		last = now
 	}
 }
 

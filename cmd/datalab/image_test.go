@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,21 +17,20 @@ import (
 // commit, version and SOURCE_DATE_EPOCH a second run prints the same
 // digests.
 func TestImageCommand(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds datalab and compresses it (~10 s)")
 	}
-	t.Chdir(testmirror.RepoRoot())
-	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	bin := buildDatalab(t)
 	commit := strings.Repeat("0123456789", 4) // outside the repository: taken with SOURCE_DATE_EPOCH
 	run := func(out string) string {
-		var stdout bytes.Buffer
-		rootCmd.SetOut(&stdout)
-		defer rootCmd.SetOut(nil)
-		rootCmd.SetArgs([]string{"image", "--log-level", "warn", "--out", out, "--version", "cli-test", "--commit", commit})
-		if err := rootCmd.ExecuteContext(context.Background()); err != nil {
-			t.Fatal(err)
+		t.Helper()
+		stdout, code := datalabCmd(t, bin, testmirror.RepoRoot(), []string{"SOURCE_DATE_EPOCH=1700000000"},
+			"image", "--log-level", "warn", "--out", out, "--version", "cli-test", "--commit", commit)
+		if code != 0 {
+			t.Fatalf("datalab image: exit %d\n%s", code, stdout)
 		}
-		return stdout.String()
+		return stdout
 	}
 	dir := t.TempDir()
 	first := run(filepath.Join(dir, "a"))

@@ -36,18 +36,19 @@ var remoteStages = []string{"ingest-matches", "features-matches", "train-matches
 // date by the lock, so its outs are fetched from the bucket, verified, and
 // nothing is recomputed. A damaged object makes a third copy fail loudly.
 func TestRunRemoteS3(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end run on real data")
 	}
 	mirror := testmirror.Dir(t)
-	fake := objstoretest.NewS3(t, "lab")
+	fake, awsEnv := objstoretest.NewS3Env(t, "lab")
 	bin := buildDatalab(t)
 	dir := checkout(t)
 	// Whatever PySpark job files the tree holds go to scripts/;
 	// one more makes sure the check below is never vacuous.
 	job := filepath.Join(dir, "pipeline", "sparkjob", "remote_test_job.py")
 	writeFixture(t, job, "# written by cmd/datalab/remote_test.go\nprint('spark')\n")
-	env := []string{"DATALAB_MIRROR=" + mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_REMOTE="}
+	env := append(awsEnv, "DATALAB_MIRROR="+mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_REMOTE=")
 
 	args := append([]string{"run", "--remote", fake.URL()}, remoteStages...)
 	out, code := datalabCmd(t, bin, dir, env, args...)
@@ -203,13 +204,14 @@ func TestRunRemoteS3(t *testing.T) {
 // second clone and in the bucket — lists both runs and links their diff
 // page. A third, empty site pulls both runs with datalab report sync.
 func TestSiteHistoryS3(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end run on real data")
 	}
 	mirror := testmirror.Dir(t)
-	fake := objstoretest.NewS3(t, "lab")
+	fake, awsEnv := objstoretest.NewS3Env(t, "lab")
 	bin := buildDatalab(t)
-	env := []string{"DATALAB_MIRROR=" + mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_REMOTE=", "DATALAB_SET="}
+	env := append(awsEnv, "DATALAB_MIRROR="+mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_REMOTE=", "DATALAB_SET=")
 	invoke := func(dir, depth string) string {
 		t.Helper()
 		out, code := datalabCmd(t, bin, dir, env, "run", "report-matches", "--remote", fake.URL(),

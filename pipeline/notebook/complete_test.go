@@ -16,6 +16,7 @@ import (
 // forest.Train, in a cell with no set-up: the kernelspec's go.work resolves
 // the checkout and gopls answers for the pipeline's packages.
 func TestKernelCompletesPipelinePackages(t *testing.T) {
+	t.Parallel()
 	root := needKernel(t)
 	if _, err := os.Stat(filepath.Join(root, ".bin", "lab", "gopls")); err != nil {
 		if os.Getenv("CI") != "" {

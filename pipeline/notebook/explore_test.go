@@ -101,6 +101,7 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs
 // its home win rates are those of the rows it read, a smaller sample changes
 // every figure, and a rerun with the same parameters renders the same bytes.
 func TestMatchesExplore(t *testing.T) {
+	t.Parallel()
 	root := needKernel(t)
 	mp := ingestMirror(t, t.TempDir(), "matches", testmirror.Path(t, "matches", "international_matches.csv"))
 	params := func(sample string) map[string]string { return map[string]string{"matches": mp, "sample": sample} }
@@ -164,6 +165,7 @@ func TestMatchesExplore(t *testing.T) {
 // has its tables and PNG plots, and its late_30+ shares are the label
 // stage's buckets of the rows it read.
 func TestFlightsExplore(t *testing.T) {
+	t.Parallel()
 	root := needKernel(t)
 	dir := t.TempDir()
 	csvs, err := filepath.Glob(testmirror.Path(t, "flights", "bts2008", "flights_2008_*.csv"))

@@ -19,6 +19,7 @@ import (
 // at its newest version: parquet-go resolves to a newer release and gonbui
 // fails, since the module proxy lists no such module.
 func TestKernelUsesPinnedVersions(t *testing.T) {
+	t.Parallel()
 	root := needKernel(t)
 	r := notebook.Runner{Root: root, OutDir: t.TempDir()}
 	res, err := r.Run(t.Context(), filepath.Join("testdata", "pinned.ipynb"))

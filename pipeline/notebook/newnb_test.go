@@ -129,6 +129,7 @@ func TestCreate(t *testing.T) {
 // parameters of the run, a table and a PNG plot, and a second run renders
 // the same bytes.
 func TestNewNotebookRuns(t *testing.T) {
+	t.Parallel()
 	root := needKernel(t)
 	dir := t.TempDir()
 	path, err := notebook.Create(dir, "first-look")

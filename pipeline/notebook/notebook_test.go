@@ -38,6 +38,7 @@ func needKernel(t *testing.T) string {
 }
 
 func TestRunFixture(t *testing.T) {
+	t.Parallel()
 	root := needKernel(t)
 	out := t.TempDir()
 	created := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -114,6 +115,7 @@ func TestRunFixture(t *testing.T) {
 }
 
 func TestRunBrokenCell(t *testing.T) {
+	t.Parallel()
 	root := needKernel(t)
 	out := t.TempDir()
 	r := notebook.Runner{Root: root, OutDir: out}
@@ -164,6 +166,7 @@ func TestCommandEnvironment(t *testing.T) {
 // A cell that compiles but panics: the error names the cell and carries the
 // panic's message from the cell's stderr, not just the exit status.
 func TestRunPanickingCell(t *testing.T) {
+	t.Parallel()
 	root := needKernel(t)
 	out := t.TempDir()
 	_, err := notebook.Runner{Root: root, OutDir: out}.Run(t.Context(), filepath.Join("testdata", "panic.ipynb"))

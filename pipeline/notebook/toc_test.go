@@ -139,6 +139,7 @@ var tocItemRE = regexp.MustCompile(`<li><a href="#[^"]*">([^<]*)</a>`)
 // output shown, the contents list every h2 and h3 in order and link to the
 // headings' ids, and a second rendering has the same bytes.
 func TestRenderFoldedCellsAndTOC(t *testing.T) {
+	t.Parallel()
 	root := needKernel(t)
 	nb := filepath.Join("testdata", "sections.ipynb")
 	var pages [2][]byte

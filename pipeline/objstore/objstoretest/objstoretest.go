@@ -19,6 +19,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -37,7 +39,8 @@ type S3 struct {
 	// behind the API's back.
 	Backend *s3mem.Backend
 
-	parts atomic.Int64
+	parts    atomic.Int64
+	noConfig string // an absent file: the shared AWS config Client reads
 }
 
 // NewS3 starts a fake S3 holding an empty bucket, stopped when the test
@@ -46,19 +49,34 @@ type S3 struct {
 // processes it starts.
 func NewS3(t testing.TB, bucket string) *S3 {
 	t.Helper()
+	s, env := NewS3Env(t, bucket)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	return s
+}
+
+// NewS3Env is NewS3 for parallel tests (t.Setenv is not allowed there): the
+// process environment is left alone, the returned variables (KEY=value) are
+// for the processes the test starts, and Client uses them explicitly.
+func NewS3Env(t testing.TB, bucket string) (*S3, []string) {
+	t.Helper()
 	none := filepath.Join(t.TempDir(), "no-aws-config")
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", none)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	env := []string{
+		"AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test",
+		"AWS_SESSION_TOKEN=",
+		"AWS_PROFILE=",
+		"AWS_CONFIG_FILE=" + none,
+		"AWS_SHARED_CREDENTIALS_FILE=" + none,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
 	backend := s3mem.New()
 	if err := backend.CreateBucket(bucket); err != nil {
 		t.Fatal(err)
 	}
-	s := &S3{Bucket: bucket, Backend: backend}
+	s := &S3{Bucket: bucket, Backend: backend, noConfig: none}
 	api := gofakes3.New(backend).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") {
@@ -68,7 +86,7 @@ func NewS3(t testing.TB, bucket string) *S3 {
 	}))
 	t.Cleanup(srv.Close)
 	s.Endpoint = srv.URL
-	return s
+	return s, env
 }
 
 // UploadParts counts the multipart UploadPart requests served so far.
@@ -91,7 +109,12 @@ func (s *S3) URL(extra ...string) string {
 // under test, to check what it stored.
 func (s *S3) Client(t testing.TB) *s3.Client {
 	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(Region))
+	// The fake's dummy credentials, explicitly: the process environment may
+	// not have them (NewS3Env).
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
+		config.WithSharedConfigFiles([]string{s.noConfig}), config.WithSharedCredentialsFiles([]string{s.noConfig}),
+		config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
 	if err != nil {
 		t.Fatal(err)
 	}
