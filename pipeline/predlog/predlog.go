@@ -203,21 +203,20 @@ func (l *Log) Insert(ctx context.Context, entries []Entry) error {
 		return fmt.Errorf("insert into prediction log: %w", err)
 	}
 	defer tx.Rollback()
+	var enc rowEncoder
 	for start := 0; start < len(entries); start += maxInsertRows {
 		chunk := entries[start:min(start+maxInsertRows, len(entries))]
 		var q strings.Builder
 		q.WriteString("INSERT INTO " + l.table + " (" + insertColumns + ") VALUES ")
 		args := make([]any, 0, len(chunk)*insertColumnCount)
-		for i, e := range chunk {
+		for i := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			row, err := e.args()
-			if err != nil {
+			if args, err = enc.appendArgs(args, &chunk[i]); err != nil {
 				return err
 			}
-			args = append(args, row...)
 		}
 		if _, err := tx.ExecContext(ctx, l.rebind(q.String()), args...); err != nil {
 			return fmt.Errorf("insert %d entries into prediction log: %w", len(chunk), err)
@@ -235,18 +234,30 @@ func (l *Log) Insert(ctx context.Context, entries []Entry) error {
 	return nil
 }
 
-func (e Entry) args() ([]any, error) {
-	probs, err := appendJSONObject(nil, e.Probabilities)
+// rowEncoder turns entries into the values of insertColumns. It keeps the
+// sorted keys of the last probabilities and features it encoded: the
+// entries of a batch come from one model and share their keys, so the keys
+// are sorted once a batch instead of twice a row.
+type rowEncoder struct {
+	probKeys, featureKeys []string
+	buf                   []byte
+}
+
+// appendArgs appends e's values, in insertColumns order, to args.
+func (r *rowEncoder) appendArgs(args []any, e *Entry) ([]any, error) {
+	var err error
+	r.buf, err = appendJSONObject(r.buf[:0], e.Probabilities, &r.probKeys)
 	if err != nil {
 		return nil, fmt.Errorf("encode probabilities of %s vs %s: %w", e.Home, e.Away, err)
 	}
+	probs := string(r.buf)
 	var features any // NULL when the model reported none
 	if len(e.Features) > 0 {
-		b, err := appendJSONObject(nil, e.Features)
+		r.buf, err = appendJSONObject(r.buf[:0], e.Features, &r.featureKeys)
 		if err != nil {
 			return nil, fmt.Errorf("encode features of %s vs %s: %w", e.Home, e.Away, err)
 		}
-		features = string(b)
+		features = string(r.buf)
 	}
 	var asOf any
 	if !e.AsOf.IsZero() {
@@ -257,25 +268,29 @@ func (e Entry) args() ([]any, error) {
 		client = e.ClientTime.UTC()
 	}
 	st := e.ServerTime.UTC()
-	return []any{
+	return append(args,
 		e.Home, e.Away, e.Neutral, asOf, string(e.Outcome), e.Winner, e.Probability,
-		string(probs), features, e.ModelVersion, e.Variant, client, st,
+		probs, features, e.ModelVersion, e.Variant, client, st,
 		st.Format(time.DateOnly), st.Hour(),
-	}, nil
+	), nil
 }
 
 // appendJSONObject appends m as a JSON object with sorted keys and shortest
 // round-trip numbers: it decodes to the same map as encoding/json's output,
 // several times faster (the writer encodes two maps per logged prediction).
-// NaN and infinities are errors, as in encoding/json.
-func appendJSONObject[K ~string](b []byte, m map[K]float64) ([]byte, error) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, string(k))
+// keys holds the sorted keys of the previous call and is reused when m has
+// the same ones. NaN and infinities are errors, as in encoding/json.
+func appendJSONObject[K ~string](b []byte, m map[K]float64, keys *[]string) ([]byte, error) {
+	if !hasKeys(m, *keys) {
+		ks := (*keys)[:0]
+		for k := range m {
+			ks = append(ks, string(k))
+		}
+		sort.Strings(ks)
+		*keys = ks
 	}
-	sort.Strings(keys)
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, k := range *keys {
 		v := m[K(k)]
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("value of %q is %v, which JSON cannot hold", k, v)
@@ -300,6 +315,19 @@ func appendJSONObject[K ~string](b []byte, m map[K]float64) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// hasKeys reports whether keys (distinct) are exactly m's keys.
+func hasKeys[K ~string](m map[K]float64, keys []string) bool {
+	if len(m) != len(keys) {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := m[K(k)]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // plainKey reports whether k needs no JSON escaping.
 func plainKey(k string) bool {
 	for i := 0; i < len(k); i++ {
@@ -317,8 +345,9 @@ func plainKey(k string) bool {
 // shares the machine with the app.
 func (l *Log) copyPostgres(ctx context.Context, entries []Entry) error {
 	rows := make([][]any, len(entries))
-	for i, e := range entries {
-		row, err := e.args()
+	var enc rowEncoder
+	for i := range entries {
+		row, err := enc.appendArgs(make([]any, 0, insertColumnCount), &entries[i])
 		if err != nil {
 			return err
 		}

@@ -524,6 +524,44 @@ func BenchmarkInsertSQLite(b *testing.B) {
 	}
 }
 
+// TestFeatureKeysChangeWithinBatch: the encoder reuses the sorted keys of
+// the previous entry only when the keys are the same; entries of one batch
+// with other keys (more, fewer, as many but different) come back intact.
+func TestFeatureKeysChangeWithinBatch(t *testing.T) {
+	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	sets := []map[string]float64{
+		{"a": 1, "b": 2, "c": 3},
+		{"a": 4, "b": 5, "c": 6},
+		{"a": 7, "b": 8, "d": 9},
+		{"x": 1},
+		nil,
+		{"c": 3, "b": 2, "a": 1, "e": 0.5},
+		{"a": 1, "b": 2, "c": 3},
+	}
+	var batch []predlog.Entry
+	for i, f := range sets {
+		e := entry(fmt.Sprint("T", i), "U", matchwinner.Draw, time.Now())
+		e.Features = f
+		if i%2 == 1 {
+			e.Probabilities = map[matchwinner.Outcome]float64{matchwinner.HomeWin: 0.6, matchwinner.NotHomeWin: 0.4}
+		}
+		batch = append(batch, e)
+	}
+	if err := l.Insert(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Recent(context.Background(), len(batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range batch {
+		g := got[len(batch)-1-i] // newest first
+		if !reflect.DeepEqual(g.Features, e.Features) || !reflect.DeepEqual(g.Probabilities, e.Probabilities) {
+			t.Errorf("entry %d: features %v probabilities %v, want %v %v", i, g.Features, g.Probabilities, e.Features, e.Probabilities)
+		}
+	}
+}
+
 func TestFeatureJSON(t *testing.T) {
 	l := predlogtest.OpenFresh(t, predlog.SQLite)
 	e := entry("A", "B", matchwinner.Draw, time.Now())
