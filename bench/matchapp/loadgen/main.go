@@ -48,6 +48,12 @@ type result struct {
 	P99ms      float64 `json:"p99_ms"`
 	P999ms     float64 `json:"p99_9_ms"`
 	MaxMs      float64 `json:"max_ms"`
+	// LateP50ms and LateP99ms (open loop) are how late requests left this
+	// program: from the due time to the moment a worker started sending.
+	// They are part of the latencies above; when they are large the load
+	// generator, not the server, is behind (a busy machine).
+	LateP50ms float64 `json:"late_p50_ms,omitempty"`
+	LateP99ms float64 `json:"late_p99_ms,omitempty"`
 }
 
 func bodies() [][]byte {
@@ -99,33 +105,39 @@ func main() {
 		non200.Store(0)
 	}
 	start := time.Now()
-	lat := run(send, *rate, *conc, *dur)
+	lat, late := run(send, *rate, *conc, *dur)
 	elapsed := time.Since(start).Seconds()
-	slices.Sort(lat)
-	q := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-	}
+	q := func(p float64) float64 { return quantileMs(lat, p) }
 	mode := "closed loop, " + fmt.Sprint(*conc) + " workers"
 	if *rate > 0 {
 		mode = fmt.Sprintf("open loop, %.0f req/s", *rate)
 	}
 	res := result{Target: *target, Mode: mode, Seconds: elapsed, Requests: len(lat), Errors: errs.Load(), Non200: non200.Load(),
 		Throughput: float64(len(lat)) / elapsed, P50ms: q(0.50), P90ms: q(0.90), P99ms: q(0.99), P999ms: q(0.999), MaxMs: q(1)}
+	if *rate > 0 {
+		res.LateP50ms, res.LateP99ms = quantileMs(late, 0.50), quantileMs(late, 0.99)
+	}
 	json.NewEncoder(os.Stdout).Encode(res)
 }
 
-// run sends requests for d and returns the latencies of the completed ones.
-func run(send func(i int) bool, rate float64, conc int, d time.Duration) []time.Duration {
+// quantileMs is the p-quantile of d in milliseconds (d is sorted in place).
+func quantileMs(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return float64(d[min(len(d)-1, int(p*float64(len(d))))].Microseconds()) / 1000
+}
+
+// run sends requests for d and returns the latencies of the completed ones
+// and, in open loop, how late each left (see result.LateP99ms).
+func run(send func(i int) bool, rate float64, conc int, d time.Duration) (lat, late []time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var (
-		mu  sync.Mutex
-		lat []time.Duration
-		wg  sync.WaitGroup
-		n   atomic.Int64
+		mu sync.Mutex
+		wg sync.WaitGroup
+		n  atomic.Int64
 	)
 	record := func(l time.Duration) { mu.Lock(); lat = append(lat, l); mu.Unlock() }
 	if rate <= 0 {
@@ -141,14 +153,18 @@ func run(send func(i int) bool, rate float64, conc int, d time.Duration) []time.
 			})
 		}
 		wg.Wait()
-		return lat
+		return lat, nil
 	}
 	due := make(chan time.Time, conc)
 	for range conc {
 		wg.Go(func() {
 			for t := range due {
+				lateBy := time.Since(t)
 				if send(int(n.Add(1))) {
-					record(time.Since(t))
+					l := time.Since(t)
+					mu.Lock()
+					lat, late = append(lat, l), append(late, lateBy)
+					mu.Unlock()
 				}
 			}
 		})
@@ -167,5 +183,5 @@ func run(send func(i int) bool, rate float64, conc int, d time.Duration) []time.
 	}
 	close(due)
 	wg.Wait()
-	return lat
+	return lat, late
 }
