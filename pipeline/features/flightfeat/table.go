@@ -192,20 +192,8 @@ func (t *Table) reserve(rows int) {
 // Route — so the dictionary is the same whichever way the rows came in.
 func (t *Table) AppendColumns(fc *ingest.FlightColumns) {
 	n := fc.Rows
-	// Columns sized for the whole file on its first row group: no regrowth
-	// (and copying) per row group.
-	grow := func(col []float64) []float64 {
-		if cap(col)-len(col) < n {
-			col = slices.Grow(col, max(n, fc.FileRows-len(col)))
-		}
-		return col
-	}
-	growCodes := func(col []int32) []int32 {
-		if cap(col)-len(col) < n {
-			col = slices.Grow(col, max(n, fc.FileRows-len(col)))
-		}
-		return col
-	}
+	grow := func(col []float64) []float64 { return growForFile(col, n, fc.FileRows) }
+	growCodes := func(col []int32) []int32 { return growForFile(col, n, fc.FileRows) }
 	for _, c := range []struct {
 		name string
 		v    []float64
@@ -263,6 +251,16 @@ func (t *Table) AppendColumns(fc *ingest.FlightColumns) {
 		strs[3] = append(strs[3], *r)
 	}
 	t.Str[ColCarrier], t.Str[ColOrigin], t.Str[ColDest], t.Str[ColRoute] = strs[0], strs[1], strs[2], strs[3]
+}
+
+// growForFile makes room for a row group of n rows in col, sized for the
+// whole file (fileRows) on the first row group: no regrowth (and copying)
+// per row group.
+func growForFile[E any](col []E, n, fileRows int) []E {
+	if cap(col)-len(col) < n {
+		col = slices.Grow(col, max(n, fileRows-len(col)))
+	}
+	return col
 }
 
 // String returns the value of string column col in row i and whether it
