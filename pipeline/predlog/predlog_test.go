@@ -524,6 +524,41 @@ func BenchmarkInsertSQLite(b *testing.B) {
 	}
 }
 
+// TestInsertBatchSizes: batches around the prepared statement's size
+// (preparedRows = 64 rows) are stored whole and in order on every
+// database.
+func TestInsertBatchSizes(t *testing.T) {
+	for _, d := range predlogtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			l := predlogtest.OpenFresh(t, d)
+			ctx := context.Background()
+			total := 0
+			for _, n := range []int{1, 63, 64, 65, 128, 200, 0, 1000, 1001} {
+				batch := make([]predlog.Entry, n)
+				for i := range batch {
+					batch[i] = entry(fmt.Sprintf("H%d-%d", n, i), "A", matchwinner.HomeWin, time.Now())
+				}
+				if err := l.Insert(ctx, batch); err != nil {
+					t.Fatalf("batch of %d: %v", n, err)
+				}
+				total += n
+				got, err := l.Recent(ctx, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, e := range got { // newest first
+					if want := batch[n-1-i].Home; e.Home != want {
+						t.Fatalf("batch of %d: entry %d from the end is %q, want %q", n, i, e.Home, want)
+					}
+				}
+			}
+			if c, err := l.Count(ctx); err != nil || c != int64(total) {
+				t.Errorf("Count = %d, %v; want %d", c, err, total)
+			}
+		})
+	}
+}
+
 // TestFeatureKeysChangeWithinBatch: the encoder reuses the sorted keys of
 // the previous entry only when the keys are the same; entries of one batch
 // with other keys (more, fewer, as many but different) come back intact.
