@@ -307,6 +307,10 @@ func TestOpenDSNForms(t *testing.T) {
 		if err := l.DB().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 			t.Errorf("Open(%s): journal_mode %q, %v; want wal", dsn, mode, err)
 		}
+		var tempStore int
+		if err := l.DB().QueryRow("PRAGMA temp_store").Scan(&tempStore); err != nil || tempStore != 2 {
+			t.Errorf("Open(%s): temp_store %d, %v; want 2 (memory)", dsn, tempStore, err)
+		}
 		if _, err := os.Stat(strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), "file:")); err != nil {
 			t.Errorf("Open(%s) did not create the file where the DSN says: %v", dsn, err)
 		}
