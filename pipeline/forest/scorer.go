@@ -14,8 +14,8 @@ import (
 // binary trees (shallower leaves replicated), so a row walks a fixed number
 // of levels with no unpredictable branches; the other trees are flattened
 // into one array of 64-bit words in pre-order with the leaf probabilities
-// inline (see Scorer.code), and one row walks four of them at a time
-// (walk4). A Scorer is safe for concurrent use.
+// inline (see Scorer.code), and one row walks eight of them at a time
+// (walkN). A Scorer is safe for concurrent use.
 type Scorer struct {
 	numFeatures int
 	numClasses  int
@@ -229,7 +229,7 @@ func (s *Scorer) walk(x []float64, i int32) int32 {
 
 // step moves one level down from word i of a tree without categorical
 // splits, with integer arithmetic instead of branches on the data: a
-// mispredicted branch would throw away the loads of the other trees walk4
+// mispredicted branch would throw away the loads of the other trees walkN
 // keeps in flight. A leaf stays where it is (its word tests feature 0
 // against its first probability, and the result is not used; a tree in the
 // general layout has a split, so rows have a feature 0).
@@ -243,18 +243,26 @@ func step(code []uint64, x []float64, i int32) (next, rightOrMarker int32) {
 	return next&^leaf | i&leaf, right
 }
 
-// walk4 walks four trees without categorical splits from their root words
-// at once and returns their leaf words.
-func (s *Scorer) walk4(x []float64, i0, i1, i2, i3 int32) (int32, int32, int32, int32) {
+// lockstepWidth is how many trees walkN walks at once: enough loads in
+// flight to hide most of the memory latency of a forest larger than the
+// caches (8 beat 4 by 10–15% on the served match model; 16 gained nothing
+// more).
+const lockstepWidth = 8
+
+// walkN walks trees without categorical splits from their root words in
+// idx at once, one level of each per round, and leaves each one's leaf
+// word in idx.
+func (s *Scorer) walkN(x []float64, idx []int32) {
 	code := s.code
 	for {
-		var r0, r1, r2, r3 int32
-		i0, r0 = step(code, x, i0)
-		i1, r1 = step(code, x, i1)
-		i2, r2 = step(code, x, i2)
-		i3, r3 = step(code, x, i3)
-		if r0&r1&r2&r3 < 0 { // all four at a leaf
-			return i0, i1, i2, i3
+		all := int32(-1)
+		for k, i := range idx {
+			var right int32
+			idx[k], right = step(code, x, i)
+			all &= right
+		}
+		if all < 0 { // every tree at a leaf
+			return
 		}
 	}
 }
@@ -422,32 +430,28 @@ func (s *Scorer) Predict(x, proba []float64) (int, error) {
 	}
 	clear(proba)
 	trees := s.trees
+	var buf [lockstepWidth]int32
 	for t := 0; t < len(trees); {
-		if t+4 <= len(trees) && lockstep(trees[t:t+4]) {
-			l0, l1, l2, l3 := s.walk4(x, trees[t].root, trees[t+1].root, trees[t+2].root, trees[t+3].root)
-			// Added in tree order, as everywhere: the same sums to the bit.
-			s.addLeafProbs(l0, proba)
-			s.addLeafProbs(l1, proba)
-			s.addLeafProbs(l2, proba)
-			s.addLeafProbs(l3, proba)
-			t += 4
+		idx := buf[:0]
+		for _, ct := range trees[t:min(t+lockstepWidth, len(trees))] {
+			if ct.complete || ct.categorical {
+				break
+			}
+			idx = append(idx, ct.root)
+		}
+		if len(idx) == 0 {
+			s.addLeaf(&trees[t], x, proba)
+			t++
 			continue
 		}
-		s.addLeaf(&trees[t], x, proba)
-		t++
+		s.walkN(x, idx)
+		// Added in tree order, as everywhere: the same sums to the bit.
+		for _, l := range idx {
+			s.addLeafProbs(l, proba)
+		}
+		t += len(idx)
 	}
 	return finishRow(proba, proba), nil
-}
-
-// lockstep reports whether trees can be walked together by walk4: general
-// layout, no categorical split.
-func lockstep(trees []compiledTree) bool {
-	for i := range trees {
-		if trees[i].complete || trees[i].categorical {
-			return false
-		}
-	}
-	return true
 }
 
 // PredictBatch compiles the model and scores the rows of x (row-major,
