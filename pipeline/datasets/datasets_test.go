@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/pipeline/lfspointer"
 )
 
 // TestMain silences the per-file "materialised" log lines.
@@ -137,7 +138,7 @@ func TestPullEverySetFromMirror(t *testing.T) {
 		t.Errorf("flights3m working file: %v %v", got, err)
 	}
 	empty, err := mustSet(t, c, "spark-rf-2.3-4parts").File("data/_SUCCESS")
-	if err != nil || empty.Size != 0 || empty.Oid != EmptyOid {
+	if err != nil || empty.Size != 0 || empty.Oid != lfspointer.EmptyOid {
 		t.Errorf("_SUCCESS marker: %+v %v", empty, err)
 	}
 

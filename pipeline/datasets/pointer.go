@@ -1,15 +1,13 @@
 package datasets
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 
-	"github.com/git-lfs/git-lfs/v3/lfs"
+	"github.com/datalabhq/datalab/pipeline/lfspointer"
 )
 
 // PointerSuffix ends every pointer file's name: data/pointers/<set>/<path>.pointer.
@@ -19,52 +17,9 @@ const PointerSuffix = ".pointer"
 // pointer files, one subdirectory per set; no set may take its name.
 const PointersDir = "pointers"
 
-// EmptyOid is the sha256 of zero bytes: the oid of an empty file, whose
-// git-LFS pointer is the empty string.
-const EmptyOid = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-// maxPointerSize is git-LFS's cutoff: a blob this large is never a pointer.
-const maxPointerSize = lfs.BlobSizeCutoff
-
-// Pointer is the content of a git-LFS pointer file: the sha256 and size of
-// the real file it stands for.
-type Pointer struct {
-	Oid  string // lower-case hex sha256 of the content
-	Size int64  // content length in bytes
-}
-
-// Encode returns the exact git-LFS spec v1 bytes of p, as git-lfs itself
-// writes them ("version …\noid sha256:…\nsize …\n"); an empty file's pointer
-// is the empty string, per the spec.
-func (p Pointer) Encode() []byte {
-	return []byte(lfs.NewPointer(p.Oid, p.Size, nil).Encoded())
-}
-
-// String is the oid and size, for messages.
-func (p Pointer) String() string { return fmt.Sprintf("sha256:%s (%d bytes)", p.Oid, p.Size) }
-
-// DecodePointer parses a git-LFS pointer file with git-lfs's parser and
-// accepts only what this package writes: a sha256 oid and no extensions.
-// Empty input is the pointer of an empty file.
-func DecodePointer(data []byte) (Pointer, error) {
-	if len(data) >= maxPointerSize {
-		return Pointer{}, fmt.Errorf("not a git-LFS pointer: %d bytes, pointers are under %d", len(data), maxPointerSize)
-	}
-	p, err := lfs.DecodePointer(bytes.NewReader(data))
-	if err != nil {
-		return Pointer{}, fmt.Errorf("not a git-LFS pointer: %w", err)
-	}
-	if p.OidType != "sha256" {
-		return Pointer{}, fmt.Errorf("git-LFS pointer has oid type %q, want sha256", p.OidType)
-	}
-	if len(p.Extensions) > 0 {
-		return Pointer{}, errors.New("git-LFS pointer uses extensions, which datalab does not apply")
-	}
-	if p.Size == 0 && p.Oid != EmptyOid {
-		return Pointer{}, fmt.Errorf("git-LFS pointer declares size 0 but oid %s (an empty file's oid is %s)", p.Oid, EmptyOid)
-	}
-	return Pointer{Oid: p.Oid, Size: p.Size}, nil
-}
+// Pointer is the git-LFS pointer of a data file: its sha256 and size,
+// written and read by package lfspointer.
+type Pointer = lfspointer.Pointer
 
 // ReadPointerFile reads and parses the pointer file at path.
 func ReadPointerFile(path string) (Pointer, error) {
@@ -73,11 +28,11 @@ func ReadPointerFile(path string) (Pointer, error) {
 		return Pointer{}, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPointerSize))
+	data, err := io.ReadAll(io.LimitReader(f, lfspointer.MaxSize))
 	if err != nil {
 		return Pointer{}, fmt.Errorf("read pointer %s: %w", path, err)
 	}
-	p, err := DecodePointer(data)
+	p, err := lfspointer.Decode(data)
 	if err != nil {
 		return Pointer{}, fmt.Errorf("pointer %s: %w", path, err)
 	}

@@ -1,8 +1,6 @@
 package stagerun
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -10,8 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
+
+	"github.com/datalabhq/datalab/pipeline/lfspointer"
 )
 
 // Digest is the content hash of a file or directory.
@@ -147,9 +145,9 @@ func (h *hasher) hashDir(dir string) (Digest, error) {
 	return Digest{SHA256: hex.EncodeToString(sum.Sum(nil)), Size: total}, nil
 }
 
-// lfsPointerMax bounds the size of a file checked for being an LFS pointer;
-// git-lfs itself never writes pointers larger than this.
-const lfsPointerMax = 1024
+// lfsPointerMax bounds the size of a file checked for being an LFS pointer:
+// a pointer is smaller.
+const lfsPointerMax = lfspointer.MaxSize
 
 func hashFile(p string) (Digest, error) {
 	f, err := os.Open(p)
@@ -166,8 +164,8 @@ func hashFile(p string) (Digest, error) {
 		if err != nil {
 			return Digest{}, err
 		}
-		if oid, size, ok := ParseLFSPointer(data); ok {
-			return Digest{SHA256: oid, Size: size}, nil
+		if p, err := lfspointer.Decode(data); err == nil {
+			return Digest{SHA256: p.Oid, Size: p.Size}, nil
 		}
 		s := sha256.Sum256(data)
 		return Digest{SHA256: hex.EncodeToString(s[:]), Size: int64(len(data))}, nil
@@ -180,34 +178,12 @@ func hashFile(p string) (Digest, error) {
 	return Digest{SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}, nil
 }
 
-// ParseLFSPointer recognises a git-LFS pointer file
-// ("version https://git-lfs.github.com/spec/v1", "oid sha256:…", "size …")
-// and returns its oid and size.
+// ParseLFSPointer returns the oid and size of a git-LFS pointer file, ok
+// when data is one ([lfspointer.Decode] accepts it).
+//
+// Deprecated: use [lfspointer.Decode]. Kept until cmd/datalab's
+// remote_test.go, its last caller, moves to it.
 func ParseLFSPointer(data []byte) (oid string, size int64, ok bool) {
-	if !bytes.HasPrefix(data, []byte("version https://git-lfs.github.com/spec/")) {
-		return "", 0, false
-	}
-	size = -1
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), " ")
-		switch k {
-		case "oid":
-			hexOid, found := strings.CutPrefix(v, "sha256:")
-			if _, err := hex.DecodeString(hexOid); !found || err != nil || len(hexOid) != 64 {
-				return "", 0, false
-			}
-			oid = hexOid
-		case "size":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return "", 0, false
-			}
-			size = n
-		}
-	}
-	if oid == "" || size < 0 {
-		return "", 0, false
-	}
-	return oid, size, true
+	p, err := lfspointer.Decode(data)
+	return p.Oid, p.Size, err == nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 
 	"github.com/datalabhq/datalab/pipeline/atomicfile"
+	"github.com/datalabhq/datalab/pipeline/lfspointer"
 )
 
 // Stage outcomes in a run record.
@@ -165,12 +166,12 @@ func lfsMaterialised(repo *git.Repository, idx *index.Index, root, name string) 
 	if err != nil {
 		return false
 	}
-	oid, _, ok := ParseLFSPointer(data)
-	if !ok {
+	p, err := lfspointer.Decode(data)
+	if err != nil {
 		return false
 	}
 	d, err := hashFile(filepath.Join(root, filepath.FromSlash(name)))
-	return err == nil && d.SHA256 == oid
+	return err == nil && d.SHA256 == p.Oid
 }
 
 // GitStateOf describes the repository containing dir: commit, branch and
@@ -316,15 +317,15 @@ func PointerOids(pointers []string) (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lineage: %w", err)
 		}
-		oid, _, ok := ParseLFSPointer(b)
-		if !ok {
-			return nil, fmt.Errorf("lineage: %s is not a git-LFS pointer", p)
+		ptr, err := lfspointer.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("lineage: %s: %w", p, err)
 		}
 		key := filepath.ToSlash(p)
 		if i := strings.Index(key, "pointers/"); i >= 0 {
 			key = key[i+len("pointers/"):]
 		}
-		out[strings.TrimSuffix(key, ".pointer")] = "sha256:" + oid
+		out[strings.TrimSuffix(key, ".pointer")] = "sha256:" + ptr.Oid
 	}
 	return out, nil
 }

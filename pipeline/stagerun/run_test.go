@@ -3,6 +3,8 @@ package stagerun
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/datalabhq/datalab/pipeline/lfspointer"
 )
 
 // exampleCopy copies testdata/example into a temporary directory and loads
@@ -473,14 +477,21 @@ func TestLFSPointerHashesAsItsContent(t *testing.T) {
 	if psha != sha || psize != size {
 		t.Errorf("pointer hashes to %s/%d, content to %s/%d", psha, psize, sha, size)
 	}
+	// What is not a pointer (package lfspointer decides) hashes as its bytes.
 	for _, bad := range []string{
 		"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 3\n",
 		"version https://git-lfs.github.com/spec/v1\noid sha256:" + sha + "\n",
 		"oid sha256:" + sha + "\nsize 3\n",
+		"version https://git-lfs.github.com/spec/v1\next-0-foo sha256:" + sha + "\noid sha256:" + sha + "\nsize 40\n",
 	} {
-		if _, _, ok := ParseLFSPointer([]byte(bad)); ok {
-			t.Errorf("accepted %q", bad)
+		sum := sha256.Sum256([]byte(bad))
+		if got, size := hashFileBytes(t, []byte(bad)); got != hex.EncodeToString(sum[:]) || size != int64(len(bad)) {
+			t.Errorf("%q hashes to %s/%d, not its bytes' sha256", bad, got, size)
 		}
+	}
+	// An empty file is its own pointer, and the oid is its bytes' sha256.
+	if got, size := hashFileBytes(t, nil); got != lfspointer.EmptyOid || size != 0 {
+		t.Errorf("empty file hashes to %s/%d", got, size)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/datalabhq/datalab/pipeline/lfspointer"
 	"github.com/datalabhq/datalab/pipeline/objstore"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
@@ -160,11 +161,11 @@ func (r *Remote) declaredOid(rel string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	oid, _, ok := stagerun.ParseLFSPointer(b)
-	if !ok {
-		return "", fmt.Errorf("data/pointers/%s.pointer is not a git-LFS pointer", rest)
+	p, err := lfspointer.Decode(b)
+	if err != nil {
+		return "", fmt.Errorf("data/pointers/%s.pointer: %w", rest, err)
 	}
-	return oid, nil
+	return p.Oid, nil
 }
 
 // Push implements stagerun.Remote.
