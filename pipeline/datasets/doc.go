@@ -8,8 +8,8 @@
 // declares them: data/catalog.yaml (origin URL, license, format and schema id
 // of every set and file) and, for each working file data/<set>/<path>, a
 // pointer file data/pointers/<set>/<path>.pointer in the git-LFS pointer
-// format (spec v1: version, oid sha256:<hex>, size), written and parsed with
-// git-lfs's own Go package. The working files themselves are git-ignored. The
+// format (spec v1: version, oid sha256:<hex>, size), written and parsed by
+// package lfspointer. The working files themselves are git-ignored. The
 // pointers sit in their own tree so that a materialised directory holds only
 // the data set's files (Spark would try to read a part-00000.pointer).
 //
