@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/pipeline/lfspointer"
 	"github.com/datalabhq/datalab/pipeline/objstore"
 	"github.com/datalabhq/datalab/pipeline/objstore/objstoretest"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
@@ -124,9 +125,9 @@ func TestRunRemoteS3(t *testing.T) {
 	// The raw files are the declared data: their sha256 is the pointer oid.
 	for _, name := range []string{"matches/international_matches.csv", "worldcup2022/2022_world_cup_groups.csv"} {
 		ptr, _ := os.ReadFile(filepath.Join(dir, "data", "pointers", filepath.FromSlash(name)+".pointer"))
-		oid, _, ok := stagerun.ParseLFSPointer(ptr)
-		if !ok || hexSHA256(objs["raw/"+name]) != oid {
-			t.Errorf("raw/%s does not match its pointer oid %s", name, oid)
+		p, err := lfspointer.Decode(ptr)
+		if err != nil || hexSHA256(objs["raw/"+name]) != p.Oid {
+			t.Errorf("raw/%s does not match its pointer oid %s (%v)", name, p.Oid, err)
 		}
 	}
 	script := string(objs["scripts/pipeline.sh"])

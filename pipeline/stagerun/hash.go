@@ -177,13 +177,3 @@ func hashFile(p string) (Digest, error) {
 	}
 	return Digest{SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}, nil
 }
-
-// ParseLFSPointer returns the oid and size of a git-LFS pointer file, ok
-// when data is one ([lfspointer.Decode] accepts it).
-//
-// Deprecated: use [lfspointer.Decode]. Kept until cmd/datalab's
-// remote_test.go, its last caller, moves to it.
-func ParseLFSPointer(data []byte) (oid string, size int64, ok bool) {
-	p, err := lfspointer.Decode(data)
-	return p.Oid, p.Size, err == nil
-}
