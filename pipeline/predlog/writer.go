@@ -20,7 +20,10 @@ type WriterOptions struct {
 	// (default 10,000). When it is reached the oldest queued entry is
 	// dropped and counted.
 	Capacity int
-	// BatchSize is the most entries written in one transaction (default 1000).
+	// BatchSize is the most entries written in one transaction (default
+	// 5000). Larger transactions are cheaper per entry — the usage counters
+	// get one upsert per key, however many entries share it — which is what
+	// lets a writer that fell behind catch up.
 	BatchSize int
 	// FlushInterval lets entries gather before they are written: a batch
 	// is written once its oldest entry has waited this long, or sooner when
@@ -45,7 +48,7 @@ func (o *WriterOptions) defaults() {
 		o.Capacity = 10_000
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 1000
+		o.BatchSize = 5000
 	}
 	if o.BatchSize > o.Capacity {
 		o.BatchSize = o.Capacity
