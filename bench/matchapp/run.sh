@@ -106,18 +106,25 @@ row() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$WRK_RPS" "$WRK_P50" "$WRK_P99" "${WRK_NON2XX:-0}" "$FIXED" "$SERVER_P99" "$2" >>"$tmp/rows"
 }
 
-run_datalab() { # name variant db
-  local name=$1 port=18181
-  "$tmp/datalab" serve --model "$MODELS/$2" --db "$3" --addr 127.0.0.1:$port --log-level info 2>"$OUT/$name.server.log" &
+# serve_and_measure name port command...: starts the server, measures it,
+# stops it.
+serve_and_measure() {
+  local name=$1 port=$2
+  shift 2
+  "$@" 2>"$OUT/$name.server.log" &
   local pid=$!
   pids+=("$pid")
   wait_healthy "http://127.0.0.1:$port" "$pid"
   measure "$name" "http://127.0.0.1:$port"
   kill -TERM "$pid"
   wait "$pid" || true
+}
+
+run_datalab() { # name variant db
+  serve_and_measure "$1" 18181 "$tmp/datalab" serve --model "$MODELS/$2" --db "$3" --addr 127.0.0.1:18181 --log-level info
   local logged
-  logged=$(grep -o 'msg="prediction log flushed" written=[0-9]* dropped=[0-9]*' "$OUT/$name.server.log" | sed 's/.*written=//; s/ dropped=/ written, dropped /')
-  row "$name" "$logged"
+  logged=$(grep -o 'msg="prediction log flushed" written=[0-9]* dropped=[0-9]*' "$OUT/$1.server.log" | sed 's/.*written=//; s/ dropped=/ written, dropped /')
+  row "$1" "$logged"
 }
 
 for variant in "$SERVED" seed; do
@@ -129,26 +136,12 @@ done
 psql -q "$PG_BENCH" -c "DROP TABLE IF EXISTS match_predictions; DROP TABLE IF EXISTS predlog_migrations" 2>/dev/null
 
 # The seed's stack. --preload trains the forest once before the workers fork.
-port=18182
-MATCHES_CSV="$MATCHES_CSV" gunicorn --preload -w 2 -b 127.0.0.1:$port --chdir bench/matchapp \
-  --log-level warning flask_app:app 2>"$OUT/flask.server.log" &
-pid=$!
-pids+=("$pid")
-wait_healthy "http://127.0.0.1:$port" "$pid"
-measure flask-gunicorn-sklearn "http://127.0.0.1:$port"
-kill -TERM "$pid"
-wait "$pid" || true
+serve_and_measure flask-gunicorn-sklearn 18182 env MATCHES_CSV="$MATCHES_CSV" gunicorn --preload -w 2 -b 127.0.0.1:18182 \
+  --chdir bench/matchapp --log-level warning flask_app:app
 row flask-gunicorn-sklearn "no log (2 workers, rf 50 trees)"
 
 # The floor: no model, no log, no middleware.
-port=18183
-"$tmp/noop" -addr 127.0.0.1:$port 2>"$OUT/noop.server.log" &
-pid=$!
-pids+=("$pid")
-wait_healthy "http://127.0.0.1:$port" "$pid"
-measure noop-go-server "http://127.0.0.1:$port"
-kill -TERM "$pid"
-wait "$pid" || true
+serve_and_measure noop-go-server 18183 "$tmp/noop" -addr 127.0.0.1:18183
 row noop-go-server "nothing (fixed answer)"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
