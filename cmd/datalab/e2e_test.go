@@ -27,6 +27,7 @@ import (
 	"github.com/datalabhq/datalab/pipeline/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/nbview"
 	"github.com/datalabhq/datalab/pipeline/notebook"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 // The datalab binary, compiled once per test binary run and shared by every
@@ -257,7 +258,8 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	if code != 0 || strings.Contains(out, "  ran ") {
 		t.Fatalf("second run should skip every stage (exit %d):\n%s", code, out)
 	}
-	done("data pull, status, second run")
+	checkHelperChangeRerunsOneStage(t, bin, dir, env)
+	done("data pull, status, second run, a helper changed")
 	checkReadmeExperiments(t, bin, dir, env)
 	done("README experiments")
 
@@ -379,6 +381,51 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 	if after, _ := os.ReadFile(victim); !bytes.Equal(after, b) {
 		t.Fatal("pull overwrote a modified working file without --force")
 	}
+}
+
+// checkHelperChangeRerunsOneStage: the stages' code lists are computed from
+// the build graph (TestStageCodeIsComputed), so a change in a package only
+// one stage reaches — the match report's page code — reruns that stage and
+// no other; undoing it reruns it once more and leaves the lock and the
+// checkout as committed.
+func checkHelperChangeRerunsOneStage(t *testing.T, bin, dir string, env []string) {
+	t.Helper()
+	const helper, stage = "pkg:pipeline/matchmodel/matchreport", "report-matches"
+	p, err := stagerun.Load(filepath.Join(dir, "datalab.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users []string
+	for _, s := range p.Stages {
+		if slices.Contains(s.Code, helper) {
+			users = append(users, s.Name)
+		}
+	}
+	if !slices.Equal(users, []string{stage}) {
+		t.Fatalf("%s is in the code of %v, want only %s: pick another helper for this check", helper, users, stage)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "pipeline", "matchmodel", "matchreport", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Go files in pipeline/matchmodel/matchreport: %v", err)
+	}
+	victim := files[0]
+	if strings.HasSuffix(victim, "_test.go") {
+		t.Fatalf("%s: want a non-test file first", victim)
+	}
+	orig, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, content := range [][]byte{append(slices.Clone(orig), "\n// changed by TestCleanCloneEndToEnd\n"...), orig} {
+		if err := os.WriteFile(victim, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, code := datalabCmd(t, bin, dir, env, "run")
+		if code != 0 || strings.Count(out, "  ran ") != 1 || !strings.Contains(out, "ran      "+stage) {
+			t.Fatalf("a change in %s should rerun %s and no other stage (exit %d):\n%s", victim, stage, code, out)
+		}
+	}
+	gitStatusClean(t, dir, "after a helper change and its undo")
 }
 
 // stopwatch logs how long each phase of a long test took (the test suite's

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/datalabhq/datalab/pipeline/lfspointer"
 )
@@ -95,15 +96,21 @@ func (h *hasher) hash(rel string) (Digest, error) {
 	if d, ok := h.cache[rel]; ok {
 		return d, nil
 	}
-	abs := filepath.Join(h.root, filepath.FromSlash(rel))
+	pkg, isPkg := strings.CutPrefix(rel, GoPackagePrefix)
+	abs := filepath.Join(h.root, filepath.FromSlash(pkg))
 	info, err := os.Stat(abs)
 	if err != nil {
 		return Digest{}, err
 	}
 	var d Digest
-	if info.IsDir() {
+	switch {
+	case isPkg && !info.IsDir():
+		return Digest{}, fmt.Errorf("hash %s: %s is not a directory", rel, pkg)
+	case isPkg:
+		d, err = h.hashGoPackage(abs)
+	case info.IsDir():
 		d, err = h.hashDir(abs)
-	} else {
+	default:
 		d, err = h.fileDigest(abs)
 	}
 	if err != nil {
@@ -113,17 +120,61 @@ func (h *hasher) hash(rel string) (Digest, error) {
 	return d, nil
 }
 
+// GoPackagePrefix marks a code entry that is one Go package of the
+// checkout ("pkg:pipeline/ingest"): what the package compiles and embeds,
+// not its tests or other packages below it.
+const GoPackagePrefix = "pkg:"
+
+// hashGoPackage hashes the Go package in dir: its files except _test.go
+// ones, and the files of subdirectories that hold no Go files (assets it
+// may embed, e.g. templates/), but not testdata/ nor the subdirectories
+// that are packages of their own. Tests and other packages change the
+// digest no more than they change what the package builds.
+func (h *hasher) hashGoPackage(dir string) (Digest, error) {
+	return h.hashTree(dir, func(p string, e fs.DirEntry) bool {
+		if e.IsDir() {
+			n := e.Name()
+			return p != dir && (n == "testdata" || n == ".git" || n == ".datalab" || holdsGoFiles(p))
+		}
+		return strings.HasSuffix(e.Name(), "_test.go")
+	})
+}
+
+// holdsGoFiles reports whether dir directly holds a .go file (it is a
+// package of its own).
+func holdsGoFiles(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".go") {
+			return true
+		}
+	}
+	return false
+}
+
 func (h *hasher) hashDir(dir string) (Digest, error) {
+	return h.hashTree(dir, func(_ string, e fs.DirEntry) bool {
+		return e.IsDir() && (e.Name() == ".git" || e.Name() == ".datalab")
+	})
+}
+
+// hashTree hashes the regular files under dir (symlinks followed to files)
+// by relative path and content, leaving out the directories and files skip
+// reports.
+func (h *hasher) hashTree(dir string, skip func(path string, e fs.DirEntry) bool) (Digest, error) {
 	sum := sha256.New()
 	var total int64
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if e.IsDir() {
-			if e.Name() == ".git" || e.Name() == ".datalab" {
+		if skip(p, e) {
+			if e.IsDir() {
 				return filepath.SkipDir
 			}
+			return nil
+		}
+		if e.IsDir() {
 			return nil
 		}
 		info, err := os.Stat(p) // follows symlinks to files

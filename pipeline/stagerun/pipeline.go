@@ -250,7 +250,7 @@ func parseStage(k, v *yaml.Node) (*Stage, error) {
 		case "deps":
 			s.Deps, err = pathList(fv)
 		case "code":
-			s.Code, err = pathList(fv)
+			s.Code, err = codeList(fv)
 		case "outs":
 			s.Outs, err = pathList(fv)
 		case "params":
@@ -309,9 +309,38 @@ func pathList(n *yaml.Node) ([]string, error) {
 		return nil, err
 	}
 	for i, p := range list {
-		clean := path.Clean(filepath.ToSlash(p))
-		if path.IsAbs(clean) || filepath.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return nil, fmt.Errorf("path %q: want a path inside the pipeline's directory", p)
+		if list[i], err = insidePath(p); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}
+
+// insidePath cleans p, a path that must stay inside the pipeline's
+// directory.
+func insidePath(p string) (string, error) {
+	clean := path.Clean(filepath.ToSlash(p))
+	if path.IsAbs(clean) || filepath.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("path %q: want a path inside the pipeline's directory", p)
+	}
+	return clean, nil
+}
+
+// codeList is pathList for code entries, which may also name a Go
+// package of the checkout as pkg:<dir> (GoPackagePrefix).
+func codeList(n *yaml.Node) ([]string, error) {
+	list, err := stringList(n)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range list {
+		dir, isPkg := strings.CutPrefix(p, GoPackagePrefix)
+		clean, err := insidePath(dir)
+		if err != nil || (isPkg && clean == ".") {
+			return nil, fmt.Errorf("code path %q: want a path inside the pipeline's directory", p)
+		}
+		if isPkg {
+			clean = GoPackagePrefix + clean
 		}
 		list[i] = clean
 	}

@@ -534,3 +534,56 @@ func TestUnpulledDataSetSaysPull(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestGoPackageCode: a pkg: code entry is what the Go package builds — its
+// non-test files and the assets beside them (templates/) — so a change to a
+// test, to testdata or to a package below it does not rerun the stage, and
+// a change to a source file or an embedded asset does.
+func TestGoPackageCode(t *testing.T) {
+	p := writePipeline(t, `
+stages:
+  build:
+    cmd: cat lib/a.go > out.txt
+    code: [pkg:lib]
+    outs: [out.txt]
+`)
+	files := map[string]string{
+		"lib/a.go":             "package lib\n",
+		"lib/a_test.go":        "package lib\n",
+		"lib/testdata/in.txt":  "x\n",
+		"lib/templates/t.html": "<p>\n",
+		"lib/sub/b.go":         "package sub\n",
+	}
+	for rel, content := range files {
+		writeFixtureFile(t, filepath.Join(p.Root, rel), content)
+	}
+	opts := testOptions()
+	wantRan(t, mustRun(t, p, nil, opts), "build")
+	for _, rel := range []string{"lib/a_test.go", "lib/testdata/in.txt", "lib/sub/b.go"} {
+		writeFixtureFile(t, filepath.Join(p.Root, rel), files[rel]+"// changed\n")
+		if rec := mustRun(t, p, nil, opts); rec.Stage("build").Status != "skipped" {
+			t.Errorf("a change to %s reran the stage: %+v", rel, rec.Stage("build"))
+		}
+	}
+	for _, rel := range []string{"lib/a.go", "lib/templates/t.html"} {
+		writeFixtureFile(t, filepath.Join(p.Root, rel), files[rel]+"// changed\n")
+		rec := mustRun(t, p, nil, opts)
+		wantRan(t, rec, "build")
+		if r := rec.Stage("build").Reasons; !slices.Equal(r, []string{"code changed: pkg:lib"}) {
+			t.Errorf("after a change to %s: reasons %v", rel, r)
+		}
+	}
+	if _, err := Parse([]byte("stages:\n  a:\n    cmd: true\n    code: [pkg:../x]\n"), p.Root); err == nil {
+		t.Error("pkg:../x accepted")
+	}
+}
+
+func writeFixtureFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
