@@ -105,7 +105,7 @@ func init() {
 	f.StringVar(&serveOpts.addr, "addr", envOr("DATALAB_ADDR", defaultMatchAddr), "listen address (env DATALAB_ADDR); loopback by default, :8080 listens on every interface (containers)")
 	registerTrustedOrigins(serveCmd, &serveOpts.trustedOrigins)
 	f.StringVar(&serveOpts.pipeline, "pipeline", "datalab.yaml", "pipeline file naming the served variant when --model is not given")
-	f.IntVar(&serveOpts.logBuffer, "log-buffer", 10_000, "predictions buffered in memory while the log database is slow or down (oldest dropped beyond)")
+	f.IntVar(&serveOpts.logBuffer, "log-buffer", 10_000, "predictions buffered in memory while the log database is slow or down (beyond: a request waits up to 1 s for room while writes succeed, else the oldest is dropped)")
 	f.DurationVar(&serveOpts.logFlush, "log-flush-interval", DefaultLogFlushInterval, "how long predictions gather in memory before they are written to the log in one transaction (0: each write as soon as it arrives)")
 	f.DurationVar(&serveOpts.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for requests and log writes")
 	serveDashboardFlags(f, &serveOpts)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -373,9 +374,14 @@ func (s *flakySink) homes() []string {
 func TestWriterRetriesAndDropsOldest(t *testing.T) {
 	sink := &flakySink{down: true}
 	w := predlog.NewWriter(sink, predlog.WriterOptions{Capacity: 5, BatchSize: 2, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	start := time.Now()
 	for i := range 9 {
 		w.Enqueue(entry(string(rune('a'+i)), "x", matchwinner.Draw, time.Now()))
 		time.Sleep(2 * time.Millisecond)
+	}
+	// A failing database never makes Enqueue wait for room (FullWait, 1 s).
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("9 enqueues took %v while the database was down", d)
 	}
 	waitFor(t, func() bool { return w.Stats().Failures >= 3 })
 	s := w.Stats()
@@ -448,6 +454,76 @@ func TestWriterFlushInterval(t *testing.T) {
 	}
 	if s := w.Stats(); s.Written != 25 || s.Pending != 0 {
 		t.Errorf("after Close: %+v", s)
+	}
+}
+
+// slowSink stores every batch after a pause: a database that keeps up,
+// only slowly.
+type slowSink struct {
+	flakySink
+	pause   time.Duration
+	started atomic.Int64 // Insert calls begun
+}
+
+func (s *slowSink) Insert(ctx context.Context, es []predlog.Entry) error {
+	s.started.Add(1)
+	time.Sleep(s.pause)
+	return s.flakySink.Insert(ctx, es)
+}
+
+// TestWriterWaitsForRoomWhileWritesSucceed: a full buffer whose writes
+// succeed makes Enqueue wait for room instead of dropping, so a burst
+// larger than the buffer is stored whole.
+func TestWriterWaitsForRoomWhileWritesSucceed(t *testing.T) {
+	sink := &slowSink{pause: 5 * time.Millisecond}
+	w := predlog.NewWriter(sink, predlog.WriterOptions{Capacity: 10, BatchSize: 5})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				w.Enqueue(entry(fmt.Sprint(g, "-", i), "x", matchwinner.Draw, time.Now()))
+			}
+		})
+	}
+	wg.Wait()
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Stats(); s.Written != 200 || s.Dropped != 0 || s.Waited == 0 {
+		t.Errorf("stats %+v: want 200 written, none dropped, some enqueues waiting", s)
+	}
+}
+
+// TestWriterWaitIsBounded: while a write takes longer than FullWait,
+// Enqueue on a full buffer returns after FullWait and drops the oldest
+// queued entry; with FullWait negative it drops at once.
+func TestWriterWaitIsBounded(t *testing.T) {
+	for _, wait := range []time.Duration{50 * time.Millisecond, -1} {
+		sink := &slowSink{pause: 400 * time.Millisecond}
+		w := predlog.NewWriter(sink, predlog.WriterOptions{Capacity: 3, BatchSize: 1, FullWait: wait})
+		w.Enqueue(entry("a", "x", matchwinner.Draw, time.Now()))
+		waitFor(t, func() bool { return sink.started.Load() == 1 }) // "a" in flight
+		for _, h := range []string{"b", "c"} {
+			w.Enqueue(entry(h, "x", matchwinner.Draw, time.Now()))
+		}
+		start := time.Now()
+		w.Enqueue(entry("d", "x", matchwinner.Draw, time.Now()))
+		d := time.Since(start)
+		if wait > 0 && (d < wait || d > 300*time.Millisecond) {
+			t.Errorf("FullWait %v: the Enqueue on a full buffer took %v", wait, d)
+		}
+		if wait < 0 && d > 100*time.Millisecond {
+			t.Errorf("FullWait %v: the Enqueue on a full buffer took %v", wait, d)
+		}
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(sink.homes(), ""); got != "acd" {
+			t.Errorf("FullWait %v: stored %q, want acd (b dropped)", wait, got)
+		}
+		if s := w.Stats(); s.Dropped != 1 {
+			t.Errorf("FullWait %v: %+v", wait, s)
+		}
 	}
 }
 

@@ -17,8 +17,9 @@ type Sink interface {
 // WriterOptions tune a Writer; zero fields take the defaults.
 type WriterOptions struct {
 	// Capacity bounds the entries held in memory, queued or being written
-	// (default 10,000). When it is reached the oldest queued entry is
-	// dropped and counted.
+	// (default 10,000). When it is reached while writes succeed, Enqueue
+	// waits for room (see FullWait); while they fail, or once FullWait has
+	// passed, the oldest queued entry is dropped and counted.
 	Capacity int
 	// BatchSize is the most entries written in one transaction (default
 	// 5000). Larger transactions are cheaper per entry — the usage counters
@@ -38,6 +39,14 @@ type WriterOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// WriteTimeout bounds one batch write (default 10 s).
 	WriteTimeout time.Duration
+	// FullWait is how long Enqueue waits for room in a full buffer while
+	// the writer's batches succeed — the log is only behind, as when a
+	// saturated server leaves the writer little CPU — so that the request
+	// waits instead of a prediction being lost, and the server slows to
+	// what its log sustains. A failing database never makes Enqueue wait.
+	// Zero means 1 s; negative never waits (drop at once, as while
+	// failing).
+	FullWait time.Duration
 	// Logger receives a warning when writes start failing and a note when
 	// they recover (not one line per retry); nil uses slog.Default().
 	Logger *slog.Logger
@@ -62,6 +71,9 @@ func (o *WriterOptions) defaults() {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
 	}
+	if o.FullWait == 0 {
+		o.FullWait = time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -76,15 +88,18 @@ type WriterStats struct {
 	// Dropped counts entries lost: pushed out of a full buffer, or
 	// enqueued after Close.
 	Dropped int64
+	// Waited counts Enqueue calls that waited for room in a full buffer.
+	Waited int64
 	// Failures counts failed batch writes (each retry that fails counts).
 	Failures int64
 	// Pending is the number of entries in memory, queued or being written.
 	Pending int64
 }
 
-// Writer stores entries asynchronously: Enqueue never blocks on the database.
-// One goroutine drains the buffer in batches; a failed batch is retried with
-// exponential backoff until it succeeds or Close gives up.
+// Writer stores entries asynchronously: Enqueue never blocks on a failing
+// database, and waits at most FullWait for room while the writes succeed
+// but lag. One goroutine drains the buffer in batches; a failed batch is
+// retried with exponential backoff until it succeeds or Close gives up.
 type Writer struct {
 	sink Sink
 	opts WriterOptions
@@ -94,6 +109,8 @@ type Writer struct {
 	since    time.Time // when the queue last went from empty to not empty
 	inflight int       // entries taken by the drain goroutine, not yet written
 	closed   bool
+	failing  bool          // the last batch write failed
+	room     chan struct{} // closed (and replaced) when Enqueue may find room
 
 	wake    chan struct{} // capacity 1: "the queue has something"
 	full    chan struct{} // capacity 1: "the queue holds a whole batch"
@@ -103,7 +120,7 @@ type Writer struct {
 	cancelAbort context.CancelFunc
 	done        chan struct{} // closed when the drain goroutine exits
 
-	enqueued, written, dropped, failures atomic.Int64
+	enqueued, written, dropped, waited, failures atomic.Int64
 }
 
 // NewWriter starts a writer draining into sink.
@@ -114,6 +131,7 @@ func NewWriter(sink Sink, opts WriterOptions) *Writer {
 		opts:    opts,
 		wake:    make(chan struct{}, 1),
 		full:    make(chan struct{}, 1),
+		room:    make(chan struct{}),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -122,13 +140,15 @@ func NewWriter(sink Sink, opts WriterOptions) *Writer {
 	return w
 }
 
-// Enqueue queues e for writing. If the buffer is full the oldest queued
-// entry is dropped (and counted) to make room: recent predictions matter more
-// to the dashboard than old ones, and memory stays bounded. After Close the
-// entry is dropped.
+// Enqueue queues e for writing. If the buffer is full while writes succeed
+// it waits for room, at most FullWait. If it is still full, or writes are
+// failing, the oldest queued entry is dropped (and counted) to make room:
+// recent predictions matter more to the dashboard than old ones, and memory
+// stays bounded. After Close the entry is dropped.
 func (w *Writer) Enqueue(e Entry) {
 	w.enqueued.Add(1)
 	w.mu.Lock()
+	w.waitForRoom()
 	if w.closed {
 		w.mu.Unlock()
 		w.dropped.Add(1)
@@ -164,6 +184,37 @@ func (w *Writer) Enqueue(e Entry) {
 	}
 }
 
+// isFull reports whether the buffer holds Capacity entries (w.mu held).
+func (w *Writer) isFull() bool { return len(w.queue)+w.inflight >= w.opts.Capacity }
+
+// waitForRoom waits, with w.mu held (and released while waiting), until
+// the buffer has room, a write fails, Close begins, or FullWait passes.
+func (w *Writer) waitForRoom() {
+	if w.opts.FullWait < 0 || !w.isFull() || w.closed || w.failing {
+		return
+	}
+	w.waited.Add(1)
+	t := time.NewTimer(w.opts.FullWait)
+	defer t.Stop()
+	for w.isFull() && !w.closed && !w.failing {
+		room := w.room
+		w.mu.Unlock()
+		select {
+		case <-room:
+			w.mu.Lock()
+		case <-t.C:
+			w.mu.Lock()
+			return
+		}
+	}
+}
+
+// signalRoom wakes the Enqueue calls waiting for room (w.mu held).
+func (w *Writer) signalRoom() {
+	close(w.room)
+	w.room = make(chan struct{})
+}
+
 // Stats returns the running totals.
 func (w *Writer) Stats() WriterStats {
 	w.mu.Lock()
@@ -173,6 +224,7 @@ func (w *Writer) Stats() WriterStats {
 		Enqueued: w.enqueued.Load(),
 		Written:  w.written.Load(),
 		Dropped:  w.dropped.Load(),
+		Waited:   w.waited.Load(),
 		Failures: w.failures.Load(),
 		Pending:  pending,
 	}
@@ -188,6 +240,7 @@ func (w *Writer) Close(ctx context.Context) error {
 		return ErrClosed
 	}
 	w.closed = true
+	w.signalRoom()
 	w.mu.Unlock()
 	close(w.closing)
 	select {
@@ -253,9 +306,22 @@ func (w *Writer) take() []Entry {
 	return batch
 }
 
+// finish ends a successful batch write: its entries leave memory.
 func (w *Writer) finish() {
 	w.mu.Lock()
 	w.inflight = 0
+	w.failing = false
+	w.signalRoom()
+	w.mu.Unlock()
+}
+
+// fail records a failed batch write: Enqueue stops waiting for room and
+// drops the oldest entries instead, so serving never waits on a database
+// that is down.
+func (w *Writer) fail() {
+	w.mu.Lock()
+	w.failing = true
+	w.signalRoom()
 	w.mu.Unlock()
 }
 
@@ -296,6 +362,7 @@ func (w *Writer) run() {
 				break
 			}
 			w.failures.Add(1)
+			w.fail()
 			if !failing {
 				w.opts.Logger.Warn("prediction log write failed; buffering and retrying", "entries", len(batch), "err", err)
 				failing = true

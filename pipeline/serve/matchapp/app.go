@@ -39,7 +39,8 @@ import (
 )
 
 // Recorder receives every served prediction; *predlog.Writer is the real
-// one. Enqueue must not block on the database.
+// one. Enqueue must not block on a failing database (*predlog.Writer waits
+// at most its FullWait for room, and only while its writes succeed).
 type Recorder interface {
 	Enqueue(predlog.Entry)
 	Stats() predlog.WriterStats
@@ -161,7 +162,7 @@ func (a *App) handleHealth(w http.ResponseWriter, r *http.Request) {
 	resp := map[string]any{"status": "ok", "model_version": a.cfg.Predictor.Version(), "teams": a.allN}
 	if a.cfg.Recorder != nil {
 		s := a.cfg.Recorder.Stats()
-		resp["prediction_log"] = map[string]int64{"pending": s.Pending, "written": s.Written, "failures": s.Failures, "dropped": s.Dropped}
+		resp["prediction_log"] = map[string]int64{"pending": s.Pending, "written": s.Written, "failures": s.Failures, "dropped": s.Dropped, "waited": s.Waited}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

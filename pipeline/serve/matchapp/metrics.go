@@ -42,6 +42,10 @@ func newMetrics(rec Recorder) *metrics {
 				Help: "Failed prediction-log batch writes (each failed retry counts); the batch stays buffered.",
 			}, stat(func(s predlog.WriterStats) int64 { return s.Failures })),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "datalab_predlog_enqueue_waits_total",
+				Help: "Predictions whose request waited for room in the full buffer while the log's writes succeeded but lagged.",
+			}, stat(func(s predlog.WriterStats) int64 { return s.Waited })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "datalab_predlog_dropped_total",
 				Help: "Predictions never stored: pushed out of the full buffer or arriving after shutdown began.",
 			}, stat(func(s predlog.WriterStats) int64 { return s.Dropped })),
