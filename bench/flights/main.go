@@ -16,7 +16,7 @@
 package main
 
 import (
-	"github.com/datalabhq/datalab/pipeline/predlog"
+	"github.com/datalabhq/datalab/matches/predlog"
 
 	"context"
 	"errors"
@@ -38,12 +38,12 @@ import (
 
 	"encoding/json"
 
-	"github.com/datalabhq/datalab/pipeline/flightdelay"
-	"github.com/datalabhq/datalab/pipeline/flightstore"
-	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/flightapp"
+	"github.com/datalabhq/datalab/flights/flightdelay"
+	"github.com/datalabhq/datalab/flights/flightstore"
+	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/pipeline/ingest"
-	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
-	"github.com/datalabhq/datalab/pipeline/stream"
 )
 
 // timedStore records when each UUID's prediction was stored.

@@ -13,15 +13,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/flightdelay"
-	"github.com/datalabhq/datalab/pipeline/flightstore"
-	"github.com/datalabhq/datalab/pipeline/flightstore/mongostore"
-	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/flightapp"
+	"github.com/datalabhq/datalab/flights/flightdelay"
+	"github.com/datalabhq/datalab/flights/flightstore"
+	"github.com/datalabhq/datalab/flights/flightstore/mongostore"
+	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/stream"
+	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/pipeline/ingest"
-	"github.com/datalabhq/datalab/pipeline/predlog"
-	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
-	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
-	"github.com/datalabhq/datalab/pipeline/stream"
+	"github.com/datalabhq/datalab/pipeline/serve"
 )
 
 // Flight defaults: the Spark 3.3.3 course model until the Go-trained flight
@@ -161,7 +161,7 @@ func loadFlightModel(model, distances string) (*flightdelay.Scorer, *ingest.Dist
 // serveHandler serves h on addr until ctx is cancelled, then shuts down
 // gracefully. ready, when set, gets the listening address.
 func serveHandler(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready func(string)) error {
-	return httpserve.Serve(ctx, httpserve.ServerConfig{Addr: addr, Handler: h, Logger: log, ShutdownTimeout: 10 * time.Second, Ready: ready})
+	return serve.Serve(ctx, serve.ServerConfig{Addr: addr, Handler: h, Logger: log, ShutdownTimeout: 10 * time.Second, Ready: ready})
 }
 
 // urlOf turns a listen address into a browsable URL.
