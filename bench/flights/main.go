@@ -16,8 +16,6 @@
 package main
 
 import (
-	"github.com/datalabhq/datalab/matches/predlog"
-
 	"context"
 	"errors"
 	"flag"
@@ -44,6 +42,7 @@ import (
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
 	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // timedStore records when each UUID's prediction was stored.
@@ -94,7 +93,7 @@ func main() {
 func openStore(ctx context.Context, dsn, dir, name string) (flightstore.Store, error) {
 	if dsn == "" {
 		dsn = filepath.Join(dir, name+".db")
-	} else if _, err := predlog.DialectOf(dsn); err != nil {
+	} else if _, err := sqldb.DialectOf(dsn); err != nil {
 		return nil, err
 	}
 	st, err := sqlstore.Open(ctx, dsn)
@@ -291,7 +290,7 @@ func storeName(dsn string) string {
 	if dsn == "" {
 		return "SQLite (temp file, WAL, synchronous=NORMAL)"
 	}
-	d, _ := predlog.DialectOf(dsn)
+	d, _ := sqldb.DialectOf(dsn)
 	return string(d)
 }
 

@@ -13,9 +13,9 @@ import (
 	"github.com/datalabhq/datalab/flights/flightapp"
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
 	"github.com/datalabhq/datalab/internal/testlog"
-	"github.com/datalabhq/datalab/matches/predlog"
-	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
 	"github.com/datalabhq/datalab/pipeline/serve"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
 func newServer(t *testing.T, h http.Handler) *httptest.Server {
@@ -32,12 +32,12 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 // store is a real PostgreSQL / MariaDB behind a relay the test cuts.
 func TestInternalErrorsStayInTheLog(t *testing.T) {
 	sc, dist := fixtures(t)
-	for _, d := range []predlog.Dialect{predlog.Postgres, predlog.MySQL} {
+	for _, d := range []sqldb.Dialect{sqldb.Postgres, sqldb.MySQL} {
 		t.Run(string(d), func(t *testing.T) {
-			direct := predlogtest.DSN(t, d)
-			predlogtest.Reachable(t, d, direct)
-			dsn, px := predlogtest.ViaProxy(t, d, direct)
-			prefix := predlogtest.Prefix(t)
+			direct := sqldbtest.DSN(t, d)
+			sqldbtest.Reachable(t, d, direct)
+			dsn, px := sqldbtest.ViaProxy(t, d, direct)
+			prefix := sqldbtest.Prefix(t)
 			ctx := context.Background()
 			st, err := sqlstore.Open(ctx, dsn, sqlstore.WithTablePrefix(prefix))
 			if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
 	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // trainServedModel trains the variant datalab.yaml serves (params.matches.
@@ -83,7 +84,7 @@ func TestBrowserPredictLogDashboard(t *testing.T) {
 		t.Skip("trains a model and drives a browser")
 	}
 	model := trainServedModel(t)
-	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	l := predlogtest.OpenFresh(t, sqldb.SQLite)
 	w := predlog.NewWriter(l, predlog.WriterOptions{})
 	defer w.Close(context.Background())
 	app := newApp(t, matchapp.Config{Predictor: model, Recorder: w, Usage: l, Now: time.Now})
@@ -168,7 +169,7 @@ func BenchmarkPredictAPI(b *testing.B) {
 	if model == nil {
 		b.Fatal("the served model did not train")
 	}
-	l := predlogtest.OpenFresh(b, predlog.SQLite)
+	l := predlogtest.OpenFresh(b, sqldb.SQLite)
 	w := predlog.NewWriter(l, predlog.WriterOptions{FlushInterval: 100 * time.Millisecond, Capacity: 1 << 20})
 	app, err := matchapp.New(matchapp.Config{Predictor: model, Recorder: w, Usage: l,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

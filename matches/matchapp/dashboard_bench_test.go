@@ -14,7 +14,7 @@ import (
 	"github.com/datalabhq/datalab/matches/matchapp"
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
-	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
 // BenchmarkDashboard measures, on a log of a million predictions per
@@ -26,7 +26,7 @@ import (
 //
 //	go test -run '^$' -bench Dashboard -benchtime 2000x ./matches/matchapp/
 func BenchmarkDashboard(b *testing.B) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		b.Run(string(d), func(b *testing.B) {
 			l := openLargeLog(b, d, 1_000_000)
 			app, err := matchapp.New(matchapp.Config{Predictor: newTablePredictor(), Usage: l,

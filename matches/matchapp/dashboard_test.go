@@ -15,6 +15,8 @@ import (
 	"github.com/datalabhq/datalab/matches/matchapp"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
 // dashboardRows overrides the size of the large logs (e.g.
@@ -24,11 +26,11 @@ var dashboardRows = flag.Int("dashboard-rows", 0, "rows in the large prediction 
 // largeLog is the size of the log the load test builds per database, so the
 // test stays within ~30 s on a shared two-core machine; the benchmark uses
 // a million rows.
-var largeLog = map[predlog.Dialect]int{predlog.SQLite: 150_000, predlog.Postgres: 150_000, predlog.MySQL: 100_000}
+var largeLog = map[sqldb.Dialect]int{sqldb.SQLite: 150_000, sqldb.Postgres: 150_000, sqldb.MySQL: 100_000}
 
 // openLargeLog is a fresh log on d holding n bulk-loaded predictions, with
 // the dashboard's counters rebuilt (bulk rows bypass the writer).
-func openLargeLog(t testing.TB, d predlog.Dialect, n int) *predlog.Log {
+func openLargeLog(t testing.TB, d sqldb.Dialect, n int) *predlog.Log {
 	t.Helper()
 	if *dashboardRows > 0 {
 		n = *dashboardRows
@@ -69,7 +71,7 @@ func get(t testing.TB, client *http.Client, url string, deadline time.Duration, 
 // ran past a 20 s deadline and the writer's batch timed out; on every
 // database the pool made callers wait (19, 51, 53 waits).
 func TestDashboardUnderLoad(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			l := openLargeLog(t, d, largeLog[d])
 			w := predlog.NewWriter(l, predlog.WriterOptions{BatchSize: 10})
@@ -157,7 +159,7 @@ func TestDashboardUnderLoad(t *testing.T) {
 // a vacuum — until the returned function is called.
 func lockUsage(t *testing.T, l *predlog.Log) (release func()) {
 	t.Helper()
-	db, err := sql.Open("pgx", predlogtest.DSN(t, predlog.Postgres))
+	db, err := sql.Open("pgx", sqldbtest.DSN(t, sqldb.Postgres))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +181,7 @@ func lockWaiters(t *testing.T, l *predlog.Log) int {
 	t.Helper()
 	var n int
 	// The log's own pool may be busy; ask through a fresh session.
-	db, err := sql.Open("pgx", predlogtest.DSN(t, predlog.Postgres))
+	db, err := sql.Open("pgx", sqldbtest.DSN(t, sqldb.Postgres))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +196,7 @@ func lockWaiters(t *testing.T, l *predlog.Log) int {
 // wait on one read on one connection (not eight), and all eight get the
 // page from that read once it can.
 func TestDashboardSingleFlight(t *testing.T) {
-	l := predlogtest.OpenFresh(t, predlog.Postgres)
+	l := predlogtest.OpenFresh(t, sqldb.Postgres)
 	predlogtest.BulkFill(t, l, 1000)
 	if err := l.RebuildUsage(context.Background()); err != nil {
 		t.Fatal(err)
@@ -240,7 +242,7 @@ func TestDashboardSingleFlight(t *testing.T) {
 // reached); a request whose deadline has already passed starts no read;
 // once the database answers again so does the dashboard.
 func TestDashboardDeadline(t *testing.T) {
-	l := predlogtest.OpenFresh(t, predlog.Postgres)
+	l := predlogtest.OpenFresh(t, sqldb.Postgres)
 	app := newApp(t, matchapp.Config{Usage: l, DashboardTimeout: 300 * time.Millisecond})
 	srv := httptest.NewServer(app)
 	defer srv.Close()
@@ -270,7 +272,7 @@ func TestDashboardDeadline(t *testing.T) {
 // WWW-Authenticate) without it or with a wrong one, and the page with it as
 // a Bearer header or ?token=; the rest of the app needs no token.
 func TestDashboardToken(t *testing.T) {
-	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	l := predlogtest.OpenFresh(t, sqldb.SQLite)
 	const token = "s3cret-token"
 	app := newApp(t, matchapp.Config{Usage: l, DashboardToken: token})
 	for _, c := range []struct {
@@ -307,7 +309,7 @@ func TestDashboardToken(t *testing.T) {
 // /dashboard; DashboardHandler serves it, with the app's security headers
 // and nothing else.
 func TestDashboardOwnListener(t *testing.T) {
-	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	l := predlogtest.OpenFresh(t, sqldb.SQLite)
 	app := newApp(t, matchapp.Config{Usage: l, DashboardOff: true})
 	if r := do(t, app, "GET", "/dashboard", "", nil); r.Code != http.StatusNotFound {
 		t.Errorf("public listener /dashboard: %d", r.Code)

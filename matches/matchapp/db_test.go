@@ -15,12 +15,14 @@ import (
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
 // TestLogAndDashboardAllDialects: predictions served through the app land in
 // each real database verbatim and show on the dashboard escaped.
 func TestLogAndDashboardAllDialects(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			l := predlogtest.OpenFresh(t, d)
 			w := predlog.NewWriter(l, predlog.WriterOptions{})
@@ -76,7 +78,7 @@ func TestLogAndDashboardAllDialects(t *testing.T) {
 }
 
 func TestDashboardEmptyAndNoLog(t *testing.T) {
-	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	l := predlogtest.OpenFresh(t, sqldb.SQLite)
 	app := newApp(t, matchapp.Config{Usage: l})
 	r := do(t, app, "GET", "/dashboard", "", nil)
 	if r.Code != 200 || !strings.Contains(r.Body.String(), "0 predictions logged") || strings.Contains(r.Body.String(), "<svg") {
@@ -91,9 +93,9 @@ func TestDashboardEmptyAndNoLog(t *testing.T) {
 // still served, the failed writes show in /metrics, and the buffered entries
 // are written once the database is back.
 func TestDatabaseOutage(t *testing.T) {
-	dsn := predlogtest.DSN(t, predlog.Postgres)
-	viaProxy, px := predlogtest.ViaProxy(t, predlog.Postgres, dsn)
-	l := predlogtest.Open(t, predlog.Postgres, viaProxy, predlogtest.Prefix(t))
+	dsn := sqldbtest.DSN(t, sqldb.Postgres)
+	viaProxy, px := sqldbtest.ViaProxy(t, sqldb.Postgres, dsn)
+	l := predlogtest.Open(t, sqldb.Postgres, viaProxy, sqldbtest.Prefix(t))
 	// The rows are checked through a direct connection, not the proxy.
 	direct, err := predlog.Open(context.Background(), dsn, predlog.WithTablePrefix(strings.TrimSuffix(l.Table(), "match_predictions")))
 	if err != nil {

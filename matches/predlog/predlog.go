@@ -7,10 +7,11 @@
 //
 // One database/sql implementation serves three databases, chosen by the DSN
 // (see Open): SQLite (modernc.org/sqlite, pure Go, the default), PostgreSQL
-// (pgx) and MySQL/MariaDB (go-sql-driver/mysql). Queries are written once with
-// ? placeholders and rebound to $n for PostgreSQL (batches of log entries
-// go in with multi-row INSERT, or binary COPY on PostgreSQL); the dashboard's time
-// buckets (UTC hour of day, UTC day) are computed in Go at insert time and
+// (pgx) and MySQL/MariaDB (go-sql-driver/mysql); reading the DSN, the pool
+// and the migration lock are pipeline/sqldb's, shared with the flight
+// store. Queries are written once with ? placeholders and rebound to $n for
+// PostgreSQL (batches of log entries go in with multi-row INSERT, or binary
+// COPY on PostgreSQL); the dashboard's time buckets (UTC hour of day, UTC day) are computed in Go at insert time and
 // stored as columns, so grouping is plain portable SQL. The dashboard does
 // not group the log on each view: the writer keeps its counters in a small
 // table in the same transaction as each batch, and Usage reads those (see
@@ -29,19 +30,17 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // MySQL / MariaDB driver "mysql"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
-	_ "modernc.org/sqlite"           // SQLite driver "sqlite"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/datalabhq/datalab/matches/matchwinner"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // Entry is one logged prediction.
@@ -89,7 +88,7 @@ func NewEntry(req matchwinner.Request, p matchwinner.Prediction, clientTime, ser
 // Log is an open prediction-log database.
 type Log struct {
 	db      *sql.DB
-	dialect Dialect
+	dialect sqldb.Dialect
 	table   string
 	usage   string // the dashboard's counters (usage.go)
 	redDSN  string
@@ -105,29 +104,17 @@ type options struct {
 	prefix string
 }
 
-var validPrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
-
 // WithTablePrefix prefixes the log's table names (match_predictions and
 // predlog_migrations), so several logs can share one database — tests use it
-// to stay apart from each other. The prefix must pass CheckTablePrefix.
+// to stay apart from each other. The prefix must pass sqldb.CheckTablePrefix.
 func WithTablePrefix(prefix string) Option {
 	return func(o *options) error {
-		if err := CheckTablePrefix(prefix); err != nil {
+		if err := sqldb.CheckTablePrefix(prefix); err != nil {
 			return err
 		}
 		o.prefix = prefix
 		return nil
 	}
-}
-
-// CheckTablePrefix accepts a table-name prefix of lower-case letters,
-// digits and underscores, starting with a letter, at most 31 characters:
-// safe to splice into SQL on every dialect. The SQL stores share it.
-func CheckTablePrefix(prefix string) error {
-	if !validPrefix.MatchString(prefix) {
-		return fmt.Errorf("table prefix %q: want [a-z][a-z0-9_]*, at most 31 characters", prefix)
-	}
-	return nil
 }
 
 // Open connects to the log database named by dsn, creating or upgrading its
@@ -142,11 +129,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Log, error) {
 			return nil, err
 		}
 	}
-	db, dialect, err := OpenDB(ctx, dsn, "prediction log")
+	db, dialect, err := sqldb.OpenDB(ctx, dsn, "prediction log")
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, dialect: dialect, table: o.prefix + "match_predictions", usage: o.prefix + "match_usage", redDSN: Redact(dsn)}
+	l := &Log{db: db, dialect: dialect, table: o.prefix + "match_predictions", usage: o.prefix + "match_usage", redDSN: sqldb.Redact(dsn)}
 	if err := l.migrate(ctx, o.prefix); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate prediction log %s: %w", l.redDSN, err)
@@ -155,7 +142,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Log, error) {
 }
 
 // Dialect reports which database the log is in.
-func (l *Log) Dialect() Dialect { return l.dialect }
+func (l *Log) Dialect() sqldb.Dialect { return l.dialect }
 
 // Table is the name of the predictions table.
 func (l *Log) Table() string { return l.table }
@@ -187,7 +174,7 @@ func (l *Log) Close() error {
 }
 
 // rebind adapts q's placeholders to the log's dialect (see Rebind).
-func (l *Log) rebind(q string) string { return Rebind(l.dialect, q) }
+func (l *Log) rebind(q string) string { return sqldb.Rebind(l.dialect, q) }
 
 // insertColumns are the columns Insert writes, in order.
 const insertColumns = "home, away, neutral, as_of, outcome, winner, probability, probabilities, features, model_version, variant, client_time, server_time, server_day, server_hour"
@@ -240,7 +227,7 @@ func (l *Log) Insert(ctx context.Context, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if l.dialect == Postgres {
+	if l.dialect == sqldb.Postgres {
 		return l.copyPostgres(ctx, entries)
 	}
 	var full *sql.Stmt // the prepared INSERT, in this transaction

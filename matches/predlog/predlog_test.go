@@ -2,7 +2,6 @@ package predlog_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -18,6 +17,8 @@ import (
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
 // hostile team names: quotes, markup, SQL and non-ASCII must round-trip verbatim.
@@ -43,7 +44,7 @@ func entry(home, away string, outcome matchwinner.Outcome, at time.Time) predlog
 }
 
 func TestLogAllDialects(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			l := predlogtest.OpenFresh(t, d)
 			if l.Dialect() != d {
@@ -173,9 +174,9 @@ func testUsageQueries(t *testing.T, l *predlog.Log) {
 }
 
 func TestMigrationsIdempotent(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
-			dsn, prefix := predlogtest.DSN(t, d), predlogtest.Prefix(t)
+			dsn, prefix := sqldbtest.DSN(t, d), sqldbtest.Prefix(t)
 			l := predlogtest.Open(t, d, dsn, prefix)
 			if err := l.Insert(context.Background(), []predlog.Entry{entry("A", "B", matchwinner.Draw, time.Now())}); err != nil {
 				t.Fatal(err)
@@ -207,13 +208,13 @@ func TestMigrationsIdempotent(t *testing.T) {
 // already exists; SQLite: the same, without the version check inside the
 // transaction).
 func TestConcurrentFirstMigration(t *testing.T) {
-	predlogtest.FirstStartTogether(t, 8, 3, func(ctx context.Context, dsn, prefix string) error {
+	sqldbtest.FirstStartTogether(t, 8, 3, func(ctx context.Context, dsn, prefix string) error {
 		l, err := predlog.Open(ctx, dsn, predlog.WithTablePrefix(prefix))
 		if err != nil {
 			return err
 		}
 		return l.Close()
-	}, func(t *testing.T, d predlog.Dialect, dsn, prefix string) {
+	}, func(t *testing.T, d sqldb.Dialect, dsn, prefix string) {
 		l := predlogtest.Open(t, d, dsn, prefix) // and drops the tables when the test ends
 		var versions int
 		if err := l.DB().QueryRow("SELECT COUNT(*) FROM " + prefix + "predlog_migrations").Scan(&versions); err != nil {
@@ -223,51 +224,6 @@ func TestConcurrentFirstMigration(t *testing.T) {
 			t.Errorf("%d migration rows, want %d", versions, predlog.SchemaVersion())
 		}
 	})
-}
-
-// TestMigrationLock: while one session migrates, another waits (and gives
-// up at its deadline with an error saying why); a failed migration still
-// releases the lock.
-func TestMigrationLock(t *testing.T) {
-	for _, d := range []predlog.Dialect{predlog.Postgres, predlog.MySQL} {
-		t.Run(string(d), func(t *testing.T) {
-			dsn := predlogtest.DSN(t, d)
-			predlogtest.Reachable(t, d, dsn)
-			ctx := context.Background()
-			open := func() *sql.DB {
-				db, _, err := predlog.OpenDB(ctx, dsn, "test database")
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { db.Close() })
-				return db
-			}
-			first, second := open(), open()
-			boom := errors.New("migration failed")
-			err := predlog.WithMigrationLock(ctx, first, d, func(ctx context.Context, _ *sql.Conn) error {
-				wctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
-				defer cancel()
-				err := predlog.WithMigrationLock(wctx, second, d, func(context.Context, *sql.Conn) error {
-					t.Error("second session migrated while the first held the lock")
-					return nil
-				})
-				if err == nil || !strings.Contains(err.Error(), "another process's migration") {
-					t.Errorf("waiting for a held lock: %v, want a timeout naming the other migration", err)
-				}
-				return boom
-			})
-			if !errors.Is(err, boom) {
-				t.Fatalf("WithMigrationLock = %v, want the migration's error", err)
-			}
-			// Released after the failure: the second session gets it at once.
-			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			ran := false
-			if err := predlog.WithMigrationLock(wctx, second, d, func(context.Context, *sql.Conn) error { ran = true; return nil }); err != nil || !ran {
-				t.Fatalf("after a failed migration: ran %v, %v", ran, err)
-			}
-		})
-	}
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -282,7 +238,7 @@ func TestOpenErrors(t *testing.T) {
 	} {
 		_, err := predlog.Open(ctx, dsn)
 		if err == nil {
-			t.Errorf("Open(%s): no error", predlog.Redact(dsn))
+			t.Errorf("Open(%s): no error", sqldb.Redact(dsn))
 			continue
 		}
 		if strings.Contains(err.Error(), "s3cretpw") {
@@ -301,7 +257,7 @@ func TestOpenDSNForms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open(%s): %v", dsn, err)
 		}
-		if l.Dialect() != predlog.SQLite {
+		if l.Dialect() != sqldb.SQLite {
 			t.Errorf("Open(%s): dialect %s", dsn, l.Dialect())
 		}
 		var mode string
@@ -316,19 +272,6 @@ func TestOpenDSNForms(t *testing.T) {
 			t.Errorf("Open(%s) did not create the file where the DSN says: %v", dsn, err)
 		}
 		l.Close()
-	}
-	for dsn, want := range map[string]predlog.Dialect{
-		"x.db": predlog.SQLite, "postgres://u:p@h/db": predlog.Postgres,
-		"mysql://u:p@tcp(h:3306)/db": predlog.MySQL, "u:p@tcp(h:3306)/db": predlog.MySQL,
-	} {
-		if d, err := predlog.DialectOf(dsn); err != nil || d != want {
-			t.Errorf("DialectOf(%s) = %s, %v; want %s", dsn, d, err, want)
-		}
-	}
-	for _, dsn := range []string{"", "mongodb://127.0.0.1"} {
-		if _, err := predlog.DialectOf(dsn); err == nil {
-			t.Errorf("DialectOf(%q) accepted", dsn)
-		}
 	}
 }
 
@@ -544,7 +487,7 @@ func TestWriterCloseGivesUp(t *testing.T) {
 }
 
 func TestWriterOnDatabase(t *testing.T) {
-	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	l := predlogtest.OpenFresh(t, sqldb.SQLite)
 	w := predlog.NewWriter(l, predlog.WriterOptions{})
 	const n = 1000
 	var wg sync.WaitGroup
@@ -588,7 +531,7 @@ func BenchmarkInsertSQLite(b *testing.B) {
 	teams := []string{"Argentina", "Brazil", "Croatia", "England", "France", "Germany", "Japan", "Morocco", "Spain", "USA"}
 	for _, size := range []int{1, 8, 64, 256, 1000} {
 		b.Run(fmt.Sprintf("batch%d", size), func(b *testing.B) {
-			l := predlogtest.OpenFresh(b, predlog.SQLite)
+			l := predlogtest.OpenFresh(b, sqldb.SQLite)
 			batch := make([]predlog.Entry, size)
 			for i := range batch {
 				batch[i] = entry(teams[i%len(teams)], teams[(i/len(teams)+i+1)%len(teams)], matchwinner.HomeWin, time.Now())
@@ -608,7 +551,7 @@ func BenchmarkInsertSQLite(b *testing.B) {
 // (preparedRows = 64 rows) are stored whole and in order on every
 // database.
 func TestInsertBatchSizes(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			l := predlogtest.OpenFresh(t, d)
 			ctx := context.Background()
@@ -643,7 +586,7 @@ func TestInsertBatchSizes(t *testing.T) {
 // the previous entry only when the keys are the same; entries of one batch
 // with other keys (more, fewer, as many but different) come back intact.
 func TestFeatureKeysChangeWithinBatch(t *testing.T) {
-	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	l := predlogtest.OpenFresh(t, sqldb.SQLite)
 	sets := []map[string]float64{
 		{"a": 1, "b": 2, "c": 3},
 		{"a": 4, "b": 5, "c": 6},
@@ -678,7 +621,7 @@ func TestFeatureKeysChangeWithinBatch(t *testing.T) {
 }
 
 func TestFeatureJSON(t *testing.T) {
-	l := predlogtest.OpenFresh(t, predlog.SQLite)
+	l := predlogtest.OpenFresh(t, sqldb.SQLite)
 	e := entry("A", "B", matchwinner.Draw, time.Now())
 	e.Features = map[string]float64{"z": 1e21, "a": -0.1, "tiny": 5e-324, `quote"d`: 1, "ünï": math.MaxFloat64, "<&>": 0}
 	if err := l.Insert(context.Background(), []predlog.Entry{e}); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // The dashboard's figures are kept as counters in a small table beside the
@@ -86,7 +88,7 @@ func (l *Log) addUsage(ctx context.Context, exec execFunc, entries []Entry) erro
 	keys, counts := usageDeltas(entries)
 	var upsert string
 	switch l.dialect {
-	case MySQL:
+	case sqldb.MySQL:
 		upsert = " ON DUPLICATE KEY UPDATE n = n + VALUES(n)"
 	default: // SQLite ≥ 3.24 and PostgreSQL ≥ 9.5 share the syntax.
 		upsert = " ON CONFLICT (kind, k1, k2) DO UPDATE SET n = " + l.usage + ".n + excluded.n"
@@ -114,9 +116,9 @@ func (l *Log) addUsage(ctx context.Context, exec execFunc, entries []Entry) erro
 // usageRebuildStmts recompute every counter from the predictions table {t}
 // into the counters table {u}: the backfill of migration 2, and
 // RebuildUsage.
-func usageRebuildStmts(d Dialect) []string {
+func usageRebuildStmts(d sqldb.Dialect) []string {
 	text := "TEXT"
-	if d == MySQL {
+	if d == sqldb.MySQL {
 		text = "CHAR"
 	}
 	ins := "INSERT INTO {u} (kind, k1, k2, n) "
@@ -253,7 +255,7 @@ func (l *Log) Usage(ctx context.Context, lim UsageLimits) (*Usage, error) {
 	if lim.TopMatchups > 0 {
 		q := "SELECT k1, k2, n FROM " + l.usage + " WHERE kind = ? AND n > 0 AND n >= COALESCE((SELECT n FROM " + l.usage +
 			" WHERE kind = ? ORDER BY n DESC LIMIT 1 OFFSET ?), 0)"
-		if l.dialect == MySQL {
+		if l.dialect == sqldb.MySQL {
 			// MySQL cannot read the table being selected from in a subquery
 			// of the same statement without a derived table.
 			q = "SELECT k1, k2, n FROM " + l.usage + " WHERE kind = ? AND n > 0 AND n >= COALESCE((SELECT n FROM (SELECT n FROM " + l.usage +

@@ -11,6 +11,7 @@ import (
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
 // scans is the dashboard's figures as the whole-table queries compute them:
@@ -65,7 +66,7 @@ var dashboardLimits = predlog.UsageLimits{TopTeams: 15, TopMatchups: 15, Days: 3
 // every cut (teams, match-ups, days), hostile names, several batches, times
 // in other zones — for several list sizes.
 func TestUsageCountersMatchScans(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			l := predlogtest.OpenFresh(t, d)
 			if u := sameUsage(t, l, dashboardLimits); u.Total != 0 || len(u.TopTeams) != 0 {
@@ -106,10 +107,10 @@ func TestUsageCountersMatchScans(t *testing.T) {
 // writer did not count) gets them from the migration that creates them,
 // and RebuildUsage recomputes them after rows are changed by hand.
 func TestUsageBackfill(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
-			dsn, prefix := predlogtest.DSN(t, d), predlogtest.Prefix(t)
+			dsn, prefix := sqldbtest.DSN(t, d), sqldbtest.Prefix(t)
 			l := predlogtest.Open(t, d, dsn, prefix)
 			if err := l.Insert(ctx, []predlog.Entry{entry(script, "France", matchwinner.Draw, time.Now())}); err != nil {
 				t.Fatal(err)
@@ -146,9 +147,9 @@ func TestUsageBackfill(t *testing.T) {
 // TestUsageConcurrentWriters: two writers (two app replicas) logging into
 // one database at once lose no count and do not deadlock.
 func TestUsageConcurrentWriters(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
-			dsn, prefix := predlogtest.DSN(t, d), predlogtest.Prefix(t)
+			dsn, prefix := sqldbtest.DSN(t, d), sqldbtest.Prefix(t)
 			l := predlogtest.Open(t, d, dsn, prefix)
 			l2, err := predlog.Open(context.Background(), dsn, predlog.WithTablePrefix(prefix))
 			if err != nil {

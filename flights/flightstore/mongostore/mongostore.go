@@ -19,12 +19,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/datalabhq/datalab/flights/flightdelay"
-	"github.com/datalabhq/datalab/flights/flightstore"
-	"github.com/datalabhq/datalab/matches/predlog"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/datalabhq/datalab/flights/flightdelay"
+	"github.com/datalabhq/datalab/flights/flightstore"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // The seed's names.
@@ -57,7 +58,7 @@ func WithPolicy(p flightstore.Policy) Option {
 var _ flightstore.Store = (*Store)(nil)
 
 // Open connects to uri (mongodb://host:port[/database], mongodb+srv://…,
-// read by matches/predlog.ParseDSN); errors never contain its password.
+// read by pipeline/sqldb.ParseDSN); errors never contain its password.
 // The database is
 // the URI's path, agile_data_science when it has none. Open checks that the
 // server answers within the context's deadline, and creates the index the
@@ -65,11 +66,11 @@ var _ flightstore.Store = (*Store)(nil)
 func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 	// One parser for every store's DSN: its errors and String never hold
 	// the password, and driver errors are scrubbed of it (d.Scrub).
-	d, err := predlog.ParseDSN(uri)
+	d, err := sqldb.ParseDSN(uri)
 	if err != nil {
 		return nil, fmt.Errorf("mongo store: %w", err)
 	}
-	if d.Dialect != predlog.MongoDB {
+	if d.Dialect != sqldb.MongoDB {
 		return nil, fmt.Errorf("mongo store: %s is not a mongodb:// or mongodb+srv:// URI", d)
 	}
 	db := d.Database()

@@ -11,8 +11,8 @@ import (
 	"github.com/datalabhq/datalab/flights/flightdelay"
 	"github.com/datalabhq/datalab/flights/flightstore"
 	"github.com/datalabhq/datalab/flights/flightstore/storetest"
-	"github.com/datalabhq/datalab/matches/predlog"
-	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
 // TestDataErrorsArePermanent feeds each database values it refuses and
@@ -30,7 +30,7 @@ func TestDataErrorsArePermanent(t *testing.T) {
 		permanent
 		retryable
 	)
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			s := openFresh(t, d, flightstore.Policy{AcceptUnissued: true})
 			ctx := context.Background()
@@ -42,7 +42,7 @@ func TestDataErrorsArePermanent(t *testing.T) {
 				}
 			}
 			dup := uuid.NewString()
-			by := func(m map[predlog.Dialect]outcome) outcome { return m[d] }
+			by := func(m map[sqldb.Dialect]outcome) outcome { return m[d] }
 			for _, c := range []struct {
 				name string
 				run  func() error
@@ -50,11 +50,11 @@ func TestDataErrorsArePermanent(t *testing.T) {
 			}{
 				{"good document", doc(func(*flightdelay.Prediction) {}), stored},
 				{"urn:uuid id", doc(func(p *flightdelay.Prediction) { p.UUID = "urn:uuid:" + p.UUID }),
-					by(map[predlog.Dialect]outcome{predlog.SQLite: stored, predlog.Postgres: permanent, predlog.MySQL: permanent})},
+					by(map[sqldb.Dialect]outcome{sqldb.SQLite: stored, sqldb.Postgres: permanent, sqldb.MySQL: permanent})},
 				{"321-character timestamp", doc(func(p *flightdelay.Prediction) { p.Timestamp = long }),
-					by(map[predlog.Dialect]outcome{predlog.SQLite: stored, predlog.Postgres: stored, predlog.MySQL: permanent})},
+					by(map[sqldb.Dialect]outcome{sqldb.SQLite: stored, sqldb.Postgres: stored, sqldb.MySQL: permanent})},
 				{"NUL in a string", doc(func(p *flightdelay.Prediction) { p.Timestamp = "2026\x00" }),
-					by(map[predlog.Dialect]outcome{predlog.SQLite: stored, predlog.Postgres: permanent, predlog.MySQL: stored})},
+					by(map[sqldb.Dialect]outcome{sqldb.SQLite: stored, sqldb.Postgres: permanent, sqldb.MySQL: stored})},
 				{"duplicate primary key", func() error {
 					q := s.rebind(`INSERT INTO ` + s.table + ` (uuid) VALUES (?)`)
 					if _, err := s.db.ExecContext(ctx, q, dup); err != nil {
@@ -96,7 +96,7 @@ func TestDataErrorsArePermanent(t *testing.T) {
 // data error.
 func TestServerDownIsRetryable(t *testing.T) {
 	for _, dsn := range []string{"postgres://u:p@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", "u:p@tcp(127.0.0.1:1)/db?timeout=2s"} {
-		db, _, err := predlog.OpenDB(context.Background(), dsn, "test")
+		db, _, err := sqldb.OpenDB(context.Background(), dsn, "test")
 		if err == nil {
 			db.Close()
 			t.Fatalf("%s: opened", dsn)

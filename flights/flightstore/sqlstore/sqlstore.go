@@ -12,7 +12,7 @@
 // CleanupBatch by a background loop (and RemoveExpired), through an index
 // on (stored_at, issued_at). A small versioned migration (flight_store_migrations) creates
 // it. Connecting (DSN forms, drivers, pool, SQLite pragmas) is
-// matches/predlog's OpenDB, shared with the match prediction log.
+// pipeline/sqldb's OpenDB, shared with the match prediction log.
 package sqlstore
 
 import (
@@ -30,18 +30,18 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightdelay"
 	"github.com/datalabhq/datalab/flights/flightstore"
-	"github.com/datalabhq/datalab/matches/predlog"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
-// Dialect is the SQL flavour in use (the prediction log's: the DSN rules,
-// drivers and pool settings are matches/predlog's, shared by both stores).
-type Dialect = predlog.Dialect
+// Dialect is the SQL flavour in use (the DSN rules, drivers and pool
+// settings are pipeline/sqldb's, shared with the match prediction log).
+type Dialect = sqldb.Dialect
 
 // The supported databases.
 const (
-	SQLite   = predlog.SQLite
-	Postgres = predlog.Postgres
-	MySQL    = predlog.MySQL
+	SQLite   = sqldb.SQLite
+	Postgres = sqldb.Postgres
+	MySQL    = sqldb.MySQL
 )
 
 // Table is the prediction table's name (the seed's MongoDB collection).
@@ -75,11 +75,11 @@ type Option func(*Store) error
 
 // WithTablePrefix prefixes the store's table names, so several stores can
 // share one database — tests use it to stay apart from each other. The
-// prefix must pass predlog.CheckTablePrefix and keep the names within
+// prefix must pass sqldb.CheckTablePrefix and keep the names within
 // PostgreSQL's 63 characters.
 func WithTablePrefix(prefix string) Option {
 	return func(s *Store) error {
-		if err := predlog.CheckTablePrefix(prefix); err != nil {
+		if err := sqldb.CheckTablePrefix(prefix); err != nil {
 			return err
 		}
 		if n := len(prefix + Table + "_pkey"); n > 63 {
@@ -100,7 +100,7 @@ func WithPolicy(p flightstore.Policy) Option {
 }
 
 // Open connects to dsn — a SQLite file path (default), postgres://… or
-// mysql://… as matches/predlog.OpenDB reads it — and applies the migrations.
+// mysql://… as pipeline/sqldb.OpenDB reads it — and applies the migrations.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	s := &Store{table: Table, migrations: MigrationsTable}
 	for _, o := range opts {
@@ -108,7 +108,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	db, dialect, err := predlog.OpenDB(ctx, dsn, "flight store")
+	db, dialect, err := sqldb.OpenDB(ctx, dsn, "flight store")
 	if err != nil {
 		return nil, err
 	}
@@ -203,10 +203,10 @@ func pendingIndex(table string) string {
 // migrate creates the migration table and applies what is missing, each
 // migration in its own transaction that first checks the version is still
 // missing, all under the migration lock shared with the prediction log
-// (predlog.WithMigrationLock): replicas starting together on an empty
+// (sqldb.WithMigrationLock): replicas starting together on an empty
 // database migrate one after the other.
 func (s *Store) migrate(ctx context.Context) error {
-	return predlog.WithMigrationLock(ctx, s.db, s.dialect, func(ctx context.Context, conn *sql.Conn) error {
+	return sqldb.WithMigrationLock(ctx, s.db, s.dialect, func(ctx context.Context, conn *sql.Conn) error {
 		ts := "TIMESTAMP"
 		if s.dialect == MySQL {
 			ts = "DATETIME(6)"
@@ -250,7 +250,7 @@ func (s *Store) apply(ctx context.Context, conn *sql.Conn, version int, stmts []
 }
 
 // rebind adapts q's placeholders to the store's dialect.
-func (s *Store) rebind(q string) string { return predlog.Rebind(s.dialect, q) }
+func (s *Store) rebind(q string) string { return sqldb.Rebind(s.dialect, q) }
 
 func (s *Store) prepareSQL() {
 	cols := append([]string{"uuid"}, docColumns...)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightstore"
 	"github.com/datalabhq/datalab/flights/flightstore/storetest"
-	"github.com/datalabhq/datalab/matches/predlog"
-	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
 func TestSQLite(t *testing.T) {
@@ -70,13 +70,13 @@ func TestServers(t *testing.T) {
 // "pg_type_typname_nsp_index"). Fresh prefixed tables stand for the empty
 // database, on SQLite and the PostgreSQL and MariaDB test servers.
 func TestConcurrentFirstMigration(t *testing.T) {
-	predlogtest.FirstStartTogether(t, 8, 3, func(ctx context.Context, dsn, prefix string) error {
+	sqldbtest.FirstStartTogether(t, 8, 3, func(ctx context.Context, dsn, prefix string) error {
 		s, err := Open(ctx, dsn, WithTablePrefix(prefix))
 		if err != nil {
 			return err
 		}
 		return s.Close()
-	}, func(t *testing.T, _ predlog.Dialect, dsn, prefix string) {
+	}, func(t *testing.T, _ sqldb.Dialect, dsn, prefix string) {
 		s, err := Open(context.Background(), dsn, WithTablePrefix(prefix))
 		if err != nil {
 			t.Fatal(err)
@@ -117,10 +117,10 @@ func TestTablePrefix(t *testing.T) {
 
 // openFresh opens a store on dialect under a fresh table prefix with policy
 // p and drops its tables when the test ends.
-func openFresh(t *testing.T, dialect predlog.Dialect, p flightstore.Policy) *Store {
+func openFresh(t *testing.T, dialect sqldb.Dialect, p flightstore.Policy) *Store {
 	t.Helper()
-	dsn, prefix := predlogtest.DSN(t, dialect), predlogtest.Prefix(t)
-	predlogtest.Reachable(t, dialect, dsn)
+	dsn, prefix := sqldbtest.DSN(t, dialect), sqldbtest.Prefix(t)
+	sqldbtest.Reachable(t, dialect, dsn)
 	s, err := Open(context.Background(), dsn, WithTablePrefix(prefix), WithPolicy(p))
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func dropOnCleanup(t *testing.T, s *Store, prefix string) {
 // TestAcceptUnissued: with the option, answers for ids the app never
 // issued are stored (the redelivery and conflict rules still hold).
 func TestAcceptUnissued(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			storetest.RunAcceptUnissued(t, openFresh(t, d, flightstore.Policy{AcceptUnissued: true}))
 		})
@@ -156,7 +156,7 @@ func TestAcceptUnissued(t *testing.T) {
 // 10,000 issued ids never answered are gone after the TTL, removed by the
 // store's periodic cleanup, and late answers are refused.
 func TestExpiry(t *testing.T) {
-	for _, d := range predlogtest.Dialects {
+	for _, d := range sqldbtest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			storetest.RunExpiry(t, func(t *testing.T, p flightstore.Policy) storetest.ExpiringStore {
 				return openFresh(t, d, p)

@@ -2,7 +2,7 @@
 // database for tests that must hold on all of them: SQLite (a file in the
 // test's directory), PostgreSQL and MariaDB (the servers named by
 // DATALAB_TEST_POSTGRES and DATALAB_TEST_MYSQL, under a fresh table prefix
-// dropped afterwards — see predlogtest) and MongoDB (an embedded FerretDB,
+// dropped afterwards — see pipeline/sqldb/sqldbtest) and MongoDB (an embedded FerretDB,
 // ferrettest). Unlike storetest, which holds the behaviour and is run by each
 // implementation's own tests, it imports the implementations, so the
 // packages above the store (the predictor, the apps) can test themselves
@@ -18,8 +18,8 @@ import (
 	"github.com/datalabhq/datalab/flights/flightstore/mongostore"
 	"github.com/datalabhq/datalab/flights/flightstore/mongostore/ferrettest"
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
-	"github.com/datalabhq/datalab/matches/predlog"
-	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
 // Kind names a store implementation on a database.
@@ -36,8 +36,8 @@ const (
 // Kinds lists them, SQL first.
 var Kinds = []Kind{SQLite, Postgres, MariaDB, FerretDB}
 
-// dialects maps the SQL kinds to their predlog dialect.
-var dialects = map[Kind]predlog.Dialect{SQLite: predlog.SQLite, Postgres: predlog.Postgres, MariaDB: predlog.MySQL}
+// dialects maps the SQL kinds to their sqldb dialect.
+var dialects = map[Kind]sqldb.Dialect{SQLite: sqldb.SQLite, Postgres: sqldb.Postgres, MariaDB: sqldb.MySQL}
 
 // Opened is a store under test.
 type Opened struct {
@@ -71,8 +71,8 @@ func Open(t *testing.T, k Kind) Opened {
 	if !ok {
 		t.Fatalf("teststores: unknown store kind %q", k)
 	}
-	dsn, prefix := predlogtest.DSN(t, d), predlogtest.Prefix(t)
-	predlogtest.Reachable(t, d, dsn)
+	dsn, prefix := sqldbtest.DSN(t, d), sqldbtest.Prefix(t)
+	sqldbtest.Reachable(t, d, dsn)
 	st, err := sqlstore.Open(ctx, dsn, sqlstore.WithTablePrefix(prefix))
 	if err != nil {
 		t.Fatal(err)

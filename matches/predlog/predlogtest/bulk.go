@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/matches/predlog"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // BulkStart is the server time of the first row BulkFill writes; row i is
@@ -37,20 +38,20 @@ func BulkFill(t testing.TB, l *predlog.Log, n int) {
 	start := BulkStart.Format(time.DateTime)
 	var q string
 	switch l.Dialect() {
-	case predlog.SQLite:
+	case sqldb.SQLite:
 		// u is the Unix time of row i; SQLite's date functions read it
 		// without parsing text.
 		q = fmt.Sprintf(`WITH RECURSIVE s(i, u) AS (SELECT 1, %d UNION ALL SELECT i + 1, u + %d FROM s WHERE i < %d)
 			INSERT INTO %s (%s) SELECT 'Team ' || (i %% %d), 'Team ' || ((7 * i + 3) %% %d), 1, NULL, %s, '', 0.4, %s, NULL,
 			'bulk', 'bulk', NULL, datetime(u, 'unixepoch'), date(u, 'unixepoch'), (u / 3600) %% 24 FROM s`,
 			BulkStart.Add(BulkStep).Unix(), int(BulkStep/time.Second), n, l.Table(), cols, bulkTeams, bulkAways, outcome, probs)
-	case predlog.Postgres:
+	case sqldb.Postgres:
 		ts := fmt.Sprintf("(TIMESTAMPTZ '%s+00' + i * INTERVAL '%d seconds')", start, int(BulkStep/time.Second))
 		q = fmt.Sprintf(`INSERT INTO %s (%s) SELECT 'Team ' || (i %% %d), 'Team ' || ((7 * i + 3) %% %d), TRUE, NULL, %s, '', 0.4, %s, NULL,
 			'bulk', 'bulk', NULL, %s, to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD'), EXTRACT(HOUR FROM %s AT TIME ZONE 'UTC')
 			FROM generate_series(1, %d) AS s(i)`,
 			l.Table(), cols, bulkTeams, bulkAways, outcome, probs, ts, ts, ts, n)
-	case predlog.MySQL:
+	case sqldb.MySQL:
 		ts := fmt.Sprintf("(TIMESTAMP '%s' + INTERVAL (i * %d) SECOND)", start, int(BulkStep/time.Second))
 		q = fmt.Sprintf(`INSERT INTO %s (%s) WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d)
 			SELECT CONCAT('Team ', i %% %d), CONCAT('Team ', (7 * i + 3) %% %d), TRUE, NULL, %s, '', 0.4, %s, NULL,
@@ -59,7 +60,7 @@ func BulkFill(t testing.TB, l *predlog.Log, n int) {
 	default:
 		t.Fatalf("BulkFill: unknown dialect %s", l.Dialect())
 	}
-	if l.Dialect() == predlog.MySQL {
+	if l.Dialect() == sqldb.MySQL {
 		// A recursive CTE stops at cte_max_recursion_depth (MySQL, 1000 by
 		// default) or max_recursive_iterations (MariaDB); lift both for this
 		// session's statement.

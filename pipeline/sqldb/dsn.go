@@ -1,4 +1,4 @@
-package predlog
+package sqldb
 
 import (
 	"context"
@@ -15,11 +15,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/go-sql-driver/mysql"   // also registers the MySQL / MariaDB driver "mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
 )
 
 // Dialect is the kind of database a DSN names: one of the three SQL
-// flavours of a log database, or MongoDB (flight store only).
+// databases of the SQL stores, or MongoDB (flight store only).
 type Dialect string
 
 // The supported databases. SQLite, Postgres and MySQL are SQL (OpenDB);

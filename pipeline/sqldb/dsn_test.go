@@ -1,11 +1,11 @@
-package predlog_test
+package sqldb_test
 
 import (
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/datalabhq/datalab/matches/predlog"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // TestDSNForms: every store's connection string goes through one parser,
@@ -15,28 +15,28 @@ import (
 func TestDSNForms(t *testing.T) {
 	for _, c := range []struct {
 		dsn  string
-		want predlog.Dialect
+		want sqldb.Dialect
 	}{
-		{"host=db user=x password=y dbname=z", predlog.Postgres},
-		{"  host=db port=5432 user=x password='a b\\'c' dbname=z sslmode=disable", predlog.Postgres},
-		{"dbname=z", predlog.Postgres},
-		{"postgres://u:p@h:5432/db?sslmode=disable", predlog.Postgres},
-		{"postgresql://u@h1:5432,h2:5432/db", predlog.Postgres},
-		{"mysql://u:p@tcp(h:3306)/db", predlog.MySQL},
-		{"u:p@tcp(h:3306)/db", predlog.MySQL},
-		{"root@unix(/run/mysqld/mysqld.sock)/db", predlog.MySQL},
-		{"mongodb://u:p@127.0.0.1:27017/agile_data_science", predlog.MongoDB},
-		{"mongodb://h1:27017,h2/db?replicaSet=rs0", predlog.MongoDB},
-		{"mongodb+srv://u:p%2Fq@cluster0.example.net/db?retryWrites=true", predlog.MongoDB},
-		{"x.db", predlog.SQLite},
-		{"/var/lib/datalab/predictions.sqlite", predlog.SQLite},
-		{"data/flight-store.db?_pragma=foreign_keys(1)", predlog.SQLite},
-		{"sqlite:///tmp/a b.db", predlog.SQLite},
-		{"file:log.db", predlog.SQLite},
+		{"host=db user=x password=y dbname=z", sqldb.Postgres},
+		{"  host=db port=5432 user=x password='a b\\'c' dbname=z sslmode=disable", sqldb.Postgres},
+		{"dbname=z", sqldb.Postgres},
+		{"postgres://u:p@h:5432/db?sslmode=disable", sqldb.Postgres},
+		{"postgresql://u@h1:5432,h2:5432/db", sqldb.Postgres},
+		{"mysql://u:p@tcp(h:3306)/db", sqldb.MySQL},
+		{"u:p@tcp(h:3306)/db", sqldb.MySQL},
+		{"root@unix(/run/mysqld/mysqld.sock)/db", sqldb.MySQL},
+		{"mongodb://u:p@127.0.0.1:27017/agile_data_science", sqldb.MongoDB},
+		{"mongodb://h1:27017,h2/db?replicaSet=rs0", sqldb.MongoDB},
+		{"mongodb+srv://u:p%2Fq@cluster0.example.net/db?retryWrites=true", sqldb.MongoDB},
+		{"x.db", sqldb.SQLite},
+		{"/var/lib/datalab/predictions.sqlite", sqldb.SQLite},
+		{"data/flight-store.db?_pragma=foreign_keys(1)", sqldb.SQLite},
+		{"sqlite:///tmp/a b.db", sqldb.SQLite},
+		{"file:log.db", sqldb.SQLite},
 	} {
-		d, err := predlog.ParseDSN(c.dsn)
+		d, err := sqldb.ParseDSN(c.dsn)
 		if err != nil || d.Dialect != c.want {
-			t.Errorf("ParseDSN(%s) = %s, %v; want %s", predlog.Redact(c.dsn), d.Dialect, err, c.want)
+			t.Errorf("ParseDSN(%s) = %s, %v; want %s", sqldb.Redact(c.dsn), d.Dialect, err, c.want)
 		}
 	}
 	for _, c := range []struct{ dsn, wantMsg string }{
@@ -57,7 +57,7 @@ func TestDSNForms(t *testing.T) {
 		{"u:p@tcp(h:3306/db", "MySQL"},
 		{"sqlite://", "names no file"},
 	} {
-		_, err := predlog.ParseDSN(c.dsn)
+		_, err := sqldb.ParseDSN(c.dsn)
 		if err == nil {
 			t.Errorf("ParseDSN(%q) accepted", c.dsn)
 			continue
@@ -90,20 +90,20 @@ func TestRedactNeverReturnsPasswords(t *testing.T) {
 		{"/var/lib/datalab/predictions.sqlite", "/var/lib/datalab/predictions.sqlite"},
 		{"sqlite:///tmp/p.db", "sqlite:///tmp/p.db"},
 		// Unparsable or ambiguous input: never echoed.
-		{"host=h password='secret", predlog.RedactedDSN},
-		{"user:secret@db/datalab", predlog.RedactedDSN},
-		{"postgres://u:secret/x@h/db", predlog.RedactedDSN},
-		{"postgres://u:secret x@h/db", predlog.RedactedDSN},
-		{"redis://u:secret@h/0", predlog.RedactedDSN},
-		{"u:secret@tcp(h:3306/db", predlog.RedactedDSN},
-		{"pg secret", predlog.RedactedDSN},
+		{"host=h password='secret", sqldb.RedactedDSN},
+		{"user:secret@db/datalab", sqldb.RedactedDSN},
+		{"postgres://u:secret/x@h/db", sqldb.RedactedDSN},
+		{"postgres://u:secret x@h/db", sqldb.RedactedDSN},
+		{"redis://u:secret@h/0", sqldb.RedactedDSN},
+		{"u:secret@tcp(h:3306/db", sqldb.RedactedDSN},
+		{"pg secret", sqldb.RedactedDSN},
 	} {
-		if got := predlog.Redact(c.in); got != c.want {
+		if got := sqldb.Redact(c.in); got != c.want {
 			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	if _, err := predlog.DialectOf(predlog.RedactedDSN); err == nil {
-		t.Errorf("the placeholder %q parses as a DSN: a redacted string could be mistaken for a SQLite file", predlog.RedactedDSN)
+	if _, err := sqldb.DialectOf(sqldb.RedactedDSN); err == nil {
+		t.Errorf("the placeholder %q parses as a DSN: a redacted string could be mistaken for a SQLite file", sqldb.RedactedDSN)
 	}
 }
 
@@ -163,10 +163,10 @@ func FuzzRedact(f *testing.F) {
 		}
 		dsn := dsnForms[i](user, pass, host, db)
 		leaks := func(s string) bool { return strings.Contains(s, pwHead) || strings.Contains(s, pwTail) }
-		if out := predlog.Redact(dsn); leaks(out) {
+		if out := sqldb.Redact(dsn); leaks(out) {
 			t.Errorf("Redact(%q) = %q: the password shows", dsn, out)
 		}
-		if _, err := predlog.DialectOf(dsn); err != nil && leaks(err.Error()) {
+		if _, err := sqldb.DialectOf(dsn); err != nil && leaks(err.Error()) {
 			t.Errorf("DialectOf(%q): the error shows the password: %v", dsn, err)
 		}
 	})
@@ -184,13 +184,13 @@ func FuzzParseDSN(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := predlog.ParseDSN(s)
-		red := predlog.Redact(s)
-		if again := predlog.Redact(red); again != red {
+		d, err := sqldb.ParseDSN(s)
+		red := sqldb.Redact(s)
+		if again := sqldb.Redact(red); again != red {
 			t.Errorf("Redact(Redact(%q)) = %q, want %q", s, again, red)
 		}
 		if err != nil {
-			if red != predlog.RedactedDSN {
+			if red != sqldb.RedactedDSN {
 				t.Errorf("Redact(%q) = %q for a DSN the parser refuses, want the placeholder", s, red)
 			}
 			if strings.Contains(s, pwHead) && strings.Contains(err.Error(), s) {
@@ -198,7 +198,7 @@ func FuzzParseDSN(f *testing.F) {
 			}
 			return
 		}
-		rd, rerr := predlog.ParseDSN(red)
+		rd, rerr := sqldb.ParseDSN(red)
 		if rerr != nil || rd.Dialect != d.Dialect {
 			t.Errorf("ParseDSN(Redact(%q) = %q) = %s, %v; want %s", s, red, rd.Dialect, rerr, d.Dialect)
 		}
@@ -206,4 +206,22 @@ func FuzzParseDSN(f *testing.F) {
 			t.Errorf("ParseDSN(%q).String() = %q, Redact = %q", s, d.String(), red)
 		}
 	})
+}
+
+// TestDialectOf: the SQL databases by DSN form; no DSN and a MongoDB URI
+// name none.
+func TestDialectOf(t *testing.T) {
+	for dsn, want := range map[string]sqldb.Dialect{
+		"x.db": sqldb.SQLite, "postgres://u:p@h/db": sqldb.Postgres,
+		"mysql://u:p@tcp(h:3306)/db": sqldb.MySQL, "u:p@tcp(h:3306)/db": sqldb.MySQL,
+	} {
+		if d, err := sqldb.DialectOf(dsn); err != nil || d != want {
+			t.Errorf("DialectOf(%s) = %s, %v; want %s", dsn, d, err, want)
+		}
+	}
+	for _, dsn := range []string{"", "mongodb://127.0.0.1"} {
+		if _, err := sqldb.DialectOf(dsn); err == nil {
+			t.Errorf("DialectOf(%q) accepted", dsn)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package predlog
+package sqldb
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package predlogtest
+package sqldbtest
 
 import (
 	"net/url"
@@ -8,16 +8,16 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/datalabhq/datalab/internal/testproxy"
-	"github.com/datalabhq/datalab/matches/predlog"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // ViaProxy rewrites a PostgreSQL or MariaDB DSN to reach its server through
 // a test proxy, with a short connect timeout (2 s), so a test can cut the connection
 // (Proxy.SetDown) and see how its code copes with an unreachable database.
-func ViaProxy(t *testing.T, d predlog.Dialect, dsn string) (string, *testproxy.Proxy) {
+func ViaProxy(t *testing.T, d sqldb.Dialect, dsn string) (string, *testproxy.Proxy) {
 	t.Helper()
 	switch d {
-	case predlog.Postgres:
+	case sqldb.Postgres:
 		u, err := url.Parse(dsn)
 		if err != nil {
 			t.Fatal(err)
