@@ -12,7 +12,7 @@ export DATALAB_TEST_POSTGRES DATALAB_TEST_MYSQL
 GO ?= go
 BIN := .bin
 # One compile of every package serves the build, the tests and the static
-# image build (datalab image, pipeline/image's tests), which must be
+# image build (datalab image, ops/image's tests), which must be
 # CGO_ENABLED=0 and -trimpath: each other setting would compile the whole
 # dependency tree once more (minutes on two cores). datalab needs no cgo
 # (SQLite is modernc's pure Go). The race detector needs cgo and compiles
@@ -53,7 +53,7 @@ test: setup
 	# of the run above, which builds without cgo (internal/repocheck checks
 	# that every test in a cgo-only file is run here).
 	CGO_ENABLED=1 $(GO) test -count=1 -run '^TestDuckDB' ./pipeline/ingest/
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./pipeline/forest/ ./pipeline/sparkml/ ./pipeline/stagerun/ ./pipeline/watch/ ./pipeline/stream/ ./pipeline/predlog/ ./pipeline/serve/... ./pipeline/objstore/... ./pipeline/emr/
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./pipeline/forest/ ./pipeline/sparkml/ ./pipeline/stagerun/ ./pipeline/watch/ ./flights/stream/ ./pipeline/sqldb/ ./matches/predlog/ ./pipeline/serve/ ./matches/matchapp/ ./flights/flightapp/ ./pipeline/objstore/... ./flights/emr/
 	# The Dagger module (its own go.mod): type-checks the glue against the
 	# stand-in for generated code and runs the fake-engine tests (docs/dagger.md).
 	cd dagger && $(GO) vet ./... && $(GO) test -count=1 ./...

@@ -16,8 +16,6 @@
 package main
 
 import (
-	"github.com/datalabhq/datalab/pipeline/predlog"
-
 	"context"
 	"errors"
 	"flag"
@@ -38,12 +36,13 @@ import (
 
 	"encoding/json"
 
-	"github.com/datalabhq/datalab/pipeline/flightdelay"
-	"github.com/datalabhq/datalab/pipeline/flightstore"
-	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/flightapp"
+	"github.com/datalabhq/datalab/flights/flightdelay"
+	"github.com/datalabhq/datalab/flights/flightstore"
+	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/pipeline/ingest"
-	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
-	"github.com/datalabhq/datalab/pipeline/stream"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // timedStore records when each UUID's prediction was stored.
@@ -94,7 +93,7 @@ func main() {
 func openStore(ctx context.Context, dsn, dir, name string) (flightstore.Store, error) {
 	if dsn == "" {
 		dsn = filepath.Join(dir, name+".db")
-	} else if _, err := predlog.DialectOf(dsn); err != nil {
+	} else if _, err := sqldb.DialectOf(dsn); err != nil {
 		return nil, err
 	}
 	st, err := sqlstore.Open(ctx, dsn)
@@ -291,7 +290,7 @@ func storeName(dsn string) string {
 	if dsn == "" {
 		return "SQLite (temp file, WAL, synchronous=NORMAL)"
 	}
-	d, _ := predlog.DialectOf(dsn)
+	d, _ := sqldb.DialectOf(dsn)
 	return string(d)
 }
 

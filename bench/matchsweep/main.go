@@ -25,10 +25,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/evaluate"
 	"github.com/datalabhq/datalab/pipeline/forest"
 	"github.com/datalabhq/datalab/pipeline/ingest"
-	"github.com/datalabhq/datalab/pipeline/matchmodel"
 )
 
 func must[T any](v T, err error) T {
@@ -40,7 +40,7 @@ func must[T any](v T, err error) T {
 }
 
 func main() {
-	variants := flag.String("variants", "form3", "comma-separated match variants (pipeline/features/matchfeat)")
+	variants := flag.String("variants", "form3", "comma-separated match variants (matches/matchfeat)")
 	trees := flag.String("trees", "300", "comma-separated num_trees values")
 	depths := flag.String("depths", "8", "comma-separated max_depth values")
 	mins := flag.String("mins", "20", "comma-separated min_instances_per_node values")

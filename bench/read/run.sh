@@ -14,7 +14,7 @@ export GOTOOLCHAIN=local
 export DATALAB_MIRROR
 count=${COUNT:-5}
 out=$(CGO_ENABLED=1 go test -run '^$' -bench 'Flights3M' -benchtime "${BENCHTIME:-3x}" -count "$count" -benchmem \
-  ./pipeline/features/flightfeat/ | tee /dev/stderr)
+  ./flights/flightfeat/ | tee /dev/stderr)
 echo
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
 awk '

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/stream"
+	"github.com/datalabhq/datalab/flights/stream"
 )
 
 var brokerOpts struct {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
-	"github.com/datalabhq/datalab/pipeline/serve/matchapp"
+	"github.com/datalabhq/datalab/matches/matchapp"
+	"github.com/datalabhq/datalab/pipeline/serve"
 )
 
 // dashboardOff is the --dashboard-addr value that serves no dashboard.
@@ -37,7 +37,7 @@ func serveDashboard(ctx context.Context, o serveOptions, app *matchapp.App, log 
 	ctx, cancel := context.WithCancel(ctx)
 	ready, done := make(chan string, 1), make(chan error, 1)
 	go func() {
-		done <- httpserve.Serve(ctx, httpserve.ServerConfig{Addr: o.dashboardAddr, Handler: app.DashboardHandler(), Logger: log,
+		done <- serve.Serve(ctx, serve.ServerConfig{Addr: o.dashboardAddr, Handler: app.DashboardHandler(), Logger: log,
 			ShutdownTimeout: o.shutdownTimeout, Ready: func(addr string) { ready <- addr }})
 	}()
 	select {

@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/api/option"
 
-	"github.com/datalabhq/datalab/pipeline/deploy"
-	"github.com/datalabhq/datalab/pipeline/deploy/aws"
-	"github.com/datalabhq/datalab/pipeline/deploy/gce"
+	"github.com/datalabhq/datalab/ops/deploy"
+	"github.com/datalabhq/datalab/ops/deploy/aws"
+	"github.com/datalabhq/datalab/ops/deploy/gce"
 )
 
 // deployOptions are the flags every target shares.

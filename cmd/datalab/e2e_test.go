@@ -21,10 +21,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/datalabhq/datalab/flights/flightmodel"
 	"github.com/datalabhq/datalab/internal/browsertest"
 	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/flightmodel"
-	"github.com/datalabhq/datalab/pipeline/matchmodel"
+	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/nbview"
 	"github.com/datalabhq/datalab/pipeline/notebook"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
@@ -390,7 +390,7 @@ func TestCleanCloneEndToEnd(t *testing.T) {
 // checkout as committed.
 func checkHelperChangeRerunsOneStage(t *testing.T, bin, dir string, env []string) {
 	t.Helper()
-	const helper, stage = "pkg:pipeline/matchmodel/matchreport", "report-matches"
+	const helper, stage = "pkg:matches/matchreport", "report-matches"
 	p, err := stagerun.Load(filepath.Join(dir, "datalab.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -406,7 +406,7 @@ func checkHelperChangeRerunsOneStage(t *testing.T, bin, dir string, env []string
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "pipeline", "matchmodel", "matchreport", "*.go"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no Go files in pipeline/matchmodel/matchreport: %v", err)
+		t.Fatalf("no Go files in matches/matchreport: %v", err)
 	}
 	victim := files[0]
 	if strings.HasSuffix(victim, "_test.go") {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/matchmodel"
-	"github.com/datalabhq/datalab/pipeline/matchwinner"
+	"github.com/datalabhq/datalab/matches/matchmodel"
+	"github.com/datalabhq/datalab/matches/matchwinner"
 )
 
 var evaluateMatchesCmd = &cobra.Command{

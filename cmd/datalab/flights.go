@@ -13,15 +13,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/flightdelay"
-	"github.com/datalabhq/datalab/pipeline/flightstore"
-	"github.com/datalabhq/datalab/pipeline/flightstore/mongostore"
-	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/flightapp"
+	"github.com/datalabhq/datalab/flights/flightdelay"
+	"github.com/datalabhq/datalab/flights/flightstore"
+	"github.com/datalabhq/datalab/flights/flightstore/mongostore"
+	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/pipeline/ingest"
-	"github.com/datalabhq/datalab/pipeline/predlog"
-	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
-	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
-	"github.com/datalabhq/datalab/pipeline/stream"
+	"github.com/datalabhq/datalab/pipeline/serve"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // Flight defaults: the Spark 3.3.3 course model until the Go-trained flight
@@ -126,7 +126,7 @@ func (o *flightOptions) brokerList() []string {
 	return out
 }
 
-// openFlightStore opens the store the DSN names (predlog.ParseDSN):
+// openFlightStore opens the store the DSN names (sqldb.ParseDSN):
 // mongodb:// → MongoDB, anything else → SQL (SQLite file by default,
 // created with its directory).
 func openFlightStore(ctx context.Context, dsn string, p flightstore.Policy) (flightstore.Store, error) {
@@ -134,9 +134,9 @@ func openFlightStore(ctx context.Context, dsn string, p flightstore.Policy) (fli
 	defer cancel()
 	// The one DSN parser decides, so a key=value PostgreSQL DSN or a typo
 	// is read here exactly as the stores read it.
-	if d, err := predlog.ParseDSN(dsn); err != nil {
+	if d, err := sqldb.ParseDSN(dsn); err != nil {
 		return nil, fmt.Errorf("flight store (--store / DATALAB_FLIGHT_STORE): %w", err)
-	} else if d.Dialect == predlog.MongoDB {
+	} else if d.Dialect == sqldb.MongoDB {
 		return mongostore.Open(ctx, dsn, mongostore.WithPolicy(p))
 	}
 	return sqlstore.Open(ctx, dsn, sqlstore.WithPolicy(p))
@@ -161,7 +161,7 @@ func loadFlightModel(model, distances string) (*flightdelay.Scorer, *ingest.Dist
 // serveHandler serves h on addr until ctx is cancelled, then shuts down
 // gracefully. ready, when set, gets the listening address.
 func serveHandler(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready func(string)) error {
-	return httpserve.Serve(ctx, httpserve.ServerConfig{Addr: addr, Handler: h, Logger: log, ShutdownTimeout: 10 * time.Second, Ready: ready})
+	return serve.Serve(ctx, serve.ServerConfig{Addr: addr, Handler: h, Logger: log, ShutdownTimeout: 10 * time.Second, Ready: ready})
 }
 
 // urlOf turns a listen address into a browsable URL.

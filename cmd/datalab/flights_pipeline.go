@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/flightmodel"
-	"github.com/datalabhq/datalab/pipeline/flightmodel/flightreport"
+	"github.com/datalabhq/datalab/flights/flightmodel"
+	"github.com/datalabhq/datalab/flights/flightreport"
 	"github.com/datalabhq/datalab/pipeline/report"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )

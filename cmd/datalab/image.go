@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/image"
+	"github.com/datalabhq/datalab/ops/image"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 

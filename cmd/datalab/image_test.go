@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/image"
+	"github.com/datalabhq/datalab/ops/image"
 )
 
 // TestImageCommand: `datalab image` from the repository root writes the OCI

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/datalabhq/datalab/pipeline/stream"
+	"github.com/datalabhq/datalab/flights/stream"
 )
 
 // kafkaSecurityHelp is the part of --help of every Kafka command that says

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/flights/flightstore"
+	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/flightstore"
-	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
-	"github.com/datalabhq/datalab/pipeline/stream"
 )
 
 // TestPredictorKilledMidStream runs the flight app and the predictor as

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/datalabhq/datalab/pipeline/stream"
+	"github.com/datalabhq/datalab/flights/stream"
 )
 
 // defaultPredictorAddr serves the predictor's /healthz and /metrics on

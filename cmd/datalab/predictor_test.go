@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/flights/flightdelay"
+	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/flightdelay"
-	"github.com/datalabhq/datalab/pipeline/flightstore/sqlstore"
 	"github.com/datalabhq/datalab/pipeline/ingest"
-	"github.com/datalabhq/datalab/pipeline/stream"
 )
 
 // TestPredictorEndpoint runs `datalab predictor` against the embedded

@@ -81,19 +81,19 @@ func TestRunRemoteS3(t *testing.T) {
 	for _, stage := range remoteStages {
 		want["runs/"+runID+"/"+stage+".log"] = "logs/" + runID + "/" + stage + ".log"
 	}
-	for _, dirRel := range []string{"build/models/matches", "pipeline/sparkjob"} {
+	for _, dirRel := range []string{"build/models/matches", "flights/sparkjob"} {
 		root := filepath.Join(dir, filepath.FromSlash(dirRel))
 		filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() || (dirRel == "pipeline/sparkjob" && filepath.Ext(p) != ".py") {
+			if err != nil || e.IsDir() || (dirRel == "flights/sparkjob" && filepath.Ext(p) != ".py") {
 				return err
 			}
 			rel, _ := filepath.Rel(dir, p)
 			rel = filepath.ToSlash(rel)
-			want[rel] = strings.Replace(strings.Replace(rel, "build/models/", "models/", 1), "pipeline/sparkjob/", "scripts/", 1)
+			want[rel] = strings.Replace(strings.Replace(rel, "build/models/", "models/", 1), "flights/sparkjob/", "scripts/", 1)
 			return nil
 		})
 	}
-	if _, ok := want["pipeline/sparkjob/remote_test_job.py"]; !ok {
+	if _, ok := want["flights/sparkjob/remote_test_job.py"]; !ok {
 		t.Fatal("the test's job file was not listed")
 	}
 	for rel, key := range want {

@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/matchmodel"
-	"github.com/datalabhq/datalab/pipeline/matchmodel/matchreport"
+	"github.com/datalabhq/datalab/matches/matchmodel"
+	"github.com/datalabhq/datalab/matches/matchreport"
 	"github.com/datalabhq/datalab/pipeline/report"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )

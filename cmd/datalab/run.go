@@ -129,7 +129,7 @@ writing them in place never changes the cache. --no-cache turns it off;
 With --remote URL (a directory, file://, s3:// or gs:// URL) the run also
 keeps its artifacts in object storage, in the seed's bucket layout: raw/
 (pulled data files), parquet/, models/, build/ (other outputs), scripts/
-(the stage commands as pipeline.sh, the pipeline file, pipeline/sparkjob/*.py),
+(the stage commands as pipeline.sh, the pipeline file, flights/sparkjob/*.py),
 logs/<run-id>/ (run.json and stage logs) and site/ (the report site:
 before the stages run, earlier runs' reports and records missing from
 reports/runs/ are fetched, so the index lists them; after the run, the

@@ -12,11 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/matchmodel"
-	"github.com/datalabhq/datalab/pipeline/matchwinner"
-	"github.com/datalabhq/datalab/pipeline/predlog"
-	"github.com/datalabhq/datalab/pipeline/serve/httpserve"
-	"github.com/datalabhq/datalab/pipeline/serve/matchapp"
+	"github.com/datalabhq/datalab/matches/matchapp"
+	"github.com/datalabhq/datalab/matches/matchmodel"
+	"github.com/datalabhq/datalab/matches/matchwinner"
+	"github.com/datalabhq/datalab/matches/predlog"
+	"github.com/datalabhq/datalab/pipeline/serve"
 )
 
 // DefaultPredictionLog is the SQLite file the prediction log uses when no
@@ -35,7 +35,7 @@ const defaultMatchAddr = "127.0.0.1:8080"
 
 // registerTrustedOrigins adds --trusted-origins (env DATALAB_TRUSTED_ORIGINS)
 // to an app command: origins besides the app's own whose browser POSTs
-// are accepted (httpserve's cross-origin check refuses the rest).
+// are accepted (serve's cross-origin check refuses the rest).
 func registerTrustedOrigins(cmd *cobra.Command, dst *[]string) {
 	var def []string
 	for _, o := range strings.Split(os.Getenv("DATALAB_TRUSTED_ORIGINS"), ",") {
@@ -173,7 +173,7 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 	defer stopDashboard()
 	// Serve returns once ctx ends and the requests in flight are answered
 	// (or the shutdown timeout passes); then the log writer drains.
-	serveErr := httpserve.Serve(ctx, httpserve.ServerConfig{Addr: o.addr, Handler: app, Logger: log,
+	serveErr := serve.Serve(ctx, serve.ServerConfig{Addr: o.addr, Handler: app, Logger: log,
 		ShutdownTimeout: o.shutdownTimeout, Ready: func(a string) {
 			log.Info("serving", "addr", a)
 			if ready != nil {

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/internal/testlog"
-	"github.com/datalabhq/datalab/pipeline/matchwinner"
-	"github.com/datalabhq/datalab/pipeline/predlog"
+	"github.com/datalabhq/datalab/matches/matchwinner"
+	"github.com/datalabhq/datalab/matches/predlog"
 )
 
 // twoTeams is a matchwinner.Predictor knowing two teams, for exercising the

@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/emr"
-	"github.com/datalabhq/datalab/pipeline/flightmodel"
-	"github.com/datalabhq/datalab/pipeline/sparkjob"
+	"github.com/datalabhq/datalab/flights/emr"
+	"github.com/datalabhq/datalab/flights/flightmodel"
+	"github.com/datalabhq/datalab/flights/sparkjob"
 )
 
 // Training engines of `datalab train flights`.

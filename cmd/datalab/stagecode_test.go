@@ -157,7 +157,7 @@ func replaceCodeLine(text, name string, code []string) (string, error) {
 	if stages == nil {
 		return "", os.ErrNotExist
 	}
-	start := regexp.MustCompile(`(?m)^  `+regexp.QuoteMeta(name)+`:[ \t]*$`).FindStringIndex(text[stages[1]:])
+	start := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `:[ \t]*$`).FindStringIndex(text[stages[1]:])
 	if start == nil {
 		return "", os.ErrNotExist
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/matchmodel"
+	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 

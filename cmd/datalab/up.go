@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/serve/flightapp"
+	"github.com/datalabhq/datalab/flights/flightapp"
+	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
-	"github.com/datalabhq/datalab/pipeline/stream"
 )
 
 var upOpts struct {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/flightmodel"
-	"github.com/datalabhq/datalab/pipeline/matchmodel"
+	"github.com/datalabhq/datalab/flights/flightmodel"
+	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 

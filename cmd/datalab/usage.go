@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/pipeline/predlog"
-	"github.com/datalabhq/datalab/pipeline/serve/matchapp"
+	"github.com/datalabhq/datalab/matches/matchapp"
+	"github.com/datalabhq/datalab/matches/predlog"
 )
 
 var usageOpts struct{ db, out string }

@@ -108,7 +108,7 @@ func (l *Lab) NotebookCLI() *dagger.Container {
 // .ci/setup, go vet, go test, the race runs) and returns its output.
 //
 // The command runs with all root capabilities (like `docker run
-// --privileged`): pipeline/image's tests unpack the built images with umoci
+// --privileged`): ops/image's tests unpack the built images with umoci
 // and run them with runc, which creates namespaces and mounts — what a
 // container's default capabilities do not allow. Only this command gets
 // them, and it runs the repository's own tests.

@@ -79,7 +79,7 @@ var functions = []function{
 		name:  "test",
 		call:  func(ctx context.Context, l *flow.Lab) (any, error) { return l.Test(ctx) },
 		execs: [][]string{{"bash", ".ci/run"}},
-		opts:  map[int]map[string]any{0: {"insecureRootCapabilities": true}}, // runc in pipeline/image's tests
+		opts:  map[int]map[string]any{0: {"insecureRootCapabilities": true}}, // runc in ops/image's tests
 	},
 	{
 		name:  "ingest",

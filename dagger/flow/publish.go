@@ -10,7 +10,7 @@ import (
 	"dagger.io/dagger"
 )
 
-// Where `datalab image` writes (its defaults: pipeline/image.DefaultOutDir,
+// Where `datalab image` writes (its defaults: ops/image.DefaultOutDir,
 // LayoutDir, DockerTarball), relative to /src.
 const (
 	ImagesDir     = "build/images"
@@ -20,7 +20,7 @@ const (
 
 // ImagePackages are the Debian packages `datalab image` copies files from
 // into the images besides the CA bundle the Go image already has:
-// busybox-static is the pipeline image's /bin/sh (pipeline/image.HostShellFile).
+// busybox-static is the pipeline image's /bin/sh (ops/image.HostShellFile).
 var ImagePackages = []string{"busybox-static"}
 
 // Image builds the datalab images with `datalab image` (OCI layout in oci/,

@@ -1,6 +1,6 @@
 // Package testpki makes a throwaway private CA with a broker (server) and a
 // client certificate, as PEM files, for tests of TLS connections (the Kafka
-// client settings in pipeline/stream and the commands that use them). The
+// client settings in flights/stream and the commands that use them). The
 // keys are generated per test and never committed.
 package testpki
 

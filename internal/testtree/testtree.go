@@ -1,6 +1,7 @@
 // Package testtree reads a directory tree for tests that compare what a
 // stage wrote: two writes of the same input, a download with its upload, a
-// model with its golden file.
+// model with its golden file; and writes one for tests that need a small
+// tree of files to work on.
 package testtree
 
 import (
@@ -56,4 +57,20 @@ func List(t testing.TB, dir string) []string {
 		t.Fatalf("list tree %s: %v", dir, err)
 	}
 	return out
+}
+
+// Write creates each file of files, keyed by its slash-separated path
+// relative to dir, with its contents, and the directories it needs: the
+// inverse of Read. A write error fails t.
+func Write(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for rel, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatalf("write tree %s: %v", dir, err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatalf("write tree %s: %v", dir, err)
+		}
+	}
 }

@@ -15,15 +15,7 @@ func TestRead(t *testing.T) {
 		"stages/0_idx/data/empty":  "",
 		"stages/0_idx/data/binary": "PAR1\x00\xff",
 	}
-	for rel, content := range want {
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	Write(t, dir, want)
 	if err := os.Mkdir(filepath.Join(dir, "empty-dir"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
 // Package ingest is the first stage of the pipeline: it turns the raw data
 // sets that `datalab data pull` materialises under data/ (CSV, JSON Lines and
 // Parquet files, exactly as published) into typed, zstd-compressed Parquet
-// files with explicit schemas, which the later stages (pipeline/features and
-// on) read through the row types and readers of this package:
+// files with explicit schemas, which the later stages (the use cases' feature
+// builders matches/matchfeat and flights/flightfeat, and on) read through the
+// row types and readers of this package:
 //
 //	data/ → ingest → features → forest → evaluate → report
 //

@@ -10,8 +10,8 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/datalabhq/datalab/flights/flightfeat"
 	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/features/flightfeat"
 	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/nbview"
 	"github.com/datalabhq/datalab/pipeline/notebook"

@@ -41,7 +41,7 @@ var Table = []Rule{
 	{Local: "build/parquet/", Remote: "parquet/", What: "typed Parquet and quarantine files written by the ingest stages"},
 	{Local: "build/models/", Remote: "models/", What: "model directories (Spark PipelineModel format), build/models/<use case>/<variant>"},
 	{Local: "runs/", Remote: "logs/", What: "run records and stage logs, runs/<id>/run.json and runs/<id>/<stage>.log (wherever --runs-dir puts them)"},
-	{Local: SparkJobDir + "/", Remote: "scripts/", What: "the PySpark job files (*.py) a Spark cluster runs, where pipeline/emr's steps expect them"},
+	{Local: SparkJobDir + "/", Remote: "scripts/", What: "the PySpark job files (*.py) a Spark cluster runs, where flights/emr's steps expect them"},
 	{Local: "build/", Remote: "build/", What: "every other stage output: features, lookups, metrics, reports, notebooks"},
 	{Local: SiteDir + "/", Remote: SitePrefix, What: "the report site: runs/<id>/ (each run's reports and run record, one manifest directory per run), notebooks/, index and diff pages (datalab report sync)"},
 	{Local: "", Remote: "files/", What: "any other path a pipeline declares as a dependency or out"},
@@ -55,7 +55,7 @@ const (
 	PipelineKeyPrefix = "scripts/"
 	// SparkJobDir is the repository directory whose *.py files are pushed
 	// to scripts/.
-	SparkJobDir = "pipeline/sparkjob"
+	SparkJobDir = "flights/sparkjob"
 )
 
 // Key returns the key of a local path, and false for paths that are not

@@ -36,7 +36,7 @@ func TestKey(t *testing.T) {
 		{"build/matches/lookup.json", "build/matches/lookup.json", true},
 		{"build/metrics/flights/metrics.json", "build/metrics/flights/metrics.json", true},
 		{"runs/20261123T121400Z-1a2b3c", "logs/20261123T121400Z-1a2b3c", true},
-		{"pipeline/sparkjob/train_flights.py", "scripts/train_flights.py", true},
+		{"flights/sparkjob/train_flights.py", "scripts/train_flights.py", true},
 		{"work/model", "files/work/model", true},
 		{"./build/x", "build/x", true},
 		{"buildx/y", "files/buildx/y", true},

@@ -42,7 +42,7 @@ set -eu
 
 // PushScripts stores what a cluster needs to run the pipeline: the stage
 // script (ScriptKey), the pipeline file (scripts/<its name>) and the
-// PySpark job files found in pipeline/sparkjob/*.py at this moment.
+// PySpark job files found in flights/sparkjob/*.py at this moment.
 // Unchanged objects are not sent again.
 func (r *Remote) PushScripts(ctx context.Context, p *stagerun.Pipeline) error {
 	sent, err := r.store.Put(ctx, ScriptKey, Script(p))

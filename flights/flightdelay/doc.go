@@ -1,0 +1,20 @@
+// Package flightdelay is the domain of the flight-delay predictor (seed B of
+// the course): the request message the web app publishes to Kafka, the
+// prediction document the predictor stores, the enrichment of a web form
+// into a request (distance from the distance table, day fields), their
+// validation, and the Scorer that turns a request into a prediction through
+// a Spark-format pipeline loaded by pipeline/sparkml.
+//
+// It sits after pipeline/sparkml and pipeline/ingest in the flow and before
+// the stores (flights/flightstore), the Kafka plumbing (flights/stream)
+// and the web app (flights/flightapp), which all share these types so
+// that the JSON field names of the seed's contract live in one place.
+//
+// Two defects of the seed are fixed here: DayOfWeek is 1=Monday…7=Sunday
+// (the seed's web app sent Monday=0 while the model was trained on 1–7), and
+// the StringIndexers are applied at prediction time (the seed's streaming
+// job left the four index features missing). Values the model's indexers
+// have never seen (handleInvalid=error in the Spark 3.3.3 model) are
+// rejected up front by Scorer.Check with a message naming the field, so the
+// web app answers 400 instead of the predictor failing later.
+package flightdelay

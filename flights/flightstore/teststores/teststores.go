@@ -1,0 +1,96 @@
+// Package teststores opens every flightstore.Store implementation on a real
+// database for tests that must hold on all of them: SQLite (a file in the
+// test's directory), PostgreSQL and MariaDB (the servers named by
+// DATALAB_TEST_POSTGRES and DATALAB_TEST_MYSQL, under a fresh table prefix
+// dropped afterwards — see pipeline/sqldb/sqldbtest) and MongoDB (an embedded FerretDB,
+// ferrettest). Unlike storetest, which holds the behaviour and is run by each
+// implementation's own tests, it imports the implementations, so the
+// packages above the store (the predictor, the apps) can test themselves
+// over every store with one loop.
+package teststores
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/datalabhq/datalab/flights/flightstore"
+	"github.com/datalabhq/datalab/flights/flightstore/mongostore"
+	"github.com/datalabhq/datalab/flights/flightstore/mongostore/ferrettest"
+	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
+	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
+)
+
+// Kind names a store implementation on a database.
+type Kind string
+
+// The stores every portable test runs against.
+const (
+	SQLite   Kind = "sqlite"
+	Postgres Kind = "postgres"
+	MariaDB  Kind = "mariadb"
+	FerretDB Kind = "ferretdb"
+)
+
+// Kinds lists them, SQL first.
+var Kinds = []Kind{SQLite, Postgres, MariaDB, FerretDB}
+
+// dialects maps the SQL kinds to their sqldb dialect.
+var dialects = map[Kind]sqldb.Dialect{SQLite: sqldb.SQLite, Postgres: sqldb.Postgres, MariaDB: sqldb.MySQL}
+
+// Opened is a store under test.
+type Opened struct {
+	Kind  Kind
+	Store flightstore.Store
+	// SQL is the SQL store (nil for FerretDB), for statements a test runs
+	// on its tables.
+	SQL *sqlstore.Store
+	// Ferret is the FerretDB server (nil for the SQL kinds), which a test
+	// may stop and restart.
+	Ferret *ferrettest.Server
+}
+
+// Open opens an empty store of kind k, closed (and its tables dropped)
+// when the test ends. A PostgreSQL or MariaDB server that is not configured
+// or not reachable skips the test locally and fails it under CI.
+func Open(t *testing.T, k Kind) Opened {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if k == FerretDB {
+		srv := ferrettest.Start(t)
+		st, err := mongostore.Open(ctx, srv.URI())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return Opened{Kind: k, Store: st, Ferret: srv}
+	}
+	d, ok := dialects[k]
+	if !ok {
+		t.Fatalf("teststores: unknown store kind %q", k)
+	}
+	dsn, prefix := sqldbtest.DSN(t, d), sqldbtest.Prefix(t)
+	sqldbtest.Reachable(t, d, dsn)
+	st, err := sqlstore.Open(ctx, dsn, sqlstore.WithTablePrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, table := range []string{st.Table(), prefix + sqlstore.MigrationsTable} {
+			if _, err := st.DB().Exec("DROP TABLE IF EXISTS " + table); err != nil {
+				t.Errorf("drop %s: %v", table, err)
+			}
+		}
+		st.Close()
+	})
+	return Opened{Kind: k, Store: st, SQL: st}
+}
+
+// Each runs fn as a subtest per kind in Kinds, each over a fresh store.
+func Each(t *testing.T, fn func(t *testing.T, s Opened)) {
+	for _, k := range Kinds {
+		t.Run(string(k), func(t *testing.T) { fn(t, Open(t, k)) })
+	}
+}

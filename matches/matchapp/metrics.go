@@ -1,0 +1,63 @@
+package matchapp
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/datalabhq/datalab/matches/predlog"
+)
+
+// metrics live on the app's own registry (the HTTP metrics, shared with the
+// flight app, are serve's), so two apps in one process (tests)
+// do not collide and nothing global leaks in.
+type metrics struct {
+	reg         *prometheus.Registry
+	predictions *prometheus.CounterVec
+}
+
+func newMetrics(rec Recorder) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "datalab_match_predictions_total",
+			Help: "Predictions served, by predicted outcome.",
+		}, []string{"outcome"}),
+	}
+	m.reg.MustRegister(m.predictions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if rec != nil {
+		stat := func(f func(predlog.WriterStats) int64) func() float64 {
+			return func() float64 { return float64(f(rec.Stats())) }
+		}
+		m.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "datalab_predlog_written_total",
+				Help: "Predictions stored in the prediction log.",
+			}, stat(func(s predlog.WriterStats) int64 { return s.Written })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "datalab_predlog_write_failures_total",
+				Help: "Failed prediction-log batch writes (each failed retry counts); the batch stays buffered.",
+			}, stat(func(s predlog.WriterStats) int64 { return s.Failures })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "datalab_predlog_enqueue_waits_total",
+				Help: "Predictions whose request waited for room in the full buffer while the log's writes succeeded but lagged.",
+			}, stat(func(s predlog.WriterStats) int64 { return s.Waited })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "datalab_predlog_dropped_total",
+				Help: "Predictions never stored: pushed out of the full buffer or arriving after shutdown began.",
+			}, stat(func(s predlog.WriterStats) int64 { return s.Dropped })),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "datalab_predlog_pending",
+				Help: "Predictions buffered in memory, waiting to be stored.",
+			}, stat(func(s predlog.WriterStats) int64 { return s.Pending })),
+		)
+	}
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
