@@ -404,9 +404,10 @@ func checkHelperChangeRerunsOneStage(t *testing.T, bin, dir string, env []string
 	if !slices.Equal(users, []string{stage}) {
 		t.Fatalf("%s is in the code of %v, want only %s: pick another helper for this check", helper, users, stage)
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "pipeline", "matchmodel", "matchreport", "*.go"))
+	pkgDir := strings.TrimPrefix(helper, stagerun.GoPackagePrefix)
+	files, err := filepath.Glob(filepath.Join(dir, filepath.FromSlash(pkgDir), "*.go"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no Go files in matches/matchreport: %v", err)
+		t.Fatalf("no Go files in %s: %v", pkgDir, err)
 	}
 	victim := files[0]
 	if strings.HasSuffix(victim, "_test.go") {

@@ -22,6 +22,7 @@ import (
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/pipeline/lfspointer"
 	"github.com/datalabhq/datalab/pipeline/objstore"
+	"github.com/datalabhq/datalab/pipeline/objstore/layout"
 	"github.com/datalabhq/datalab/pipeline/objstore/objstoretest"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
@@ -47,7 +48,7 @@ func TestRunRemoteS3(t *testing.T) {
 	dir := checkout(t)
 	// Whatever PySpark job files the tree holds go to scripts/;
 	// one more makes sure the check below is never vacuous.
-	job := filepath.Join(dir, "pipeline", "sparkjob", "remote_test_job.py")
+	job := filepath.Join(dir, filepath.FromSlash(layout.SparkJobDir), "remote_test_job.py")
 	writeFixture(t, job, "# written by cmd/datalab/remote_test.go\nprint('spark')\n")
 	env := append(awsEnv, "DATALAB_MIRROR="+mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_REMOTE=")
 
