@@ -169,12 +169,16 @@ func (a *App) handlePredictAPI(w http.ResponseWriter, r *http.Request) {
 	if !req.AsOf.IsZero() {
 		resp.AsOf = req.AsOf.Format(time.DateOnly)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeAPIResponse(w, &resp)
+}
+
+func setJSONHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	setJSONHeaders(w)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)
