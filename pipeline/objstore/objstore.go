@@ -88,6 +88,9 @@ func (e *ChecksumError) Is(target error) bool { return target == ErrCorrupt }
 type Store struct {
 	location string
 	bucket   *blob.Bucket
+	// localDir and localPrefix are the directory and key prefix of a
+	// file:// store (conditional writes lock files there; see SwapRef).
+	localDir, localPrefix string
 }
 
 // Object describes a stored object.
@@ -154,7 +157,9 @@ func Open(ctx context.Context, location string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage %s: %w", location, err)
 	}
-	return &Store{location: location, bucket: b}, nil
+	st := &Store{location: location, bucket: b}
+	st.localDir, st.localPrefix = localRoot(u)
+	return st, nil
 }
 
 // String is the location the store was opened from.
