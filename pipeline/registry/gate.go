@@ -1,10 +1,14 @@
 package registry
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/datalabhq/datalab/pipeline/evaluate"
 )
 
 // DefaultTolerance is how much worse than the current version a metric
@@ -115,4 +119,46 @@ func (g GateResult) Text() string {
 		}
 	}
 	return b.String()
+}
+
+// Metrics converts an evaluation's headline metrics (evaluate.Result) to
+// registry metrics, leaving out the undefined ones (an AUC with one class).
+func Metrics(res *evaluate.Result) []Metric {
+	var out []Metric
+	for _, m := range res.Metrics() {
+		if evaluate.Defined(m.Value) {
+			out = append(out, Metric{Key: m.Key, Value: m.Value, HigherIsBetter: m.HigherIsBetter})
+		}
+	}
+	return out
+}
+
+// EvalDataID names evaluation data by what decides its rows (data set
+// oids, split parameters, row counts): versions evaluated on equal ids
+// are comparable.
+func EvalDataID(parts ...any) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%v\x00", p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// SelectOids keeps the data oids of the named catalog data sets: keys
+// "<set>/<file>" (stagerun.PointerOids) or paths ".../pointers/<set>/<file>"
+// (run records' datasets), normalised to "<set>/<file>" → hex digest.
+func SelectOids(oids map[string]string, sets ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range oids {
+		rest := k
+		if _, after, ok := strings.Cut(k, "pointers/"); ok {
+			rest = after
+		}
+		set, _, _ := strings.Cut(rest, "/")
+		if slices.Contains(sets, set) {
+			// Both sources name the same file and digest alike.
+			out[strings.TrimSuffix(rest, ".pointer")] = strings.TrimPrefix(v, "sha256:")
+		}
+	}
+	return out
 }

@@ -312,3 +312,14 @@ func TestServings(t *testing.T) {
 		t.Fatalf("%+v %v", s, err)
 	}
 }
+
+func TestSelectOids(t *testing.T) {
+	got := SelectOids(map[string]string{
+		"matches/international_matches.csv":                  "sha256:a",
+		"data/pointers/martj42/results.csv.pointer":          "b",
+		"data/pointers/bts2008/flights_2008_4_1.csv.pointer": "c",
+	}, "matches", "martj42")
+	if len(got) != 2 || got["matches/international_matches.csv"] != "a" || got["martj42/results.csv"] != "b" {
+		t.Fatalf("%v", got)
+	}
+}
