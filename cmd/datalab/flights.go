@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -178,27 +178,21 @@ digits of the metrics file's sha256.`,
 		if err != nil {
 			return err
 		}
-		params := map[string]any{}
-		for k, v := range p.FlatParams() {
-			if strings.HasPrefix(k, "flights.") {
-				params[k] = v
-			}
-		}
-		return useCaseReport{
-			kind:         flightreport.Kind,
-			metricsPath:  flightsFlags.metrics,
-			pipelinePath: flightsFlags.pipeline,
-			pipeline:     p,
-			pointers:     reportFlightsFlags.pointers,
-			ingestOuts:   reportFlightsFlags.ingestOuts,
-			params:       params,
-			stableOut:    reportFlightsFlags.out,
-			reportsDir:   reportFlightsFlags.reportsDir,
-			runID:        reportFlightsFlags.runID,
-			build: func(l report.Lineage) (*report.Report, error) {
+		return publishReport(cmd.OutOrStdout(), report.UseCaseReport{
+			Kind:        flightreport.Kind,
+			MetricsPath: flightsFlags.metrics,
+			RepoDir:     filepath.Dir(flightsFlags.pipeline),
+			Pipeline:    p,
+			Pointers:    reportFlightsFlags.pointers,
+			IngestOuts:  reportFlightsFlags.ingestOuts,
+			Params:      report.UseCaseParams(p, "flights"),
+			StableOut:   reportFlightsFlags.out,
+			ReportsDir:  reportFlightsFlags.reportsDir,
+			RunID:       reportFlightsFlags.runID,
+			Build: func(l report.Lineage) (*report.Report, error) {
 				return flightreport.Build(ev, l)
 			},
-		}.write(cmd.OutOrStdout())
+		})
 	},
 }
 

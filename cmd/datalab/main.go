@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/datalabhq/datalab/pipeline/report"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -82,3 +85,15 @@ func main() {
 // exitCoder lets a subcommand choose the process exit code (e.g. ingest exits
 // 2 when the bad-row ratio is exceeded).
 type exitCoder interface{ ExitCode() int }
+
+// publishReport is what `datalab report <use case>` does for every use
+// case: publish the report (report.UseCaseReport: the input-determined copy,
+// the run's report with lineage, the site index) and say where it went.
+func publishReport(out io.Writer, u report.UseCaseReport) error {
+	pub, err := u.Publish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s and %s; index %s\n", pub.RunPath, pub.StablePath, pub.IndexPath)
+	return nil
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -47,21 +48,21 @@ digits of the metrics file's sha256.`,
 		if err != nil {
 			return err
 		}
-		return useCaseReport{
-			kind:         matchreport.Kind,
-			metricsPath:  matchesPaths.metrics,
-			pipelinePath: matchesPaths.pipeline,
-			pipeline:     p,
-			pointers:     reportMatchesFlags.pointers,
-			ingestOuts:   reportMatchesFlags.ingestOuts,
-			params:       matchreport.MatchParams(p),
-			stableOut:    reportMatchesFlags.out,
-			reportsDir:   reportMatchesFlags.reportsDir,
-			runID:        reportMatchesFlags.runID,
-			build: func(l report.Lineage) (*report.Report, error) {
+		return publishReport(cmd.OutOrStdout(), report.UseCaseReport{
+			Kind:        matchreport.Kind,
+			MetricsPath: matchesPaths.metrics,
+			RepoDir:     filepath.Dir(matchesPaths.pipeline),
+			Pipeline:    p,
+			Pointers:    reportMatchesFlags.pointers,
+			IngestOuts:  reportMatchesFlags.ingestOuts,
+			Params:      matchreport.MatchParams(p),
+			StableOut:   reportMatchesFlags.out,
+			ReportsDir:  reportMatchesFlags.reportsDir,
+			RunID:       reportMatchesFlags.runID,
+			Build: func(l report.Lineage) (*report.Report, error) {
 				return matchreport.Build(ev, l, cfg.ServeVariant)
 			},
-		}.write(cmd.OutOrStdout())
+		})
 	},
 }
 
