@@ -206,73 +206,19 @@ func runDataStatus(cmd *cobra.Command, args []string) error {
 }
 
 func runDataAdd(cmd *cobra.Command, args []string) error {
-	path := args[0]
 	cat, err := datasets.OpenOrNew(dataFlags.dataDir)
 	if err != nil {
 		return err
 	}
-	setName, rel, err := cat.Locate(path, addFlags.set)
+	s, f, err := cat.Declare(args[0], datasets.Declaration{
+		Set: addFlags.set, Store: dataFlags.store, URL: addFlags.url, Mirror: addFlags.mirrorPath,
+		License: addFlags.license, Description: addFlags.description, Origin: addFlags.origin,
+		Format: addFlags.format, Schema: addFlags.schema,
+	})
 	if err != nil {
 		return err
 	}
-	opts := datasets.AddOptions{Store: dataFlags.store, URL: addFlags.url, Mirror: addFlags.mirrorPath}
-	set, err := cat.Set(setName)
-	if err != nil {
-		format := addFlags.format
-		if format == "" {
-			format = formatFromExt(rel)
-		}
-		if format == "" {
-			return fmt.Errorf("set %s does not exist yet: give its --format (%s)", setName, strings.Join(datasets.Formats, ", "))
-		}
-		if _, err := cat.PutSet(datasets.SetInfo{Name: setName, Format: format, Schema: addFlags.schema,
-			License: addFlags.license, Description: addFlags.description, Origin: addFlags.origin}); err != nil {
-			return err
-		}
-	} else {
-		info := datasets.SetInfo{Name: set.Name, Description: set.Description, License: set.License,
-			Format: set.Format, Schema: set.Schema, Origin: set.Origin}
-		changed := false
-		for _, u := range []struct {
-			dst *string
-			v   string
-		}{
-			{&info.License, addFlags.license}, {&info.Description, addFlags.description}, {&info.Origin, addFlags.origin},
-		} {
-			if u.v != "" && *u.dst != u.v {
-				*u.dst, changed = u.v, true
-			}
-		}
-		if changed {
-			if _, err := cat.PutSet(info); err != nil {
-				return err
-			}
-		}
-		if addFlags.format != "" && addFlags.format != set.Format {
-			opts.Format = addFlags.format
-		}
-		if addFlags.schema != "" && addFlags.schema != set.Schema {
-			opts.Schema = addFlags.schema
-		}
-	}
-	f, err := cat.Add(setName, rel, path, opts)
-	if err != nil {
-		return err
-	}
-	s, _ := cat.Set(setName)
 	fmt.Fprintf(cmd.OutOrStdout(), "declared %s: %s\nwrote %s and %s: commit both\n",
 		s.WorkingPath(f), f.Pointer, s.PointerPath(f), filepath.Join(cat.Dir(), datasets.CatalogFile))
 	return nil
-}
-
-func formatFromExt(name string) string {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".csv":
-		return "csv"
-	case ".jsonl", ".ndjson":
-		return "jsonl"
-	case ".parquet":
-		return "parquet"
-	}
-	return ""
 }

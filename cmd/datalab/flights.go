@@ -1,241 +1,236 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"strconv"
-	"strings"
-	"time"
+	"path/filepath"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/datalabhq/datalab/flights/flightapp"
-	"github.com/datalabhq/datalab/flights/flightdelay"
-	"github.com/datalabhq/datalab/flights/flightstore"
-	"github.com/datalabhq/datalab/flights/flightstore/mongostore"
-	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
-	"github.com/datalabhq/datalab/flights/stream"
-	"github.com/datalabhq/datalab/pipeline/ingest"
-	"github.com/datalabhq/datalab/pipeline/serve"
-	"github.com/datalabhq/datalab/pipeline/sqldb"
+	"github.com/datalabhq/datalab/flights/flightmodel"
+	"github.com/datalabhq/datalab/flights/flightreport"
+	"github.com/datalabhq/datalab/pipeline/report"
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
-// Flight defaults: the Spark 3.3.3 course model until the Go-trained flight
-// model replaces it, the seed's distance table, a SQLite store under .datalab/.
-const (
-	defaultFlightModel     = "data/spark-flight-delay-3.3.3"
-	defaultFlightDistances = "data/distances/origin_dest_distances.jsonl"
-	defaultFlightStore     = ".datalab/flights.sqlite"
-	defaultBroker          = "127.0.0.1:9092"
-)
-
-// flightOptions are the settings shared by serve-flights, predictor and up.
-type flightOptions struct {
-	model, distances, store, brokers string
-	topics                           stream.Topics
-	partitions                       int32
-	// pendingTTL and acceptUnissued are the store's flightstore.Policy
-	// (--pending-ttl on every flight command, --accept-unissued where a
-	// predictor runs: registerAcceptUnissued).
-	pendingTTL     string
-	acceptUnissued bool
-	// kafka is how the clients connect to Kafka (TLS, SASL).
-	kafka kafkaFlags
+// flightsConfig reads params.flights from the pipeline file.
+func flightsConfig(pipelinePath string) (flightmodel.Config, error) {
+	return stageConfig[flightmodel.Config](pipelinePath, "flights")
 }
 
-func (o *flightOptions) register(cmd *cobra.Command, withDistances bool) {
-	f := cmd.Flags()
-	def := stream.DefaultTopics()
-	f.StringVar(&o.model, "model", envOr("DATALAB_FLIGHT_MODEL", defaultFlightModel), "flight model directory (Spark format; env DATALAB_FLIGHT_MODEL)")
-	if withDistances {
-		f.StringVar(&o.distances, "distances", envOr("DATALAB_FLIGHT_DISTANCES", defaultFlightDistances), "airport-pair distance table, JSON lines (env DATALAB_FLIGHT_DISTANCES)")
-	}
-	// The default is resolved at run time: DATALAB_FLIGHT_STORE may hold a password.
-	f.StringVar(&o.store, "store", "", "prediction store: SQLite path, postgres://…, mysql://… or mongodb://… (env DATALAB_FLIGHT_STORE; default "+defaultFlightStore+")")
-	f.StringVar(&o.brokers, "brokers", envOr("DATALAB_BROKERS", ""), "Kafka brokers, comma-separated (env DATALAB_BROKERS)")
-	f.StringVar(&o.topics.Request, "request-topic", envOr("DATALAB_REQUEST_TOPIC", def.Request), "request topic (env DATALAB_REQUEST_TOPIC)")
-	f.StringVar(&o.topics.Response, "response-topic", envOr("DATALAB_RESPONSE_TOPIC", def.Response), "response topic (env DATALAB_RESPONSE_TOPIC)")
-	f.StringVar(&o.topics.DeadLetter, "dead-letter-topic", envOr("DATALAB_DEAD_LETTER_TOPIC", def.DeadLetter), "dead-letter topic (env DATALAB_DEAD_LETTER_TOPIC)")
-	f.Int32Var(&o.partitions, "partitions", 3, "partitions of topics created on startup (predictors scale up to this many)")
-	f.StringVar(&o.pendingTTL, "pending-ttl", envOr("DATALAB_PENDING_TTL", flightstore.DefaultPendingTTL.String()),
-		"how long an issued request waits for its prediction; then the response route answers 410 EXPIRED, late predictions are refused and the store deletes the id; 0 never expires. App and predictor must agree (env DATALAB_PENDING_TTL)")
-	o.kafka.register(f)
-	cmd.Long += "\n" + kafkaSecurityHelp
+var flightsFlags struct {
+	pipeline, models, metrics string
+	variants                  []string
+	csvDir, csvVariant        string
 }
 
-// registerAcceptUnissued adds --accept-unissued to a command that runs a
-// predictor.
-func (o *flightOptions) registerAcceptUnissued(cmd *cobra.Command) {
-	v, _ := strconv.ParseBool(os.Getenv("DATALAB_ACCEPT_UNISSUED")) // checked by policy
-	cmd.Flags().BoolVar(&o.acceptUnissued, "accept-unissued", v,
-		"store predictions for request ids the web app never issued (or that expired): for requests published to Kafka without the app. Off, such records go to the dead-letter topic (env DATALAB_ACCEPT_UNISSUED)")
-}
-
-// policy is the store policy the flags ask for.
-func (o *flightOptions) policy() (flightstore.Policy, error) {
-	if v := os.Getenv("DATALAB_ACCEPT_UNISSUED"); v != "" {
-		if _, err := strconv.ParseBool(v); err != nil {
-			return flightstore.Policy{}, fmt.Errorf("DATALAB_ACCEPT_UNISSUED=%q: want true or false", v)
+func addFlightsFlags(c *cobra.Command, which ...string) {
+	f := c.Flags()
+	for _, w := range which {
+		switch w {
+		case "pipeline":
+			f.StringVar(&flightsFlags.pipeline, "pipeline", "datalab.yaml", "pipeline file whose params.flights configure the stage")
+		case "models":
+			f.StringVar(&flightsFlags.models, "models", flightmodel.DefaultModelsDir, "directory of the PipelineModel directories, one per variant")
+		case "metrics":
+			f.StringVar(&flightsFlags.metrics, "metrics", flightmodel.DefaultMetrics, "evaluation JSON")
 		}
 	}
-	ttl, err := time.ParseDuration(o.pendingTTL)
-	if o.pendingTTL == "" {
-		ttl, err = flightstore.DefaultPendingTTL, nil
-	}
-	if err != nil || ttl < 0 {
-		return flightstore.Policy{}, fmt.Errorf("--pending-ttl / DATALAB_PENDING_TTL %q: want a duration such as 10m or 90s, or 0 for never", o.pendingTTL)
-	}
-	if ttl == 0 {
-		ttl = -1 // Policy: negative never expires; zero would be the default
-	}
-	return flightstore.Policy{PendingTTL: ttl, AcceptUnissued: o.acceptUnissued}, nil
 }
 
-// openStore opens the store --store names with the policy the flags ask for.
-func (o *flightOptions) openStore(ctx context.Context) (flightstore.Store, error) {
-	p, err := o.policy()
-	if err != nil {
-		return nil, err
-	}
-	return openFlightStore(ctx, o.storeDSN(), p)
-}
-
-func (o *flightOptions) storeDSN() string {
-	if o.store != "" {
-		return o.store
-	}
-	return envOr("DATALAB_FLIGHT_STORE", defaultFlightStore)
-}
-
-// brokerList splits --brokers, falling back to the embedded broker's
-// default address.
-func (o *flightOptions) brokerList() []string {
-	var out []string
-	for _, b := range strings.Split(o.brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	if len(out) == 0 {
-		return []string{defaultBroker}
-	}
-	return out
-}
-
-// openFlightStore opens the store the DSN names (sqldb.ParseDSN):
-// mongodb:// → MongoDB, anything else → SQL (SQLite file by default,
-// created with its directory).
-func openFlightStore(ctx context.Context, dsn string, p flightstore.Policy) (flightstore.Store, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	// The one DSN parser decides, so a key=value PostgreSQL DSN or a typo
-	// is read here exactly as the stores read it.
-	if d, err := sqldb.ParseDSN(dsn); err != nil {
-		return nil, fmt.Errorf("flight store (--store / DATALAB_FLIGHT_STORE): %w", err)
-	} else if d.Dialect == sqldb.MongoDB {
-		return mongostore.Open(ctx, dsn, mongostore.WithPolicy(p))
-	}
-	return sqlstore.Open(ctx, dsn, sqlstore.WithPolicy(p))
-}
-
-// loadFlightModel loads the scorer and, when path is set, the distance table.
-func loadFlightModel(model, distances string) (*flightdelay.Scorer, *ingest.DistanceTable, error) {
-	sc, err := flightdelay.LoadScorer(model)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w (pull it with: datalab data pull spark-flight-delay-3.3.3)", err)
-	}
-	if distances == "" {
-		return sc, nil, nil
-	}
-	d, err := ingest.LoadDistances(distances)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w (pull it with: datalab data pull distances)", err)
-	}
-	return sc, d, nil
-}
-
-// serveHandler serves h on addr until ctx is cancelled, then shuts down
-// gracefully. ready, when set, gets the listening address.
-func serveHandler(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready func(string)) error {
-	return serve.Serve(ctx, serve.ServerConfig{Addr: addr, Handler: h, Logger: log, ShutdownTimeout: 10 * time.Second, Ready: ready})
-}
-
-// urlOf turns a listen address into a browsable URL.
-func urlOf(addr, path string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "http://" + addr + path
-	}
-	if host == "" || host == "::" || host == "0.0.0.0" {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port) + path
-}
-
-// defaultFlightAddr is where serve-flights (and up) listen unless told
-// otherwise: loopback, like defaultMatchAddr.
-const defaultFlightAddr = "127.0.0.1:5001"
-
-var serveFlightsOpts struct {
-	flightOptions
-	addr           string
-	trustedOrigins []string
-}
-
-var serveFlightsCmd = &cobra.Command{
-	Use:   "serve-flights",
-	Short: "Serve the flight-delay web app (publishes requests to Kafka; a predictor answers)",
-	Long: `serve-flights serves the flight-delay app with the seed's contract:
-
-  GET  /flights/delays/predict_kafka                          the form
-  POST /flights/delays/predict/classify_realtime              → {"status":"OK","id":"<uuid>"}
-  GET  /flights/delays/predict/classify_realtime/response/ID  → WAIT, then OK with the prediction
-  POST /api/v1/flights/predict                                synchronous scoring for scripts
-  /healthz, /metrics
-
-Requests go to the request topic on --brokers; run 'datalab predictor' (or
-use 'datalab up', which runs everything in one process). The store must be
-the predictor's: the app records issued ids in it and reads predictions back.`,
-	Example: `  datalab broker &
-  datalab predictor &
-  datalab serve-flights --addr :5001`,
+var featuresFlightsCmd = &cobra.Command{
+	Use:   "flights --csv-dir DIR [--variant v]",
+	Short: "Export a flight variant's train/test feature matrix as CSV (for external peers such as scikit-learn)",
+	Long: `features flights fits the variant's Spark-style stages (Route = Origin-Dest,
+StringIndexers frequencyDesc/keep on the training split, VectorAssembler in the
+seed's order, label Bucketizer on ArrDelay) and writes DIR/train.csv and
+DIR/test.csv: a header of the feature names then "label", one row per flight of
+the seeded split (params.flights). These are the exact vectors the forest of
+'datalab train flights' is trained and tested on; bench/flightmodel uses them to
+measure scikit-learn's reference on the same features.`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, args []string) error {
-		o := serveFlightsOpts
-		ctx, log := cmd.Context(), slog.Default()
-		sc, dist, err := loadFlightModel(o.model, o.distances)
+		cfg, err := flightsConfig(flightsFlags.pipeline)
 		if err != nil {
 			return err
 		}
-		st, err := o.openStore(ctx)
+		if flightsFlags.csvDir == "" {
+			return fmt.Errorf("give --csv-dir DIR")
+		}
+		name := flightsFlags.csvVariant
+		if name == "" {
+			name = cfg.ServeVariant
+		}
+		v, err := cfg.Variant(name)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		kafka, err := o.kafka.security()
+		n, m, err := flightmodel.ExportCSV(cmd.Context(), cfg, v, flightsFlags.csvDir)
 		if err != nil {
 			return err
 		}
-		s, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: o.brokerList(), Topics: o.topics, Kafka: kafka,
-			Partitions: o.partitions, Scorer: sc, Distances: dist, Store: st, NoPredictor: true, Logger: log,
-			TrustedOrigins: o.trustedOrigins})
+		fmt.Fprintf(cmd.OutOrStdout(), "variant %s: wrote %d train and %d test rows to %s\n", v.Name, n, m, flightsFlags.csvDir)
+		return nil
+	},
+}
+
+var trainFlightsCmd = &cobra.Command{
+	Use:   "flights [--variant v …]",
+	Short: "Train the flight-delay variants (params.flights in datalab.yaml)",
+	Long: `train flights trains each variant of params.flights.variants (or those named by
+--variant) on the training split of its data set and writes a Spark PipelineModel
+directory build/models/flights/<variant>/ (label Bucketizer, StringIndexers,
+VectorAssembler, RandomForestClassificationModel). Deterministic: the same inputs
+give the same bytes. The flight web app serves such a directory unchanged.
+
+With --engine spark the PySpark job (datalab spark job) trains the same pipeline
+on Spark instead — --runner local runs spark-submit --master local[*] here,
+--runner emr runs it on a transient EMR cluster (spot fleets, always
+terminated) — and the model goes to build/models/flights-spark/<variant>
+unless --models is given; default variant: params.flights.serve_variant.
+Spark's train/test split is not Go's (docs/spark-training.md):
+
+  datalab train flights --engine spark --variant bts
+  datalab train flights --engine spark --runner emr --bucket s3://my-lab \
+      --datalab-binary datalab-linux-amd64 --core-nodes 2`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		cfg, err := flightsConfig(flightsFlags.pipeline)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
-		return serveHandler(ctx, o.addr, s.App, log, func(a string) {
-			log.Info("serving flights", "url", urlOf(a, "/flights/delays/predict_kafka"), "model", sc.Name(), "brokers", s.Brokers)
+		if sparkFlags.engine != engineGo {
+			return trainFlightsSpark(cmd, cfg)
+		}
+		ts, err := flightmodel.TrainStage(cmd.Context(), cfg, flightsFlags.models, flightsFlags.variants)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			fmt.Fprintf(cmd.OutOrStdout(), "%-16s %d train rows, %d features, %d nodes, fit %.2fs\n", t.Variant.Name, t.TrainRows,
+				len(t.Variant.Features), t.Pipeline.Model.NumNodes(), t.FitTime.Seconds())
+		}
+		return nil
+	},
+}
+
+var evaluateFlightsCmd = &cobra.Command{
+	Use:   "flights",
+	Short: "Score the flight-delay variants and baselines on their held-out rows",
+	Long: `evaluate flights loads every variant's PipelineModel directory (as the web app
+does), runs the held-out rows of its data set through it as raw rows (Transform,
+Predict), computes the baselines (majority class; DepDelay-only forest where the
+data has DepDelay) and writes build/metrics/flights/metrics.json.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		cfg, err := flightsConfig(flightsFlags.pipeline)
+		if err != nil {
+			return err
+		}
+		ev, err := flightmodel.EvaluateStage(cmd.Context(), cfg, flightsFlags.models, flightsFlags.metrics)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(w, "variant\tmodel\ttest rows\taccuracy\tw.precision\tw.recall\tw.F1\tlog loss\t\n")
+		for _, v := range ev.Variants {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", v.Name, "forest", v.TestRows, v.Holdout.Accuracy,
+				v.Holdout.WeightedPrecision, v.Holdout.WeightedRecall, v.Holdout.WeightedF1, v.Holdout.LogLoss)
+			for _, b := range v.Baselines {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\n", v.Name, b.Name, v.TestRows, b.Holdout.Accuracy,
+					b.Holdout.WeightedPrecision, b.Holdout.WeightedRecall, b.Holdout.WeightedF1, b.Holdout.LogLoss)
+			}
+		}
+		return w.Flush()
+	},
+}
+
+var reportFlightsFlags struct {
+	out, reportsDir, runID string
+	pointers, ingestOuts   []string
+}
+
+var reportFlightsCmd = &cobra.Command{
+	Use:   "flights",
+	Short: "Write the flight-delay HTML report (held-out metrics, baselines, lineage)",
+	Long: `report flights renders build/metrics/flights/metrics.json (datalab evaluate flights)
+as a self-contained HTML file, twice:
+
+  reports/runs/<run-id>/flights.html  the run's report (+ sidecar for the site index),
+                                      with its lineage: run id (DATALAB_RUN_ID, set by
+                                      datalab run), git commit and dirty flag, Go version,
+                                      data oids, params.flights, and a data-quality
+                                      section (rows read, written and quarantined per
+                                      ingested data set and reason)
+  build/flights/report.html           the same report without run id, commit and Go
+                                      version: its bytes depend only on the inputs
+
+Without DATALAB_RUN_ID or --run-id the run id is "flights-" + the first 12 hex
+digits of the metrics file's sha256.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		p, err := stagerun.LoadEnv(flightsFlags.pipeline)
+		if err != nil {
+			return err
+		}
+		ev, err := flightmodel.ReadEvaluation(flightsFlags.metrics)
+		if err != nil {
+			return err
+		}
+		return publishReport(cmd.OutOrStdout(), report.UseCaseReport{
+			Kind:        flightreport.Kind,
+			MetricsPath: flightsFlags.metrics,
+			RepoDir:     filepath.Dir(flightsFlags.pipeline),
+			Pipeline:    p,
+			Pointers:    reportFlightsFlags.pointers,
+			IngestOuts:  reportFlightsFlags.ingestOuts,
+			Params:      report.UseCaseParams(p, "flights"),
+			StableOut:   reportFlightsFlags.out,
+			ReportsDir:  reportFlightsFlags.reportsDir,
+			RunID:       reportFlightsFlags.runID,
+			Build: func(l report.Lineage) (*report.Report, error) {
+				return flightreport.Build(ev, l)
+			},
 		})
 	},
 }
 
 func init() {
-	serveFlightsOpts.register(serveFlightsCmd, true)
-	serveFlightsCmd.Flags().StringVar(&serveFlightsOpts.addr, "addr", envOr("DATALAB_FLIGHT_ADDR", defaultFlightAddr), "listen address (env DATALAB_FLIGHT_ADDR; 5001 was the seed's port); loopback by default, :5001 listens on every interface (containers)")
-	registerTrustedOrigins(serveFlightsCmd, &serveFlightsOpts.trustedOrigins)
-	rootCmd.AddCommand(serveFlightsCmd)
+	addFlightsFlags(reportFlightsCmd, "pipeline", "metrics")
+	rf := reportFlightsCmd.Flags()
+	rf.StringVar(&reportFlightsFlags.out, "out", "build/flights/report.html", "the input-determined copy of the report")
+	rf.StringVar(&reportFlightsFlags.reportsDir, "reports-dir", "reports", "site directory; the report goes to <dir>/runs/<run-id>/flights.html")
+	rf.StringVar(&reportFlightsFlags.runID, "run-id", os.Getenv("DATALAB_RUN_ID"), "run id (env DATALAB_RUN_ID, set by datalab run)")
+	rf.StringSliceVar(&reportFlightsFlags.pointers, "pointer", flightPointers, "data pointer files whose oids the lineage lists (repeatable)")
+	rf.StringSliceVar(&reportFlightsFlags.ingestOuts, "ingest-out", []string{"build/parquet/bts2008.parquet", "build/parquet/flights3m.parquet"},
+		"ingest outputs (Parquet, quarantine file beside) whose rows read, written and quarantined the data-quality section lists (repeatable)")
+	subcommandGroup("report", "Write HTML reports").AddCommand(reportFlightsCmd)
+}
+
+// flightPointers are the raw data behind the flight variants.
+var flightPointers = []string{
+	"data/pointers/bts2008/flights_2008_4_1.csv.pointer",
+	"data/pointers/bts2008/flights_2008_4_2.csv.pointer",
+	"data/pointers/bts2008/flights_2008_5_1.csv.pointer",
+	"data/pointers/bts2008/flights_2008_5_2.csv.pointer",
+	"data/pointers/bts2008/flights_2008_5_3.csv.pointer",
+	"data/pointers/bts2008/flights_2008_6_1.csv.pointer",
+	"data/pointers/bts2008/flights_2008_6_2.csv.pointer",
+	"data/pointers/flights3m/flights-3m.parquet.pointer",
+	"data/pointers/distances/origin_dest_distances.jsonl.pointer",
+}
+
+func init() {
+	addFlightsFlags(featuresFlightsCmd, "pipeline")
+	featuresFlightsCmd.Flags().StringVar(&flightsFlags.csvDir, "csv-dir", "", "directory for train.csv and test.csv")
+	featuresFlightsCmd.Flags().StringVar(&flightsFlags.csvVariant, "variant", "", "variant whose features to export (default params.flights.serve_variant)")
+	subcommandGroup("features", "Build use-case features from ingested data").AddCommand(featuresFlightsCmd)
+
+	addFlightsFlags(trainFlightsCmd, "pipeline", "models")
+	trainFlightsCmd.Flags().StringSliceVar(&flightsFlags.variants, "variant", nil, "train only these variants (repeatable)")
+	subcommandGroup("train", "Train models").AddCommand(trainFlightsCmd)
+
+	addFlightsFlags(evaluateFlightsCmd, "pipeline", "models", "metrics")
+	subcommandGroup("evaluate", "Evaluate trained models").AddCommand(evaluateFlightsCmd)
 }

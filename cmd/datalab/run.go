@@ -208,7 +208,7 @@ not consult the remote. See docs/object-storage.md.`,
 			}
 			opts.Remote = rem
 			// The report site's history: earlier runs' reports, fetched
-			// before any report stage rebuilds the index (cmd/datalab/site.go).
+			// before any report stage rebuilds the index (cmd/datalab/run_site.go).
 			site = &siteHistory{rem: rem, dir: filepath.Join(p.Root, layout.SiteDir), out: cmd.ErrOrStderr()}
 			if err := site.pull(cmd.Context()); err != nil {
 				return err

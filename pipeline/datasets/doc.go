@@ -20,8 +20,10 @@
 // published (atomically) into the store and the working path, and a source
 // with wrong bytes is reported and skipped. A working file the user changed is
 // never overwritten unless [PullOptions.Force] is set. [Catalog.Status] reports
-// each set as present, missing or modified, and [Catalog.Add] declares a new
-// or changed file.
+// each set as present, missing or modified, and [Catalog.Declare] declares a
+// new or changed file (`datalab data add`): it finds the file's set, creates
+// or updates the set ([Catalog.PutSet], the format guessed by
+// [FormatFromExt]) and adds the file ([Catalog.Add]).
 //
 // The oid of each file (its sha256) is what later stages key their caches on:
 // see [Set.Oids] and [Set.Digest].

@@ -10,7 +10,7 @@
 //
 // It sits beside stagerun, above it: stagerun runs one pipeline in one
 // directory; this package decides which directories and which overrides.
-// The CLI (cmd/datalab/exp.go) only parses flags and prints.
+// The CLI (cmd/datalab/run_exp.go) only parses flags and prints.
 package experiment
 
 import (

@@ -16,8 +16,12 @@
 //	err := r.Write(report.RunPath("reports", id, "matchwinner-binary"))
 //
 // Write stores the HTML and a JSON sidecar (see Sidecar) next to it;
-// BuildIndex reads the sidecars to write reports/index.html. The layout of
-// reports/ is described in docs/reports.md.
+// BuildIndex reads the sidecars to write reports/index.html. A use case's
+// report is published with UseCaseReport.Publish: an input-determined copy
+// for the pipeline, the run's report with lineage under
+// reports/runs/<run-id>/, and the rebuilt index — the same from the CLI, a
+// notebook or a Dagger function. The layout of reports/ is described in
+// docs/reports.md.
 //
 // Output is deterministic: the same calls produce the same bytes. Nothing
 // reads the clock — a creation time appears only when Lineage.Created is

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/datalabhq/datalab/matches/matchapp"
 	"github.com/datalabhq/datalab/matches/matchmodel"
@@ -190,4 +191,88 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 		return serveErr
 	}
 	return closeErr
+}
+
+// dashboardOff is the --dashboard-addr value that serves no dashboard.
+const dashboardOff = "off"
+
+// serveDashboardFlags adds `datalab serve`'s dashboard exposure flags.
+func serveDashboardFlags(f *pflag.FlagSet, o *serveOptions) {
+	// The token's default is read at run time, not shown in --help: it is
+	// a secret.
+	f.StringVar(&o.dashboardToken, "dashboard-token", "",
+		"require this token for /dashboard, as 'Authorization: Bearer <token>' or ?token=<token> (env DATALAB_DASHBOARD_TOKEN; prefer the env: a flag shows in ps)")
+	f.StringVar(&o.dashboardAddr, "dashboard-addr", envOr("DATALAB_DASHBOARD_ADDR", ""),
+		"serve /dashboard only on this address, e.g. 127.0.0.1:8081, instead of on --addr; 'off' serves no dashboard (env DATALAB_DASHBOARD_ADDR)")
+}
+
+// serveDashboard starts the dashboard's own listener when o.dashboardAddr
+// names one, failing at once if the address is taken. The returned stop
+// shuts it down and waits for it.
+func serveDashboard(ctx context.Context, o serveOptions, app *matchapp.App, log *slog.Logger) (stop func(), err error) {
+	if o.dashboardAddr == "" || o.dashboardAddr == dashboardOff {
+		if o.dashboardAddr == dashboardOff {
+			log.Info("dashboard not served (--dashboard-addr off)")
+		}
+		return func() {}, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- serve.Serve(ctx, serve.ServerConfig{Addr: o.dashboardAddr, Handler: app.DashboardHandler(), Logger: log,
+			ShutdownTimeout: o.shutdownTimeout, Ready: func(addr string) { ready <- addr }})
+	}()
+	select {
+	case addr := <-ready:
+		log.Info("dashboard serving", "addr", addr, "token", o.dashboardToken != "")
+	case err := <-done:
+		cancel()
+		return nil, fmt.Errorf("dashboard (--dashboard-addr): %w", err)
+	}
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			log.Warn("dashboard listener", "err", err)
+		}
+	}, nil
+}
+
+var usageOpts struct{ db, out string }
+
+var reportUsageCmd = &cobra.Command{
+	Use:   "usage",
+	Short: "Write the match app's usage dashboard as a static HTML file",
+	Long: `usage reads the prediction log (the database datalab serve writes to) and
+writes the same page as /dashboard — most requested teams and match-ups,
+requests by hour and by day, predicted-outcome mix, latest predictions — as
+one self-contained HTML file (inline SVG, no script). The file is replaced
+atomically.`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, args []string) error {
+		l, err := predlog.Open(cmd.Context(), predictionLogDSN(usageOpts.db))
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		d, err := matchapp.LoadDashboard(cmd.Context(), l)
+		if err != nil {
+			return fmt.Errorf("read usage from %s: %w", l, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(usageOpts.out), 0o755); err != nil {
+			return err
+		}
+		if err := d.WriteFile(usageOpts.out); err != nil {
+			return fmt.Errorf("write %s: %w", usageOpts.out, err)
+		}
+		slog.Info("usage report written", "db", l.String(), "predictions", d.Total)
+		fmt.Fprintln(cmd.OutOrStdout(), usageOpts.out)
+		return nil
+	},
+}
+
+func init() {
+	f := reportUsageCmd.Flags()
+	f.StringVar(&usageOpts.db, "db", "", "prediction log: SQLite file, postgres://… or mysql://… (env DATALAB_DB; default "+DefaultPredictionLog+")")
+	f.StringVar(&usageOpts.out, "out", "build/reports/usage.html", "HTML file to write")
+	subcommandGroup("report", "Write reports").AddCommand(reportUsageCmd)
 }

@@ -49,7 +49,7 @@ func TestRunRemoteS3(t *testing.T) {
 	// Whatever PySpark job files the tree holds go to scripts/;
 	// one more makes sure the check below is never vacuous.
 	job := filepath.Join(dir, filepath.FromSlash(layout.SparkJobDir), "remote_test_job.py")
-	writeFixture(t, job, "# written by cmd/datalab/remote_test.go\nprint('spark')\n")
+	writeFixture(t, job, "# written by cmd/datalab/run_remote_test.go\nprint('spark')\n")
 	env := append(awsEnv, "DATALAB_MIRROR="+mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_REMOTE=")
 
 	args := append([]string{"run", "--remote", fake.URL()}, remoteStages...)
