@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,8 @@ import (
 	"github.com/datalabhq/datalab/internal/browsertest"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
+
+var updateDAG = flag.Bool("update", false, "rewrite testdata/dag.golden.svg")
 
 func realDAG(t *testing.T) []stagerun.DAGNode {
 	t.Helper()
@@ -77,6 +80,40 @@ func TestDAGSVG(t *testing.T) {
 	}
 	if DAGSVG(nil) != "" {
 		t.Error("an empty graph draws something")
+	}
+}
+
+// The picture of a small fixed graph, byte for byte: two edges that skip
+// layers (through lanes, one shared by a source's two long edges), a
+// stage with three upstream stages, and a name to escape. The layout
+// (rows, coordinates, number format) and the markup cannot change unseen;
+// go test ./pipeline/report -run TestDAGSVGGolden -update rewrites it.
+func TestDAGSVGGolden(t *testing.T) {
+	nodes := []stagerun.DAGNode{
+		{Name: "ingest-a", Layer: 0},
+		{Name: "ingest-b", Layer: 0},
+		{Name: "features", Upstream: []string{"ingest-a", "ingest-b"}, Layer: 1},
+		{Name: "train", Upstream: []string{"features"}, Layer: 2},
+		{Name: "evaluate", Upstream: []string{"train", "ingest-b"}, Layer: 3},
+		{Name: "report<&>", Upstream: []string{"ingest-b", "features", "evaluate"}, Layer: 4},
+	}
+	got := string(DAGSVG(nodes)) + "\n"
+	path := filepath.Join("testdata", "dag.golden.svg")
+	if *updateDAG {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./pipeline/report -run TestDAGSVGGolden -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("DAGSVG differs from %s (rerun with -update if the change is intended):\n%s", path, got)
 	}
 }
 
