@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,10 +16,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/datalabhq/datalab/internal/browsertest"
+	"github.com/datalabhq/datalab/internal/golden"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
-
-var updateDAG = flag.Bool("update", false, "rewrite testdata/dag.golden.svg")
 
 func realDAG(t *testing.T) []stagerun.DAGNode {
 	t.Helper()
@@ -97,24 +95,7 @@ func TestDAGSVGGolden(t *testing.T) {
 		{Name: "evaluate", Upstream: []string{"train", "ingest-b"}, Layer: 3},
 		{Name: "report<&>", Upstream: []string{"ingest-b", "features", "evaluate"}, Layer: 4},
 	}
-	got := string(DAGSVG(nodes)) + "\n"
-	path := filepath.Join("testdata", "dag.golden.svg")
-	if *updateDAG {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./pipeline/report -run TestDAGSVGGolden -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("DAGSVG differs from %s (rerun with -update if the change is intended):\n%s", path, got)
-	}
+	golden.Check(t, "dag.golden.svg", string(DAGSVG(nodes))+"\n")
 }
 
 // In Chromium the picture has a real size, no two stage boxes overlap and
