@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/datalabhq/datalab/internal/golden"
 	"github.com/datalabhq/datalab/ops/deploy"
 	"github.com/datalabhq/datalab/ops/deploy/internal/fakecloud"
-	"github.com/datalabhq/datalab/ops/deploy/internal/golden"
 )
 
 // samplePlan has every action and field operation, fields added unsorted.

@@ -27,6 +27,7 @@ const (
 type dagItem struct {
 	stage int // index of the stage; for a lane, of its source stage
 	lane  bool
+	col   int     // column: the layer it is drawn in
 	pos   float64 // row within its column, for ordering
 	y     float64 // top
 }
@@ -39,6 +40,28 @@ func (it *dagItem) height() float64 {
 }
 
 func (it *dagItem) mid() float64 { return it.y + it.height()/2 }
+
+// dagSegment joins an item to an item of the next layer; end names the
+// stage an arrow points at (-1: a lane).
+type dagSegment struct {
+	from, to *dagItem
+	end      int
+}
+
+// dagLayout is the stage graph being drawn: its items by column, the box
+// of each stage, the lanes keyed by source stage and layer, and the
+// segments between items of neighbouring columns.
+type dagLayout struct {
+	nodes  []stagerun.DAGNode
+	boxW   float64
+	cols   [][]*dagItem
+	box    []*dagItem
+	lane   map[[2]int]*dagItem
+	segs   []dagSegment
+	inner  float64 // height of the tallest column
+	width  float64
+	height float64
+}
 
 // DAGSVG draws the pipeline's stage graph (stagerun.Pipeline.DAG) as an
 // inline SVG, layered the Sugiyama way: one column per layer (topological
@@ -55,56 +78,72 @@ func DAGSVG(nodes []stagerun.DAGNode) template.HTML {
 	if len(nodes) == 0 {
 		return ""
 	}
-	index := map[string]int{}
+	g := newDAGLayout(nodes)
+	g.route()
+	g.order()
+	g.place()
+	return template.HTML(g.svg())
+}
+
+// newDAGLayout sizes the boxes to the longest stage name and puts each
+// stage's box in the column of its layer, in execution order.
+func newDAGLayout(nodes []stagerun.DAGNode) *dagLayout {
 	maxName, layers := 0, 0
-	for i, n := range nodes {
-		index[n.Name] = i
+	for _, n := range nodes {
 		maxName = max(maxName, len([]rune(n.Name)))
 		layers = max(layers, n.Layer+1)
 	}
-	boxW := float64(maxName)*dagCharWidth + 20
-
-	// Columns of items; lanes keyed by source stage and layer.
-	cols := make([][]*dagItem, layers)
-	box := make([]*dagItem, len(nodes))
-	lane := map[[2]int]*dagItem{}
+	g := &dagLayout{
+		nodes: nodes,
+		boxW:  float64(maxName)*dagCharWidth + 20,
+		cols:  make([][]*dagItem, layers),
+		box:   make([]*dagItem, len(nodes)),
+		lane:  map[[2]int]*dagItem{},
+	}
 	for i, n := range nodes {
-		box[i] = &dagItem{stage: i}
-		cols[n.Layer] = append(cols[n.Layer], box[i])
+		g.box[i] = &dagItem{stage: i, col: n.Layer}
+		g.cols[n.Layer] = append(g.cols[n.Layer], g.box[i])
 	}
-	// Segments join an item to an item of the next layer; each is drawn
-	// once. end names the stage an arrow points at (-1: a lane).
-	type segment struct {
-		from, to *dagItem
-		end      int
+	return g
+}
+
+// route adds the segments of every edge, each drawn once: an edge that
+// skips layers goes through its source stage's lane in each layer between.
+func (g *dagLayout) route() {
+	index := map[string]int{}
+	for i, n := range g.nodes {
+		index[n.Name] = i
 	}
-	var segs []segment
 	seen := map[[2]*dagItem]bool{}
 	addSeg := func(a, b *dagItem, end int) {
 		if !seen[[2]*dagItem{a, b}] {
 			seen[[2]*dagItem{a, b}] = true
-			segs = append(segs, segment{a, b, end})
+			g.segs = append(g.segs, dagSegment{a, b, end})
 		}
 	}
-	for i, n := range nodes {
+	for i, n := range g.nodes {
 		for _, u := range n.Upstream {
 			j := index[u]
-			prev := box[j]
-			for l := nodes[j].Layer + 1; l < n.Layer; l++ {
+			prev := g.box[j]
+			for l := g.nodes[j].Layer + 1; l < n.Layer; l++ {
 				k := [2]int{j, l}
-				if lane[k] == nil {
-					lane[k] = &dagItem{stage: j, lane: true}
-					cols[l] = append(cols[l], lane[k])
+				if g.lane[k] == nil {
+					g.lane[k] = &dagItem{stage: j, lane: true, col: l}
+					g.cols[l] = append(g.cols[l], g.lane[k])
 				}
-				addSeg(prev, lane[k], -1)
-				prev = lane[k]
+				addSeg(prev, g.lane[k], -1)
+				prev = g.lane[k]
 			}
-			addSeg(prev, box[i], i)
+			addSeg(prev, g.box[i], i)
 		}
 	}
-	// Lanes come after the boxes in a column; order lanes by source stage
-	// for a deterministic start.
-	for _, col := range cols {
+}
+
+// order sets the rows of each column: lanes after the boxes, ordered by
+// source stage for a deterministic start, then a forward, a backward and a
+// forward sweep by the mean row of the neighbours.
+func (g *dagLayout) order() {
+	for _, col := range g.cols {
 		slices.SortStableFunc(col, func(a, b *dagItem) int {
 			if a.lane != b.lane {
 				if a.lane {
@@ -117,117 +156,148 @@ func DAGSVG(nodes []stagerun.DAGNode) template.HTML {
 			}
 			return 0
 		})
-		for r, it := range col {
-			it.pos = float64(r)
-		}
+		numberRows(col)
 	}
 	preds := map[*dagItem][]*dagItem{}
 	succs := map[*dagItem][]*dagItem{}
-	for _, s := range segs {
+	for _, s := range g.segs {
 		preds[s.to] = append(preds[s.to], s.from)
 		succs[s.from] = append(succs[s.from], s.to)
 	}
-	sweep := func(c int, nbrs map[*dagItem][]*dagItem) {
-		col := cols[c]
-		key := map[*dagItem]float64{}
-		for _, it := range col {
-			key[it] = it.pos
-			if ns := nbrs[it]; len(ns) > 0 {
-				sum := 0.0
-				for _, n := range ns {
-					sum += n.pos
-				}
-				key[it] = sum / float64(len(ns))
-			}
-		}
-		slices.SortStableFunc(col, func(a, b *dagItem) int {
-			switch {
-			case key[a] < key[b]:
-				return -1
-			case key[a] > key[b]:
-				return 1
-			}
-			return 0
-		})
-		for r, it := range col {
-			it.pos = float64(r)
-		}
-	}
+	layers := len(g.cols)
 	for c := 1; c < layers; c++ {
-		sweep(c, preds)
+		sweep(g.cols[c], preds)
 	}
 	for c := layers - 2; c >= 0; c-- {
-		sweep(c, succs)
+		sweep(g.cols[c], succs)
 	}
 	for c := 1; c < layers; c++ {
-		sweep(c, preds)
+		sweep(g.cols[c], preds)
 	}
+}
 
-	colHeight := func(col []*dagItem) float64 {
-		h := 0.0
-		for _, it := range col {
-			h += it.height() + dagGap
+// sweep reorders col by the mean row of each item's neighbours in nbrs
+// (items without any keep their row as key; ties keep their order).
+func sweep(col []*dagItem, nbrs map[*dagItem][]*dagItem) {
+	key := map[*dagItem]float64{}
+	for _, it := range col {
+		key[it] = it.pos
+		if ns := nbrs[it]; len(ns) > 0 {
+			sum := 0.0
+			for _, n := range ns {
+				sum += n.pos
+			}
+			key[it] = sum / float64(len(ns))
 		}
-		return h - dagGap
 	}
-	inner := 0.0
-	for _, col := range cols {
-		inner = max(inner, colHeight(col))
+	slices.SortStableFunc(col, func(a, b *dagItem) int {
+		switch {
+		case key[a] < key[b]:
+			return -1
+		case key[a] > key[b]:
+			return 1
+		}
+		return 0
+	})
+	numberRows(col)
+}
+
+// numberRows sets each item's row to its index in col.
+func numberRows(col []*dagItem) {
+	for r, it := range col {
+		it.pos = float64(r)
 	}
-	height := inner + 2*dagMargin
-	width := float64(layers)*(boxW+dagColGap) - dagColGap + 2*dagMargin
-	colX := func(c int) float64 { return dagMargin + float64(c)*(boxW+dagColGap) }
-	layerOf := map[*dagItem]int{}
-	for c, col := range cols {
-		y := dagMargin + (inner-colHeight(col))/2
+}
+
+// place sizes the picture to the tallest column and stacks each column's
+// items from the top, the column centred vertically.
+func (g *dagLayout) place() {
+	for _, col := range g.cols {
+		g.inner = max(g.inner, colHeight(col))
+	}
+	g.height = g.inner + 2*dagMargin
+	g.width = float64(len(g.cols))*(g.boxW+dagColGap) - dagColGap + 2*dagMargin
+	for _, col := range g.cols {
+		y := dagMargin + (g.inner-colHeight(col))/2
 		for _, it := range col {
 			it.y = y
 			y += it.height() + dagGap
-			layerOf[it] = c
 		}
 	}
+}
 
+// colHeight is the height of a column's items with the gaps between them.
+func colHeight(col []*dagItem) float64 {
+	h := 0.0
+	for _, it := range col {
+		h += it.height() + dagGap
+	}
+	return h - dagGap
+}
+
+// colX is the left edge of column c.
+func (g *dagLayout) colX(c int) float64 { return dagMargin + float64(c)*(g.boxW+dagColGap) }
+
+// svg writes the picture: lanes and arrows first, the boxes over them.
+func (g *dagLayout) svg() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="dag" width="%s" height="%s" viewBox="0 0 %s %s" role="img" aria-label="Pipeline stage graph: %d stages, %d edges">`,
-		dagNum(width), dagNum(height), dagNum(width), dagNum(height), len(nodes), stagerun.EdgeCount(nodes))
+		dagNum(g.width), dagNum(g.height), dagNum(g.width), dagNum(g.height), len(g.nodes), stagerun.EdgeCount(g.nodes))
 	b.WriteString(`<defs><marker id="dag-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#57606a"/></marker></defs>`)
 	b.WriteString(`<g fill="none" stroke="#8c959f" stroke-width="1.3">`)
-	// Lanes: a straight line through the column.
-	for _, k := range slices.SortedFunc(maps.Keys(lane), func(a, b [2]int) int {
+	g.writeLanes(&b)
+	g.writeSegments(&b)
+	b.WriteString(`</g><g font-family="Liberation Sans,Arial,Helvetica,sans-serif" font-size="12" text-anchor="middle">`)
+	g.writeBoxes(&b)
+	b.WriteString(`</g></svg>`)
+	return b.String()
+}
+
+// writeLanes draws each lane as a straight line through its column, in
+// the order of source stage and layer.
+func (g *dagLayout) writeLanes(b *strings.Builder) {
+	for _, k := range slices.SortedFunc(maps.Keys(g.lane), func(a, b [2]int) int {
 		if a[0] != b[0] {
 			return a[0] - b[0]
 		}
 		return a[1] - b[1]
 	}) {
-		it := lane[k]
-		x := colX(k[1])
-		fmt.Fprintf(&b, `<path d="M%s,%sH%s"><title>outputs of %s</title></path>`,
-			dagNum(x), dagNum(it.mid()), dagNum(x+boxW), html.EscapeString(nodes[k[0]].Name))
+		it := g.lane[k]
+		x := g.colX(k[1])
+		fmt.Fprintf(b, `<path d="M%s,%sH%s"><title>outputs of %s</title></path>`,
+			dagNum(x), dagNum(it.mid()), dagNum(x+g.boxW), html.EscapeString(g.nodes[k[0]].Name))
 	}
-	for _, s := range segs {
-		x1, y1 := colX(layerOf[s.from])+boxW, s.from.mid()
-		x2, y2 := colX(layerOf[s.to]), s.to.mid()
+}
+
+// writeSegments draws each segment as a curve; one that ends at a stage
+// has an arrowhead and names both stages.
+func (g *dagLayout) writeSegments(b *strings.Builder) {
+	for _, s := range g.segs {
+		x1, y1 := g.colX(s.from.col)+g.boxW, s.from.mid()
+		x2, y2 := g.colX(s.to.col), s.to.mid()
 		mid := (x1 + x2) / 2
-		marker, title := "", "outputs of "+nodes[s.from.stage].Name
+		marker, title := "", "outputs of "+g.nodes[s.from.stage].Name
 		if s.end >= 0 {
 			marker = ` marker-end="url(#dag-arrow)"`
-			title = nodes[s.from.stage].Name + " → " + nodes[s.end].Name
+			title = g.nodes[s.from.stage].Name + " → " + g.nodes[s.end].Name
 		}
-		fmt.Fprintf(&b, `<path d="M%s,%sC%s,%s %s,%s %s,%s"%s><title>%s</title></path>`,
+		fmt.Fprintf(b, `<path d="M%s,%sC%s,%s %s,%s %s,%s"%s><title>%s</title></path>`,
 			dagNum(x1), dagNum(y1), dagNum(mid), dagNum(y1), dagNum(mid), dagNum(y2), dagNum(x2), dagNum(y2), marker, html.EscapeString(title))
 	}
-	b.WriteString(`</g><g font-family="Liberation Sans,Arial,Helvetica,sans-serif" font-size="12" text-anchor="middle">`)
-	for i, n := range nodes {
+}
+
+// writeBoxes draws a labelled box per stage, in execution order, its
+// tooltip naming its layer and upstream stages.
+func (g *dagLayout) writeBoxes(b *strings.Builder) {
+	for i, n := range g.nodes {
 		tip := fmt.Sprintf("%s (layer %d)", n.Name, n.Layer)
 		if len(n.Upstream) > 0 {
 			tip += " ← " + strings.Join(n.Upstream, ", ")
 		}
-		x, y := colX(n.Layer), box[i].y
-		fmt.Fprintf(&b, `<g class="stage"><title>%s</title><rect x="%s" y="%s" width="%s" height="%d" rx="5" fill="#f6f8fa" stroke="#57606a"/><text x="%s" y="%s" fill="#1b1f23">%s</text></g>`,
-			html.EscapeString(tip), dagNum(x), dagNum(y), dagNum(boxW), dagBoxHeight, dagNum(x+boxW/2), dagNum(y+dagBoxHeight/2+4), html.EscapeString(n.Name))
+		x, y := g.colX(n.Layer), g.box[i].y
+		fmt.Fprintf(b, `<g class="stage"><title>%s</title><rect x="%s" y="%s" width="%s" height="%d" rx="5" fill="#f6f8fa" stroke="#57606a"/><text x="%s" y="%s" fill="#1b1f23">%s</text></g>`,
+			html.EscapeString(tip), dagNum(x), dagNum(y), dagNum(g.boxW), dagBoxHeight, dagNum(x+g.boxW/2), dagNum(y+dagBoxHeight/2+4), html.EscapeString(n.Name))
 	}
-	b.WriteString(`</g></svg>`)
-	return template.HTML(b.String())
 }
 
 // WriteDAGFile writes the picture of the stage graph to

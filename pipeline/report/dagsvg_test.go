@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/datalabhq/datalab/internal/browsertest"
+	"github.com/datalabhq/datalab/internal/golden"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
@@ -78,6 +79,23 @@ func TestDAGSVG(t *testing.T) {
 	if DAGSVG(nil) != "" {
 		t.Error("an empty graph draws something")
 	}
+}
+
+// The picture of a small fixed graph, byte for byte: two edges that skip
+// layers (through lanes, one shared by a source's two long edges), a
+// stage with three upstream stages, and a name to escape. The layout
+// (rows, coordinates, number format) and the markup cannot change unseen;
+// go test ./pipeline/report -run TestDAGSVGGolden -update rewrites it.
+func TestDAGSVGGolden(t *testing.T) {
+	nodes := []stagerun.DAGNode{
+		{Name: "ingest-a", Layer: 0},
+		{Name: "ingest-b", Layer: 0},
+		{Name: "features", Upstream: []string{"ingest-a", "ingest-b"}, Layer: 1},
+		{Name: "train", Upstream: []string{"features"}, Layer: 2},
+		{Name: "evaluate", Upstream: []string{"train", "ingest-b"}, Layer: 3},
+		{Name: "report<&>", Upstream: []string{"ingest-b", "features", "evaluate"}, Layer: 4},
+	}
+	golden.Check(t, "dag.golden.svg", string(DAGSVG(nodes))+"\n")
 }
 
 // In Chromium the picture has a real size, no two stage boxes overlap and

@@ -224,6 +224,112 @@ func (r *runner) runAll(ctx context.Context, sel []*Stage) error {
 	return nil
 }
 
+// stage brings s up to date and returns its record: plan decides whether
+// it must run (fetching missing dependencies and outs from the remote),
+// then its outs are restored from the run cache, found up to date, or made
+// by running its command with retries and recorded in the lock file and
+// the run cache; last, with a remote, they are pushed to it.
+func (r *runner) stage(ctx context.Context, s *Stage) (StageRecord, error) {
+	sr := StageRecord{Name: s.Name, Start: time.Now()}
+	if err := ctx.Err(); err != nil {
+		sr.finish(StatusNotRun)
+		return sr, err
+	}
+	st, prev, err := r.plan(ctx, s, &sr)
+	if err != nil {
+		sr.finish(StatusFailed)
+		return sr, err
+	}
+	switch {
+	case len(sr.Reasons) > 0 && r.fromCache(s, st, &sr):
+		sr.finish(StatusCached)
+		r.log.Info("stage restored from the run cache", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "), "key", st.key[:12])
+	case len(sr.Reasons) == 0:
+		r.upToDate(s, st, prev, &sr)
+	default:
+		if err := r.execute(ctx, s, st, &sr); err != nil {
+			return sr, err
+		}
+		if err := r.recordOuts(s, st, &sr); err != nil {
+			return sr, err
+		}
+	}
+	if r.opts.Remote != nil {
+		return sr, r.pushStage(ctx, s, st, &sr)
+	}
+	return sr, nil
+}
+
+// finish sets the record's final status and its end time and duration.
+func (sr *StageRecord) finish(status string) {
+	sr.Status = status
+	sr.End = time.Now()
+	sr.DurationSec = sr.End.Sub(sr.Start).Seconds()
+}
+
+// plan hashes s's dependencies, fetching those missing here from the
+// remote first, and decides whether s must run: it sets sr.Key and
+// sr.Reasons (none when up to date) and returns the stage's state and its
+// lock entry from the previous run (nil when it has none). An error is
+// also in sr.Errors.
+func (r *runner) plan(ctx context.Context, s *Stage, sr *StageRecord) (stageState, *LockStage, error) {
+	if r.opts.Remote != nil {
+		fetched, err := r.fetchMissing(ctx, s, s.Deps, "dependency")
+		sr.Fetched = fetched
+		if err != nil {
+			sr.Errors = []string{err.Error()}
+			return stageState{}, nil, err
+		}
+	}
+	st, err := r.p.state(s, r.h)
+	if err != nil {
+		if errors.Is(err, errMissingDep) {
+			err = fmt.Errorf("%w (add the stage producing it, or create the file)", err)
+		}
+		sr.Errors = []string{err.Error()}
+		return stageState{}, nil, fmt.Errorf("%w: %w", ErrStageFailed, err)
+	}
+	sr.Key = st.key
+	for _, d := range st.deps {
+		if d.Path == "data" || strings.HasPrefix(d.Path, "data/") {
+			r.rec.Datasets[d.Path] = d.SHA256
+		}
+	}
+	prev := r.lock.Stages[s.Name]
+	if r.opts.Force {
+		sr.Reasons = []string{"forced"}
+	} else {
+		sr.Reasons = r.p.reasons(s, st, prev, r.h)
+	}
+	if err := r.fetchOuts(ctx, s, st, prev, sr); err != nil {
+		sr.Errors = []string{err.Error()}
+		return stageState{}, nil, err
+	}
+	return st, prev, nil
+}
+
+// fetchOuts handles a stage up to date by its key but with outs missing
+// here: another machine (or a cleaned build/) produced them, so they are
+// fetched from the remote instead of recomputed, and sr.Reasons decided
+// again with them in place.
+func (r *runner) fetchOuts(ctx context.Context, s *Stage, st stageState, prev *LockStage, sr *StageRecord) error {
+	if len(sr.Reasons) == 0 || r.opts.Remote == nil || r.opts.Force || prev == nil || prev.Key != st.key {
+		return nil
+	}
+	fetched, err := r.fetchMissing(ctx, s, s.Outs, "out")
+	sr.Fetched = append(sr.Fetched, fetched...)
+	if err != nil {
+		return err
+	}
+	if len(fetched) > 0 {
+		sr.Reasons = r.p.reasons(s, st, prev, r.h)
+		if len(sr.Reasons) > 0 {
+			r.log.Warn("outs fetched from the remote differ from the lock; running the stage", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "))
+		}
+	}
+	return nil
+}
+
 // fromCache restores the stage's outs from the run cache when it has an
 // entry for the stage's current key whose objects are intact, and makes
 // the lock say so. It reports whether it did.
@@ -257,13 +363,151 @@ func (r *runner) fromCache(s *Stage, st stageState, sr *StageRecord) bool {
 		r.log.Warn("run cache entry not usable; running the stage", "stage", s.Name, "key", st.key[:12], "why", err)
 		return false
 	}
-	r.lock.Stages[s.Name] = &LockStage{Key: st.key, Cmd: st.cmd, Deps: st.deps, Code: st.code, Params: st.params, Outs: sr.Outs}
-	r.pruneLock()
-	if err := r.lock.Write(r.p.LockPath()); err != nil {
+	if err := r.writeLock(s, st, sr.Outs); err != nil {
 		r.log.Warn("outs restored from the run cache but the lock file could not be written; running the stage", "stage", s.Name, "err", err)
 		return false
 	}
 	return true
+}
+
+// upToDate records a stage whose key and outs match the lock: its outs are
+// the lock's, and they are stored in the run cache when it lacks them.
+func (r *runner) upToDate(s *Stage, st stageState, prev *LockStage, sr *StageRecord) {
+	sr.Outs = prev.Outs
+	r.toCache(s, st.key, prev.Outs)
+	sr.finish(StatusSkipped)
+	if len(sr.Fetched) > 0 {
+		r.log.Info("stage up to date; outs fetched from remote", "stage", s.Name, "fetched", strings.Join(sr.Fetched, ", "))
+	} else {
+		r.log.Info("stage up to date", "stage", s.Name)
+	}
+}
+
+// execute runs s's command with its retry policy, the output of every
+// attempt in runs/<id>/<stage>.log, and finishes sr as ran or failed. On
+// success sr.Outs holds the hashes of the outs; the error is the one Run
+// reports.
+func (r *runner) execute(ctx context.Context, s *Stage, st stageState, sr *StageRecord) error {
+	r.log.Info("running stage", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "))
+	retries, delay := r.retryPolicy(s)
+	if r.opts.Cache != nil {
+		// Outs may be hard links into the run cache: the command must not
+		// write through them.
+		if err := unlinkOuts(r.p.Root, s.Outs); err != nil {
+			sr.finish(StatusFailed)
+			return fmt.Errorf("%w: %s: %w", ErrStageFailed, s.Name, err)
+		}
+	}
+	logPath := filepath.Join(r.runDir, s.Name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		sr.finish(StatusFailed)
+		return fmt.Errorf("%w: %s: create log: %w", ErrStageFailed, s.Name, err)
+	}
+	defer logFile.Close()
+	sr.Log, _ = filepath.Rel(r.p.Root, logPath)
+
+	runErr := r.attempts(ctx, s, st.cmd, retries, delay, logFile, sr)
+	r.h.forget()
+	if runErr != nil {
+		sr.finish(StatusFailed)
+		r.log.Error("stage failed", "stage", s.Name, "attempts", len(sr.Attempts), "err", runErr, "log", sr.Log)
+		if ctx.Err() != nil {
+			return fmt.Errorf("stage %s: %w", s.Name, ctx.Err())
+		}
+		if errors.Is(runErr, ErrCannotStart) {
+			return fmt.Errorf("%w: %s: %w (not retried; log: %s)", ErrStageFailed, s.Name, runErr, sr.Log)
+		}
+		return fmt.Errorf("%w: %s after %d attempt(s): %w (log: %s)", ErrStageFailed, s.Name, len(sr.Attempts), runErr, sr.Log)
+	}
+	sr.finish(StatusRan)
+	r.log.Info("stage done", "stage", s.Name, "attempts", len(sr.Attempts), "duration", time.Duration(sr.DurationSec*float64(time.Second)).Round(time.Millisecond))
+	return nil
+}
+
+// retryPolicy is how many times s is retried and the wait between
+// attempts: the run's Options unless the stage sets its own.
+func (r *runner) retryPolicy(s *Stage) (retries int, delay time.Duration) {
+	retries, delay = r.opts.Retries, r.opts.RetryDelay
+	if s.Retries != nil {
+		retries = *s.Retries
+	}
+	if s.RetryDelay != nil {
+		delay = *s.RetryDelay
+	}
+	return retries, delay
+}
+
+// attempts runs command until an attempt succeeds with all of s's outs,
+// fails in a way a retry cannot fix, has used up the retries, or ctx ends,
+// waiting delay between attempts. Every attempt goes into sr.Attempts and
+// every failure into sr.Errors and the log file; on success sr.Outs holds
+// the outs' hashes. It returns the last attempt's error.
+func (r *runner) attempts(ctx context.Context, s *Stage, command string, retries int, delay time.Duration, logFile io.Writer, sr *StageRecord) error {
+	for n := 1; ; n++ {
+		a := Attempt{N: n, Start: time.Now()}
+		outs, outsOK, err := r.attempt(ctx, s, command, n, logFile)
+		a.End = time.Now()
+		a.DurationSec = a.End.Sub(a.Start).Seconds()
+		if err == nil {
+			sr.Attempts = append(sr.Attempts, a)
+			sr.Outs = outs
+			return nil
+		}
+		a.Error = err.Error()
+		sr.Attempts = append(sr.Attempts, a)
+		sr.Errors = append(sr.Errors, fmt.Sprintf("attempt %d: %s", n, a.Error))
+		fmt.Fprintf(logFile, "### attempt %d failed: %s\n", n, a.Error)
+		if ctx.Err() != nil || !outsOK || !Retryable(err) || n > retries {
+			return err
+		}
+		r.log.Warn("stage attempt failed; will retry", "stage", s.Name, "attempt", n, "of", retries+1, "err", err, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// attempt runs command once and, when it exits 0, hashes s's outs. outsOK
+// is false when the command exited 0 without its outs: that stage has a
+// bug, and retrying the same command cannot fix it (nor one that cannot
+// start: see Retryable).
+func (r *runner) attempt(ctx context.Context, s *Stage, command string, n int, logFile io.Writer) (outs []LockPath, outsOK bool, err error) {
+	if err := r.exec(ctx, s, command, n, logFile); err != nil {
+		return nil, true, err
+	}
+	r.h.forget()
+	outs, err = r.hashOuts(s)
+	return outs, err == nil, err
+}
+
+// recordOuts writes the lock entry of a stage that ran and stores its
+// outs in the run cache.
+func (r *runner) recordOuts(s *Stage, st stageState, sr *StageRecord) error {
+	if err := r.writeLock(s, st, sr.Outs); err != nil {
+		return fmt.Errorf("stage %s ran but the lock file could not be written: %w", s.Name, err)
+	}
+	r.toCache(s, st.key, sr.Outs)
+	return nil
+}
+
+// writeLock sets s's lock entry to its state and outs, drops entries of
+// stages no longer in the pipeline and writes the lock file. The entry
+// holds only content hashes: the run id, attempts and errors are in the
+// run record, so a stage re-run with identical results (a fresh clone
+// builds every out again) leaves the committed lock byte-identical.
+func (r *runner) writeLock(s *Stage, st stageState, outs []LockPath) error {
+	r.lock.Stages[s.Name] = &LockStage{
+		Key: st.key, Cmd: st.cmd, Deps: st.deps, Code: st.code, Params: st.params, Outs: outs,
+	}
+	r.pruneLock()
+	return r.lock.Write(r.p.LockPath())
 }
 
 // toCache stores a stage's outs in the run cache (no-op without one, or
@@ -277,182 +521,6 @@ func (r *runner) toCache(s *Stage, key string, outs []LockPath) {
 	if err := c.store(r.p.Root, s.Name, key, outs, r.h, r.log); err != nil {
 		r.log.Warn("outs not stored in the run cache", "stage", s.Name, "err", err)
 	}
-}
-
-// stage decides whether s must run and runs it with retries.
-func (r *runner) stage(ctx context.Context, s *Stage) (StageRecord, error) {
-	sr := StageRecord{Name: s.Name, Start: time.Now()}
-	finish := func(status string) {
-		sr.Status = status
-		sr.End = time.Now()
-		sr.DurationSec = sr.End.Sub(sr.Start).Seconds()
-	}
-	if err := ctx.Err(); err != nil {
-		finish(StatusNotRun)
-		return sr, err
-	}
-	if r.opts.Remote != nil {
-		fetched, err := r.fetchMissing(ctx, s, s.Deps, "dependency")
-		sr.Fetched = fetched
-		if err != nil {
-			sr.Errors = []string{err.Error()}
-			finish(StatusFailed)
-			return sr, err
-		}
-	}
-	st, err := r.p.state(s, r.h)
-	if err != nil {
-		if errors.Is(err, errMissingDep) {
-			err = fmt.Errorf("%w (add the stage producing it, or create the file)", err)
-		}
-		sr.Errors = []string{err.Error()}
-		finish(StatusFailed)
-		return sr, fmt.Errorf("%w: %w", ErrStageFailed, err)
-	}
-	sr.Key = st.key
-	for _, d := range st.deps {
-		if d.Path == "data" || strings.HasPrefix(d.Path, "data/") {
-			r.rec.Datasets[d.Path] = d.SHA256
-		}
-	}
-	prev := r.lock.Stages[s.Name]
-	if r.opts.Force {
-		sr.Reasons = []string{"forced"}
-	} else {
-		sr.Reasons = r.p.reasons(s, st, prev, r.h)
-	}
-	// Up to date by its key but outs missing here: another machine (or a
-	// cleaned build/) produced them; fetch instead of recomputing.
-	if len(sr.Reasons) > 0 && r.opts.Remote != nil && !r.opts.Force && prev != nil && prev.Key == st.key {
-		fetched, err := r.fetchMissing(ctx, s, s.Outs, "out")
-		sr.Fetched = append(sr.Fetched, fetched...)
-		if err != nil {
-			sr.Errors = []string{err.Error()}
-			finish(StatusFailed)
-			return sr, err
-		}
-		if len(fetched) > 0 {
-			sr.Reasons = r.p.reasons(s, st, prev, r.h)
-			if len(sr.Reasons) > 0 {
-				r.log.Warn("outs fetched from the remote differ from the lock; running the stage", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "))
-			}
-		}
-	}
-	if len(sr.Reasons) > 0 && r.fromCache(s, st, &sr) {
-		finish(StatusCached)
-		r.log.Info("stage restored from the run cache", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "), "key", st.key[:12])
-		if r.opts.Remote != nil {
-			return sr, r.pushStage(ctx, s, st, &sr)
-		}
-		return sr, nil
-	}
-	if len(sr.Reasons) == 0 {
-		sr.Outs = prev.Outs
-		r.toCache(s, st.key, prev.Outs)
-		finish(StatusSkipped)
-		if len(sr.Fetched) > 0 {
-			r.log.Info("stage up to date; outs fetched from remote", "stage", s.Name, "fetched", strings.Join(sr.Fetched, ", "))
-		} else {
-			r.log.Info("stage up to date", "stage", s.Name)
-		}
-		if r.opts.Remote != nil {
-			return sr, r.pushStage(ctx, s, st, &sr)
-		}
-		return sr, nil
-	}
-	r.log.Info("running stage", "stage", s.Name, "why", strings.Join(sr.Reasons, "; "))
-
-	retries, delay := r.opts.Retries, r.opts.RetryDelay
-	if s.Retries != nil {
-		retries = *s.Retries
-	}
-	if s.RetryDelay != nil {
-		delay = *s.RetryDelay
-	}
-	if r.opts.Cache != nil {
-		if err := unlinkOuts(r.p.Root, s.Outs); err != nil {
-			finish(StatusFailed)
-			return sr, fmt.Errorf("%w: %s: %w", ErrStageFailed, s.Name, err)
-		}
-	}
-	logPath := filepath.Join(r.runDir, s.Name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		finish(StatusFailed)
-		return sr, fmt.Errorf("%w: %s: create log: %w", ErrStageFailed, s.Name, err)
-	}
-	defer logFile.Close()
-	sr.Log, _ = filepath.Rel(r.p.Root, logPath)
-
-	var runErr error
-	for n := 1; ; n++ {
-		a := Attempt{N: n, Start: time.Now()}
-		runErr = r.exec(ctx, s, st.cmd, n, logFile)
-		// A stage that exits 0 without its outputs has a bug, and one that
-		// cannot start misses a tool; retrying the same command fixes
-		// neither, so those are not retried.
-		var outs []LockPath
-		outsOK := true
-		if runErr == nil {
-			r.h.forget()
-			outs, runErr = r.hashOuts(s)
-			outsOK = runErr == nil
-		}
-		a.End = time.Now()
-		a.DurationSec = a.End.Sub(a.Start).Seconds()
-		if runErr == nil {
-			sr.Attempts = append(sr.Attempts, a)
-			sr.Outs = outs
-			break
-		}
-		a.Error = runErr.Error()
-		sr.Attempts = append(sr.Attempts, a)
-		sr.Errors = append(sr.Errors, fmt.Sprintf("attempt %d: %s", n, a.Error))
-		fmt.Fprintf(logFile, "### attempt %d failed: %s\n", n, a.Error)
-		if ctx.Err() != nil || !outsOK || !Retryable(runErr) || n > retries {
-			break
-		}
-		r.log.Warn("stage attempt failed; will retry", "stage", s.Name, "attempt", n, "of", retries+1, "err", runErr, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	r.h.forget()
-	if runErr != nil {
-		finish(StatusFailed)
-		r.log.Error("stage failed", "stage", s.Name, "attempts", len(sr.Attempts), "err", runErr, "log", sr.Log)
-		if ctx.Err() != nil {
-			return sr, fmt.Errorf("stage %s: %w", s.Name, ctx.Err())
-		}
-		if errors.Is(runErr, ErrCannotStart) {
-			return sr, fmt.Errorf("%w: %s: %w (not retried; log: %s)", ErrStageFailed, s.Name, runErr, sr.Log)
-		}
-		return sr, fmt.Errorf("%w: %s after %d attempt(s): %w (log: %s)", ErrStageFailed, s.Name, len(sr.Attempts), runErr, sr.Log)
-	}
-	finish(StatusRan)
-	r.log.Info("stage done", "stage", s.Name, "attempts", len(sr.Attempts), "duration", time.Duration(sr.DurationSec*float64(time.Second)).Round(time.Millisecond))
-	// The entry holds only content hashes: the run id, attempts and errors
-	// are in the run record, so a stage re-run with identical results (a
-	// fresh clone builds every out again) leaves the committed lock
-	// byte-identical.
-	r.lock.Stages[s.Name] = &LockStage{
-		Key: st.key, Cmd: st.cmd, Deps: st.deps, Code: st.code, Params: st.params, Outs: sr.Outs,
-	}
-	r.pruneLock()
-	if err := r.lock.Write(r.p.LockPath()); err != nil {
-		return sr, fmt.Errorf("stage %s ran but the lock file could not be written: %w", s.Name, err)
-	}
-	r.toCache(s, st.key, sr.Outs)
-	if r.opts.Remote != nil {
-		return sr, r.pushStage(ctx, s, st, &sr)
-	}
-	return sr, nil
 }
 
 // pruneLock drops entries of stages no longer in the pipeline.

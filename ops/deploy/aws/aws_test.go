@@ -11,10 +11,10 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/datalabhq/datalab/internal/golden"
 	"github.com/datalabhq/datalab/ops/deploy"
 	"github.com/datalabhq/datalab/ops/deploy/aws"
 	"github.com/datalabhq/datalab/ops/deploy/internal/fakecloud"
-	"github.com/datalabhq/datalab/ops/deploy/internal/golden"
 )
 
 const (

@@ -492,35 +492,53 @@ func (c Config) instance() *compute.Instance {
 	}
 }
 
+// planInstance plans the VM: created when missing, replaced when a setting
+// Compute Engine cannot change on a running VM differs, its metadata and
+// network tags updated in place otherwise.
 func (d *Deployer) planInstance(dep *deploy.Deployment, have *compute.Instance) {
-	cfg := d.cfg
-	want := cfg.instance()
-	md := cfg.managedMetadata()
+	md := d.cfg.managedMetadata()
 	if have == nil {
-		c := deploy.Change{Action: deploy.Create, Kind: "instance", Name: cfg.Name}
-		c.Set("disk", fmt.Sprintf("%d GB from %s", DefaultDiskSizeGB, cfg.Image))
-		c.Set("externalIP", "ephemeral")
-		c.Set("labels", "managed-by=datalab")
-		c.Set("machineType", cfg.MachineType)
-		for k, v := range md {
-			c.Set("metadata."+k, metadataShown(k, v))
-		}
-		c.Set("network", cfg.Network)
-		c.Set("serviceAccount", cfg.ServiceAccount+" (scope cloud-platform)")
-		c.Set("shieldedVM", "secure boot, vTPM, integrity monitoring")
-		c.Set("tags", cfg.Name)
-		dep.Add(c, func(ctx context.Context) error {
-			op, err := d.svc.Instances.Insert(cfg.Project, cfg.Zone, want).Context(ctx).Do()
-			if err := d.wait(ctx, op, err); err != nil {
-				return err
-			}
-			return d.readURL(ctx, dep)
-		})
+		d.planCreateInstance(dep, md)
 		return
 	}
 	dep.URL = instanceURL(have)
-	// Settings Compute Engine cannot change on a running VM: replace it.
-	c := deploy.Change{Action: deploy.Update, Kind: "instance", Name: cfg.Name}
+	c := deploy.Change{Action: deploy.Update, Kind: "instance", Name: d.cfg.Name}
+	if d.diffFixedSettings(&c, have) {
+		d.planReplaceInstance(dep, c, md)
+		return
+	}
+	d.planInstanceInPlace(dep, c, have, md)
+}
+
+// planCreateInstance plans creating the VM; md is its managed metadata.
+func (d *Deployer) planCreateInstance(dep *deploy.Deployment, md map[string]string) {
+	cfg := d.cfg
+	want := cfg.instance()
+	c := deploy.Change{Action: deploy.Create, Kind: "instance", Name: cfg.Name}
+	c.Set("disk", fmt.Sprintf("%d GB from %s", DefaultDiskSizeGB, cfg.Image))
+	c.Set("externalIP", "ephemeral")
+	c.Set("labels", "managed-by=datalab")
+	c.Set("machineType", cfg.MachineType)
+	setMetadataFields(&c, md)
+	c.Set("network", cfg.Network)
+	c.Set("serviceAccount", cfg.ServiceAccount+" (scope cloud-platform)")
+	c.Set("shieldedVM", "secure boot, vTPM, integrity monitoring")
+	c.Set("tags", cfg.Name)
+	dep.Add(c, func(ctx context.Context) error {
+		op, err := d.svc.Instances.Insert(cfg.Project, cfg.Zone, want).Context(ctx).Do()
+		if err := d.wait(ctx, op, err); err != nil {
+			return err
+		}
+		return d.readURL(ctx, dep)
+	})
+}
+
+// diffFixedSettings records in c the settings Compute Engine cannot change
+// on a running VM (machine type, service account and its scopes) where
+// have differs from the config, and reports whether any did: the VM must
+// then be replaced.
+func (d *Deployer) diffFixedSettings(c *deploy.Change, have *compute.Instance) bool {
+	cfg := d.cfg
 	replace := c.Diff("machineType", path.Base(have.MachineType), cfg.MachineType)
 	haveSA, haveScopes := "", ""
 	if len(have.ServiceAccounts) > 0 {
@@ -531,43 +549,88 @@ func (d *Deployer) planInstance(dep *deploy.Deployment, have *compute.Instance) 
 		// account can be compared.
 		replace = c.Diff("serviceAccount", haveSA, cfg.ServiceAccount) || replace
 	}
-	replace = c.Diff("scopes", haveScopes, CloudPlatformScope) || replace
-	if replace {
-		c.Action = deploy.Replace
-		c.Reason = "machine type and service account cannot change in place; needs --recreate (the boot disk is deleted with the VM)"
-		for k, v := range md {
-			c.Set("metadata."+k, metadataShown(k, v))
+	return c.Diff("scopes", haveScopes, CloudPlatformScope) || replace
+}
+
+// planReplaceInstance turns c, the fixed settings that differ, into a
+// Replace of the VM with metadata md, applied only with --recreate.
+func (d *Deployer) planReplaceInstance(dep *deploy.Deployment, c deploy.Change, md map[string]string) {
+	cfg := d.cfg
+	want := cfg.instance()
+	c.Action = deploy.Replace
+	c.Reason = "machine type and service account cannot change in place; needs --recreate (the boot disk is deleted with the VM)"
+	setMetadataFields(&c, md)
+	dep.Add(c, func(ctx context.Context) error {
+		if !cfg.Recreate {
+			return fmt.Errorf("the VM must be replaced (%s): run again with --recreate to delete and recreate it", fieldNames(c))
 		}
-		dep.Add(c, func(ctx context.Context) error {
-			if !cfg.Recreate {
-				return fmt.Errorf("the VM must be replaced (%s): run again with --recreate to delete and recreate it", fieldNames(c))
-			}
-			op, err := d.svc.Instances.Delete(cfg.Project, cfg.Zone, cfg.Name).Context(ctx).Do()
-			if err := d.wait(ctx, op, err); err != nil {
-				return err
-			}
-			op, err = d.svc.Instances.Insert(cfg.Project, cfg.Zone, want).Context(ctx).Do()
-			if err := d.wait(ctx, op, err); err != nil {
-				return err
-			}
-			return d.readURL(ctx, dep)
-		})
-		return
+		op, err := d.svc.Instances.Delete(cfg.Project, cfg.Zone, cfg.Name).Context(ctx).Do()
+		if err := d.wait(ctx, op, err); err != nil {
+			return err
+		}
+		op, err = d.svc.Instances.Insert(cfg.Project, cfg.Zone, want).Context(ctx).Do()
+		if err := d.wait(ctx, op, err); err != nil {
+			return err
+		}
+		return d.readURL(ctx, dep)
+	})
+}
+
+// setMetadataFields records every managed metadata key as set, the
+// startup script by its digest (see metadataShown).
+func setMetadataFields(c *deploy.Change, md map[string]string) {
+	for k, v := range md {
+		c.Set("metadata."+k, metadataShown(k, v))
 	}
-	// In place: metadata (the startup script runs again at the next boot;
-	// the stack is restarted with `sudo google_metadata_script_runner startup`
-	// or a reset) and network tags, each guarded by its fingerprint.
-	haveMD := map[string]string{}
-	var mdFingerprint string
+}
+
+// planInstanceInPlace plans the changes a running VM takes in place:
+// metadata (the startup script runs again at the next boot; the stack is
+// restarted with `sudo google_metadata_script_runner startup` or a reset)
+// and network tags, each guarded by its fingerprint.
+func (d *Deployer) planInstanceInPlace(dep *deploy.Deployment, c deploy.Change, have *compute.Instance, md map[string]string) {
+	haveMD, mdFingerprint := instanceMetadata(have)
+	mdChanged := diffMetadata(&c, haveMD, md)
+	var haveTags []string
+	var tagFingerprint string
+	if have.Tags != nil {
+		haveTags, tagFingerprint = have.Tags.Items, have.Tags.Fingerprint
+	}
+	tagsChanged := c.Diff("tags", sortedJoin(haveTags), d.cfg.Name)
+	dep.Add(c, func(ctx context.Context) error {
+		if mdChanged {
+			if err := d.setMetadata(ctx, mergedMetadata(haveMD, md, mdFingerprint)); err != nil {
+				return err
+			}
+		}
+		if tagsChanged {
+			if err := d.setTags(ctx, tagFingerprint); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// instanceMetadata returns the VM's metadata items with a value, and the
+// fingerprint that guards changing them.
+func instanceMetadata(have *compute.Instance) (items map[string]string, fingerprint string) {
+	items = map[string]string{}
 	if have.Metadata != nil {
-		mdFingerprint = have.Metadata.Fingerprint
+		fingerprint = have.Metadata.Fingerprint
 		for _, it := range have.Metadata.Items {
 			if it.Value != nil {
-				haveMD[it.Key] = *it.Value
+				items[it.Key] = *it.Value
 			}
 		}
 	}
-	mdChanged := false
+	return items, fingerprint
+}
+
+// diffMetadata records in c each managed key whose value in haveMD is
+// missing or differs from md, and reports whether any did.
+func diffMetadata(c *deploy.Change, haveMD, md map[string]string) bool {
+	changed := false
 	for _, k := range slices.Sorted(maps.Keys(md)) {
 		old, ok := haveMD[k]
 		oldShown := "(unset)"
@@ -576,43 +639,52 @@ func (d *Deployer) planInstance(dep *deploy.Deployment, have *compute.Instance) 
 		}
 		if !ok || old != md[k] {
 			c.Diff("metadata."+k, oldShown, metadataShown(k, md[k]))
-			mdChanged = true
+			changed = true
 		}
 	}
-	var haveTags []string
-	var tagFingerprint string
-	if have.Tags != nil {
-		haveTags, tagFingerprint = have.Tags.Items, have.Tags.Fingerprint
+	return changed
+}
+
+// mergedMetadata is the VM's metadata with the managed keys md set over
+// it, sorted by key and guarded by fingerprint: keys the deployment does
+// not own are kept.
+func mergedMetadata(haveMD, md map[string]string, fingerprint string) *compute.Metadata {
+	merged := map[string]string{}
+	for k, v := range haveMD {
+		merged[k] = v
 	}
-	tagsChanged := c.Diff("tags", sortedJoin(haveTags), cfg.Name)
-	dep.Add(c, func(ctx context.Context) error {
-		if mdChanged {
-			merged := map[string]string{}
-			for k, v := range haveMD {
-				merged[k] = v
-			}
-			for k, v := range md {
-				merged[k] = v
-			}
-			m := &compute.Metadata{Fingerprint: mdFingerprint}
-			for _, k := range slices.Sorted(maps.Keys(merged)) {
-				v := merged[k]
-				m.Items = append(m.Items, &compute.MetadataItems{Key: k, Value: &v})
-			}
-			op, err := d.svc.Instances.SetMetadata(cfg.Project, cfg.Zone, cfg.Name, m).Context(ctx).Do()
-			if err := d.wait(ctx, op, err); err != nil {
-				return fmt.Errorf("set metadata: %w", err)
-			}
-		}
-		if tagsChanged {
-			t := &compute.Tags{Items: []string{cfg.Name}, Fingerprint: tagFingerprint}
-			op, err := d.svc.Instances.SetTags(cfg.Project, cfg.Zone, cfg.Name, t).Context(ctx).Do()
-			if err := d.wait(ctx, op, err); err != nil {
-				return fmt.Errorf("set tags: %w", err)
-			}
-		}
-		return nil
-	})
+	for k, v := range md {
+		merged[k] = v
+	}
+	m := &compute.Metadata{Fingerprint: fingerprint}
+	for _, k := range slices.Sorted(maps.Keys(merged)) {
+		v := merged[k]
+		m.Items = append(m.Items, &compute.MetadataItems{Key: k, Value: &v})
+	}
+	return m
+}
+
+// setMetadata replaces the VM's metadata with m (whose fingerprint must be
+// the VM's current one).
+func (d *Deployer) setMetadata(ctx context.Context, m *compute.Metadata) error {
+	cfg := d.cfg
+	op, err := d.svc.Instances.SetMetadata(cfg.Project, cfg.Zone, cfg.Name, m).Context(ctx).Do()
+	if err := d.wait(ctx, op, err); err != nil {
+		return fmt.Errorf("set metadata: %w", err)
+	}
+	return nil
+}
+
+// setTags sets the VM's network tags to its name (the firewall rules'
+// target), guarded by fingerprint.
+func (d *Deployer) setTags(ctx context.Context, fingerprint string) error {
+	cfg := d.cfg
+	t := &compute.Tags{Items: []string{cfg.Name}, Fingerprint: fingerprint}
+	op, err := d.svc.Instances.SetTags(cfg.Project, cfg.Zone, cfg.Name, t).Context(ctx).Do()
+	if err := d.wait(ctx, op, err); err != nil {
+		return fmt.Errorf("set tags: %w", err)
+	}
+	return nil
 }
 
 // readURL records the new VM's address in dep.

@@ -12,10 +12,10 @@ import (
 
 	compute "google.golang.org/api/compute/v1"
 
+	"github.com/datalabhq/datalab/internal/golden"
 	"github.com/datalabhq/datalab/ops/deploy"
 	"github.com/datalabhq/datalab/ops/deploy/gce"
 	"github.com/datalabhq/datalab/ops/deploy/internal/fakecloud"
-	"github.com/datalabhq/datalab/ops/deploy/internal/golden"
 )
 
 const (

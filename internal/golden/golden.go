@@ -1,5 +1,6 @@
-// Package golden compares test output with files under testdata/;
-// `go test ./ops/deploy/... -update` rewrites them.
+// Package golden compares test output with files under testdata/ (the
+// deployment plans of ops/deploy, the stage graph picture of
+// pipeline/report); `go test ./some/pkg -update` rewrites them.
 package golden
 
 import (
