@@ -18,6 +18,7 @@ import (
 	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/serve"
 )
 
 // TestPredictorEndpoint runs `datalab predictor` against the embedded
@@ -81,6 +82,20 @@ func TestPredictorEndpoint(t *testing.T) {
 	if err := runHealthcheck(ctx, base+"/healthz", 2*time.Second, &out); err != nil {
 		t.Errorf("datalab healthcheck: %v", err)
 	}
+	// Served behind the apps' layer: the same security headers and request
+	// id on every answer.
+	for _, path := range []string{"/healthz", "/metrics", "/nowhere"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		if h.Get("Content-Security-Policy") != serve.ContentSecurityPolicy() || h.Get("X-Content-Type-Options") != "nosniff" ||
+			h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "no-referrer" || len(h.Get(serve.RequestIDHeader)) != 16 {
+			t.Errorf("%s: %d without the serving layer's headers: %v", path, resp.StatusCode, h)
+		}
+	}
 
 	// One request through Kafka shows on /metrics.
 	sc, err := flightdelay.LoadScorer(model)
@@ -118,7 +133,11 @@ func TestPredictorEndpoint(t *testing.T) {
 		return strings.Contains(body, `datalab_flight_predictor_records_total{outcome="stored"} 1`)
 	})
 	for _, m := range []string{"datalab_flight_predictor_group_member 1", "datalab_flight_predictor_batch_seconds_count 1",
-		`datalab_flight_predictor_records_total{outcome="dead_letter"} 0`, "go_goroutines", "process_cpu_seconds_total"} {
+		`datalab_flight_predictor_records_total{outcome="dead_letter"} 0`, "go_goroutines", "process_cpu_seconds_total",
+		// The apps' HTTP metrics, labelled app="predictor".
+		`datalab_http_requests_total{app="predictor",code="200",handler="healthz",method="get"} `,
+		`datalab_http_requests_total{app="predictor",code="200",handler="metrics",method="get"} `,
+		`datalab_http_request_duration_seconds_count{app="predictor",handler="healthz"} `} {
 		if !strings.Contains(body, m) {
 			t.Errorf("/metrics lacks %q", m)
 		}
