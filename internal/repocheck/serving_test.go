@@ -63,11 +63,7 @@ func TestServingGoesThroughServe(t *testing.T) {
 			t.Errorf("%s no longer %s (found %q): the serving layer moved, or the check no longer sees it; update servingOwner", servingOwner, want, own)
 		}
 	}
-	for key, why := range servingExceptions {
-		if !used[key] {
-			t.Errorf("serving exception %q (%s) is no longer needed: remove it from servingExceptions", key, why)
-		}
-	}
+	checkExceptionsUsed(t, "servingExceptions", servingExceptions, used)
 }
 
 // TestServingCheckCatchesViolations runs the detector on a small module
