@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/datalabhq/datalab/internal/testnet"
 )
 
 func getStatus(t *testing.T, url string, header ...string) int {
@@ -47,7 +49,7 @@ func TestServeDashboardFlags(t *testing.T) {
 		}
 	}
 
-	dashAddr := freeAddr(t)
+	dashAddr := testnet.FreeAddr(t)
 	addr, stop := start(t, serveOptions{dashboardAddr: dashAddr, dashboardToken: "tok-123"})
 	if addr == "" {
 		t.Fatal(stop())

@@ -15,9 +15,9 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightdelay"
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/flighttest"
 	"github.com/datalabhq/datalab/flights/stream"
-	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/pipeline/serve"
 )
 
@@ -26,8 +26,7 @@ import (
 // stored prediction, `datalab healthcheck` agrees, and /healthz turns 503
 // with a Kafka reason when the broker goes away.
 func TestPredictorEndpoint(t *testing.T) {
-	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
-	distances := testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
+	model := flighttest.ModelDir(t)
 	b, err := stream.StartBroker(stream.BrokerConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -64,11 +63,7 @@ func TestPredictorEndpoint(t *testing.T) {
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited 30s for %s", what)
-			}
-		}
+		testwait.Until(t, 30*time.Second, 50*time.Millisecond, what, cond)
 	}
 
 	var code int
@@ -98,14 +93,7 @@ func TestPredictorEndpoint(t *testing.T) {
 	}
 
 	// One request through Kafka shows on /metrics.
-	sc, err := flightdelay.LoadScorer(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dist, err := ingest.LoadDistances(distances)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, dist := flighttest.Fixtures(t)
 	req, err := (&flightdelay.Enricher{Distances: dist, Scorer: sc}).Enrich(flightdelay.DefaultForm)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +161,7 @@ func TestPredictorEndpoint(t *testing.T) {
 
 // A taken --addr fails at startup, before the predictor joins its group.
 func TestPredictorAddrInUse(t *testing.T) {
-	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
+	model := flighttest.ModelDir(t)
 	b, err := stream.StartBroker(stream.BrokerConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
