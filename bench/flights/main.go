@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,6 +41,7 @@ import (
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
 	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/serve"
 	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
@@ -135,13 +135,21 @@ func run(rate int, dur time.Duration, backlog int, dsn, model, distPath string) 
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	// Served as serve-flights serves it (timeouts and all).
+	srvCtx, stopServer := context.WithCancel(ctx)
+	defer stopServer()
+	addrc, served := make(chan string, 1), make(chan error, 1)
+	go func() {
+		served <- serve.Serve(srvCtx, serve.ServerConfig{Addr: "127.0.0.1:0", Handler: stack.App, Logger: log,
+			Ready: func(a string) { addrc <- a }})
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-served:
 		return err
 	}
-	srv := &http.Server{Handler: stack.App}
-	go srv.Serve(ln)
-	target := "http://" + ln.Addr().String() + "/flights/delays/predict/classify_realtime"
+	target := "http://" + addr + "/flights/delays/predict/classify_realtime"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}, Timeout: 10 * time.Second}
 	forms := benchForms()
 
@@ -206,7 +214,10 @@ func run(rate int, dur time.Duration, backlog int, dsn, model, distPath string) 
 			time.Sleep(time.Millisecond)
 		}
 	}
-	srv.Close()
+	stopServer()
+	if err := <-served; err != nil {
+		return err
+	}
 	stack.Close()
 	base.Close()
 	elapsed := lastStored.Sub(begin)

@@ -46,6 +46,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/datalabhq/datalab/flights/flightfeat"
 	"github.com/datalabhq/datalab/pipeline/forest"
 )
 
@@ -173,7 +174,7 @@ func runExport(args []string) error {
 	}
 	originIdx := index(func(i int) string { return recs[i].origin })
 	destIdx := index(func(i int) string { return recs[i].dest })
-	routeIdx := index(func(i int) string { return recs[i].origin + "-" + recs[i].dest })
+	routeIdx := index(func(i int) string { return flightfeat.Route(recs[i].origin, recs[i].dest) })
 	lookup := func(m map[string]int, k string) int {
 		if v, ok := m[k]; ok {
 			return v

@@ -23,7 +23,9 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightmodel"
 	"github.com/datalabhq/datalab/internal/browsertest"
+	"github.com/datalabhq/datalab/internal/testlog"
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/pipeline/nbview"
 	"github.com/datalabhq/datalab/pipeline/notebook"
@@ -476,7 +478,7 @@ func checkUp(t *testing.T, bin, dir string, env []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -554,7 +556,7 @@ func checkUp(t *testing.T, bin, dir string, env []string) {
 			Model      string
 		}
 	}
-	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+	if !testwait.Poll(time.Minute, 50*time.Millisecond, func() bool {
 		resp, err := http.Get(flights + "/flights/delays/predict/classify_realtime/response/" + issued.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -564,12 +566,9 @@ func checkUp(t *testing.T, bin, dir string, env []string) {
 		if err != nil || resp.StatusCode != http.StatusOK || (answer.Status != "OK" && answer.Status != "WAIT") {
 			t.Fatalf("flight response: HTTP %d, %+v, %v", resp.StatusCode, answer, err)
 		}
-		if answer.Status == "OK" {
-			break
-		}
-		if time.Since(start) > time.Minute {
-			t.Fatalf("no flight prediction within a minute:\n%s", logs.String())
-		}
+		return answer.Status == "OK"
+	}) {
+		t.Fatalf("no flight prediction within a minute:\n%s", logs.String())
 	}
 	if answer.Prediction.Prediction == nil || !strings.HasPrefix(answer.Prediction.Model, "bts") {
 		t.Errorf("flight prediction %+v: want one from the trained bts model", answer.Prediction)
@@ -587,25 +586,6 @@ func checkUp(t *testing.T, bin, dir string, env []string) {
 	case <-time.After(time.Minute):
 		t.Errorf("datalab up still running a minute after SIGINT:\n%s", logs.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // checkReportInBrowser opens an HTML report in headless Chromium and checks

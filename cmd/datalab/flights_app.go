@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -158,11 +157,9 @@ func loadFlightModel(model, distances string) (*flightdelay.Scorer, *ingest.Dist
 	return sc, d, nil
 }
 
-// serveHandler serves h on addr until ctx is cancelled, then shuts down
-// gracefully. ready, when set, gets the listening address.
-func serveHandler(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready func(string)) error {
-	return serve.Serve(ctx, serve.ServerConfig{Addr: addr, Handler: h, Logger: log, ShutdownTimeout: 10 * time.Second, Ready: ready})
-}
+// flightShutdownTimeout is how long the flight app (serve-flights, up) and
+// the predictor's endpoint wait for requests in flight once told to stop.
+const flightShutdownTimeout = 10 * time.Second
 
 // urlOf turns a listen address into a browsable URL.
 func urlOf(addr, path string) string {
@@ -227,9 +224,10 @@ the predictor's: the app records issued ids in it and reads predictions back.`,
 			return err
 		}
 		defer s.Close()
-		return serveHandler(ctx, o.addr, s.App, log, func(a string) {
-			log.Info("serving flights", "url", urlOf(a, "/flights/delays/predict_kafka"), "model", sc.Name(), "brokers", s.Brokers)
-		})
+		return serve.Serve(ctx, serve.ServerConfig{Addr: o.addr, Handler: s.App, Logger: log,
+			ShutdownTimeout: flightShutdownTimeout, Ready: func(a string) {
+				log.Info("serving flights", "url", urlOf(a, "/flights/delays/predict_kafka"), "model", sc.Name(), "brokers", s.Brokers)
+			}})
 	},
 }
 

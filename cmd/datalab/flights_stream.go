@@ -12,14 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/datalabhq/datalab/flights/stream"
+	"github.com/datalabhq/datalab/pipeline/serve"
 )
 
 // defaultPredictorAddr serves the predictor's /healthz and /metrics on
@@ -123,20 +121,25 @@ func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, rea
 	if err != nil {
 		return kafka.Explain(err)
 	}
-	reg := prometheus.NewRegistry()
+	reg := serve.NewRegistry()
 	pr, err := stream.NewPredictor(stream.PredictorConfig{Brokers: o.brokerList(), Group: o.group,
 		Topics: o.topics, Scorer: sc, Store: st, Logger: log, Registerer: reg, ClientOpts: kafkaOpts, StuckAfter: o.stuckAfter})
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		pr.Health().MembershipGauge())
+	reg.MustRegister(pr.Health().MembershipGauge())
 	if o.addr == "" {
 		return pr.Run(ctx)
 	}
+	// The same serving layer as the apps: security headers, request id and
+	// log, and the HTTP metrics under app="predictor".
+	web, err := serve.New(serve.Options{App: "predictor", Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", pr.HealthHandler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	web.Handle(mux, "GET /healthz", "healthz", pr.HealthHandler())
+	web.HandleMetrics(mux, reg)
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -144,13 +147,14 @@ func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, rea
 	listening := make(chan struct{})
 	g.Go(func() error {
 		defer stop()
-		return serveHandler(ctx, o.addr, mux, log, func(a string) {
-			log.Info("predictor health and metrics", "healthz", urlOf(a, "/healthz"), "metrics", urlOf(a, "/metrics"))
-			if ready != nil {
-				ready(a)
-			}
-			close(listening)
-		})
+		return serve.Serve(ctx, serve.ServerConfig{Addr: o.addr, Handler: web.Wrap(mux), Logger: log,
+			ShutdownTimeout: flightShutdownTimeout, Ready: func(a string) {
+				log.Info("predictor health and metrics", "healthz", urlOf(a, "/healthz"), "metrics", urlOf(a, "/metrics"))
+				if ready != nil {
+					ready(a)
+				}
+				close(listening)
+			}})
 	})
 	select {
 	case <-listening:

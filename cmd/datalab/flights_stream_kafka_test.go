@@ -1,22 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/flights/flighttest"
+	"github.com/datalabhq/datalab/internal/testlog"
+	"github.com/datalabhq/datalab/internal/testnet"
 	"github.com/datalabhq/datalab/internal/testpki"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -24,38 +24,16 @@ import (
 // output of any process may contain it.
 const kafkaTestPassword = "cli-Kafka-pa55word-never-logged"
 
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // process is a datalab command running in the background.
 type process struct {
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
+	out  testlog.Buffer // stdout and stderr
 	done chan struct{}
 	err  error
 }
 
-func (p *process) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
 // output is what the process printed so far.
-func (p *process) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *process) output() string { return p.out.String() }
 
 // startDatalab starts bin with args and env (added to this process's
 // environment minus any DATALAB_KAFKA_* variable); the process is
@@ -69,7 +47,7 @@ func startDatalab(t *testing.T, bin string, env []string, args ...string) *proce
 		}
 	}
 	p.cmd.Env = append(p.cmd.Env, env...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,11 +70,11 @@ func startDatalab(t *testing.T, bin string, env []string, args ...string) *proce
 // waitHTTP waits until GET url answers 200.
 func waitHTTP(t *testing.T, u string, procs ...*process) {
 	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	testwait.Until(t, 60*time.Second, 100*time.Millisecond, u+" to answer 200", func() bool {
 		if resp, err := http.Get(u); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return true
 			}
 		}
 		for _, p := range procs {
@@ -106,10 +84,8 @@ func waitHTTP(t *testing.T, u string, procs ...*process) {
 			default:
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer 200 within 60s", u)
-		}
-	}
+		return false
+	})
 }
 
 // TestKafkaSecurityCommands runs `datalab broker` with TLS and a
@@ -121,8 +97,7 @@ func waitHTTP(t *testing.T, u string, procs ...*process) {
 // missing. The password appears in no output.
 func TestKafkaSecurityCommands(t *testing.T) {
 	t.Parallel()
-	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
-	distances := testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
+	model, distances := flighttest.ModelDir(t), flighttest.DistancesPath(t)
 	bin := buildDatalab(t)
 	pki := testpki.New(t)
 	dir := t.TempDir()
@@ -130,7 +105,7 @@ func TestKafkaSecurityCommands(t *testing.T) {
 	if err := os.WriteFile(passFile, []byte(kafkaTestPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	brokerAddr, predictorAddr, appAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	brokerAddr, predictorAddr, appAddr := testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t)
 	store := filepath.Join(dir, "flights.sqlite")
 	kafkaEnv := []string{
 		"DATALAB_BROKERS=" + brokerAddr,
@@ -145,15 +120,18 @@ func TestKafkaSecurityCommands(t *testing.T) {
 
 	broker := startDatalab(t, bin, append(kafkaEnv, "DATALAB_BROKER_TLS_CERT="+pki.ServerCert, "DATALAB_BROKER_TLS_KEY="+pki.ServerKey),
 		"broker", "--addr", brokerAddr, "--data-dir", "")
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(broker.output(), "embedded broker listening"); time.Sleep(50 * time.Millisecond) {
+	if !testwait.Poll(30*time.Second, 50*time.Millisecond, func() bool {
+		if strings.Contains(broker.output(), "embedded broker listening") {
+			return true
+		}
 		select {
 		case <-broker.done:
 			t.Fatalf("broker exited: %v\n%s", broker.err, broker.output())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broker did not start:\n%s", broker.output())
-		}
+		return false
+	}) {
+		t.Fatalf("broker did not start:\n%s", broker.output())
 	}
 	// The broker took its TLS certificate and user from the variables: a
 	// plaintext, anonymous client is refused.
@@ -184,7 +162,8 @@ func TestKafkaSecurityCommands(t *testing.T) {
 	if err != nil || posted.ID == "" {
 		t.Fatalf("POST: %d %+v %v", resp.StatusCode, posted, err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	var status string
+	if !testwait.Poll(30*time.Second, 50*time.Millisecond, func() bool {
 		resp, err := http.Get("http://" + appAddr + "/flights/delays/predict/classify_realtime/response/" + posted.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -192,12 +171,10 @@ func TestKafkaSecurityCommands(t *testing.T) {
 		var got struct{ Status string }
 		json.NewDecoder(resp.Body).Decode(&got)
 		resp.Body.Close()
-		if got.Status == "OK" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no prediction for %s within 30s (last status %q)", posted.ID, got.Status)
-		}
+		status = got.Status
+		return status == "OK"
+	}) {
+		t.Fatalf("no prediction for %s within 30s (last status %q)", posted.ID, status)
 	}
 
 	// Wrong password, given by variable this time; and no TLS.

@@ -14,8 +14,10 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightstore"
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/flighttest"
 	"github.com/datalabhq/datalab/flights/stream"
-	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/internal/testnet"
+	"github.com/datalabhq/datalab/internal/testwait"
 )
 
 // TestPredictorKilledMidStream runs the flight app and the predictor as
@@ -32,8 +34,7 @@ func TestPredictorKilledMidStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs three processes")
 	}
-	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
-	distances := testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
+	model, distances := flighttest.ModelDir(t), flighttest.DistancesPath(t)
 	bin := buildDatalab(t)
 	b, err := stream.StartBroker(stream.BrokerConfig{Addr: "127.0.0.1:0", DataDir: filepath.Join(t.TempDir(), "kafka"), Partitions: 3})
 	if err != nil {
@@ -42,7 +43,7 @@ func TestPredictorKilledMidStream(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 	storePath := filepath.Join(t.TempDir(), "flights.sqlite")
 	common := []string{"--brokers", b.Addr(), "--store", storePath, "--model", model, "--partitions", "3"}
-	appAddr, predAddr := freeAddr(t), freeAddr(t)
+	appAddr, predAddr := testnet.FreeAddr(t), testnet.FreeAddr(t)
 	app := startDatalab(t, bin, nil, append([]string{"serve-flights", "--addr", appAddr, "--distances", distances}, common...)...)
 	waitHTTP(t, "http://"+appAddr+"/healthz", app)
 	predArgs := append([]string{"predictor", "--addr", predAddr, "--group", "kill-test"}, common...)
@@ -82,13 +83,13 @@ func TestPredictorKilledMidStream(t *testing.T) {
 
 	// Kill the predictor once it has stored some answers.
 	var before int64
-	for deadline := time.Now().Add(60 * time.Second); before < 40; time.Sleep(5 * time.Millisecond) {
+	if !testwait.Poll(60*time.Second, 5*time.Millisecond, func() bool {
 		if before, err = st.Count(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the predictor stored %d answers in 60s:\n%s", before, pred.output())
-		}
+		return before >= 40
+	}) {
+		t.Fatalf("the predictor stored %d answers in 60s:\n%s", before, pred.output())
 	}
 	if err := pred.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown, no commit
 		t.Fatal(err)
@@ -119,17 +120,14 @@ func TestPredictorKilledMidStream(t *testing.T) {
 		t.Fatalf("%d ids issued, want %d", len(issued), n)
 	}
 	for _, id := range issued {
-		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			_, status, err := st.Get(ctx, id)
-			if err != nil {
+		var status flightstore.Status
+		if !testwait.Poll(90*time.Second, 20*time.Millisecond, func() bool {
+			if _, status, err = st.Get(ctx, id); err != nil {
 				t.Fatal(err)
 			}
-			if status == flightstore.Done {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("id %s is %v 90s after the restart:\n%s", id, status, restarted.output())
-			}
+			return status == flightstore.Done
+		}) {
+			t.Fatalf("id %s is %v 90s after the restart:\n%s", id, status, restarted.output())
 		}
 	}
 	if got, err := st.Count(ctx); err != nil || got != n {

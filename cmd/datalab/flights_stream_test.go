@@ -15,9 +15,10 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightdelay"
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/flighttest"
 	"github.com/datalabhq/datalab/flights/stream"
-	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/internal/testwait"
+	"github.com/datalabhq/datalab/pipeline/serve"
 )
 
 // TestPredictorEndpoint runs `datalab predictor` against the embedded
@@ -25,8 +26,7 @@ import (
 // stored prediction, `datalab healthcheck` agrees, and /healthz turns 503
 // with a Kafka reason when the broker goes away.
 func TestPredictorEndpoint(t *testing.T) {
-	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
-	distances := testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
+	model := flighttest.ModelDir(t)
 	b, err := stream.StartBroker(stream.BrokerConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -63,11 +63,7 @@ func TestPredictorEndpoint(t *testing.T) {
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited 30s for %s", what)
-			}
-		}
+		testwait.Until(t, 30*time.Second, 50*time.Millisecond, what, cond)
 	}
 
 	var code int
@@ -81,16 +77,23 @@ func TestPredictorEndpoint(t *testing.T) {
 	if err := runHealthcheck(ctx, base+"/healthz", 2*time.Second, &out); err != nil {
 		t.Errorf("datalab healthcheck: %v", err)
 	}
+	// Served behind the apps' layer: the same security headers and request
+	// id on every answer.
+	for _, path := range []string{"/healthz", "/metrics", "/nowhere"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		if h.Get("Content-Security-Policy") != serve.ContentSecurityPolicy() || h.Get("X-Content-Type-Options") != "nosniff" ||
+			h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "no-referrer" || len(h.Get(serve.RequestIDHeader)) != 16 {
+			t.Errorf("%s: %d without the serving layer's headers: %v", path, resp.StatusCode, h)
+		}
+	}
 
 	// One request through Kafka shows on /metrics.
-	sc, err := flightdelay.LoadScorer(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dist, err := ingest.LoadDistances(distances)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, dist := flighttest.Fixtures(t)
 	req, err := (&flightdelay.Enricher{Distances: dist, Scorer: sc}).Enrich(flightdelay.DefaultForm)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +121,11 @@ func TestPredictorEndpoint(t *testing.T) {
 		return strings.Contains(body, `datalab_flight_predictor_records_total{outcome="stored"} 1`)
 	})
 	for _, m := range []string{"datalab_flight_predictor_group_member 1", "datalab_flight_predictor_batch_seconds_count 1",
-		`datalab_flight_predictor_records_total{outcome="dead_letter"} 0`, "go_goroutines", "process_cpu_seconds_total"} {
+		`datalab_flight_predictor_records_total{outcome="dead_letter"} 0`, "go_goroutines", "process_cpu_seconds_total",
+		// The apps' HTTP metrics, labelled app="predictor".
+		`datalab_http_requests_total{app="predictor",code="200",handler="healthz",method="get"} `,
+		`datalab_http_requests_total{app="predictor",code="200",handler="metrics",method="get"} `,
+		`datalab_http_request_duration_seconds_count{app="predictor",handler="healthz"} `} {
 		if !strings.Contains(body, m) {
 			t.Errorf("/metrics lacks %q", m)
 		}
@@ -154,7 +161,7 @@ func TestPredictorEndpoint(t *testing.T) {
 
 // A taken --addr fails at startup, before the predictor joins its group.
 func TestPredictorAddrInUse(t *testing.T) {
-	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
+	model := flighttest.ModelDir(t)
 	b, err := stream.StartBroker(stream.BrokerConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)

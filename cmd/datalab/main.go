@@ -25,6 +25,8 @@
 //	                   commands;
 //	                   flights_spark.go: spark, train flights --engine spark;
 //	                   flights_model.go: predict, model inspect)
+//	models.go          models: the registry (register, promote, rollback,
+//	                   list, show, history)
 //	ops.go             image, healthcheck (ops_deploy.go: deploy;
 //	                   ops_up.go: up)
 package main

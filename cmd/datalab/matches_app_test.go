@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/internal/testlog"
+	"github.com/datalabhq/datalab/internal/testnet"
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 )
@@ -192,7 +193,7 @@ func TestServeDashboardFlags(t *testing.T) {
 		}
 	}
 
-	dashAddr := freeAddr(t)
+	dashAddr := testnet.FreeAddr(t)
 	addr, stop := start(t, serveOptions{dashboardAddr: dashAddr, dashboardToken: "tok-123"})
 	if addr == "" {
 		t.Fatal(stop())

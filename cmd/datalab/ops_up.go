@@ -18,6 +18,7 @@ import (
 	"github.com/datalabhq/datalab/flights/flightmodel"
 	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/matches/matchmodel"
+	"github.com/datalabhq/datalab/pipeline/serve"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
@@ -146,10 +147,11 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		err := serveHandler(ctx, o.flightAddr, stack.App, log, func(a string) {
-			announce("flights", urlOf(a, "/flights/delays/predict_kafka"))
-			announce("metrics", urlOf(a, "/metrics"))
-		})
+		err := serve.Serve(ctx, serve.ServerConfig{Addr: o.flightAddr, Handler: stack.App, Logger: log,
+			ShutdownTimeout: flightShutdownTimeout, Ready: func(a string) {
+				announce("flights", urlOf(a, "/flights/delays/predict_kafka"))
+				announce("metrics", urlOf(a, "/metrics"))
+			}})
 		if err != nil {
 			errs <- fmt.Errorf("flight app: %w", err)
 			cancel()

@@ -17,7 +17,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/datalabhq/datalab/internal/browsertest"
+	"github.com/datalabhq/datalab/internal/testlog"
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/pipeline/ingest"
 )
 
@@ -139,8 +141,8 @@ func TestLabRunsNotebookInBrowser(t *testing.T) {
 type labServer struct {
 	cmd     *exec.Cmd
 	tree    string // the printed /tree?token=… URL
-	stdout  syncBuffer
-	stderr  syncBuffer
+	stdout  testlog.Buffer
+	stderr  testlog.Buffer
 	done    chan struct{} // closed when the command exited
 	waitErr error         // its exit, once done is closed
 }
@@ -182,18 +184,18 @@ func startLab(t *testing.T, bin, root, tools string, args ...string) *labServer 
 			t.Logf("datalab lab stderr (server and kernel log):\n%s", l.stderr.String())
 		}
 	})
-	deadline := time.After(2 * time.Minute)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for l.tree == "" {
+	if !testwait.Poll(2*time.Minute, 100*time.Millisecond, func() bool {
+		if l.tree = labTreeURL.FindString(l.stdout.String()); l.tree != "" {
+			return true
+		}
 		select {
 		case <-l.done:
 			t.Fatalf("datalab lab exited before printing the URL: %v\nstdout:\n%s\nstderr:\n%s", l.waitErr, l.stdout.String(), l.stderr.String())
-		case <-deadline:
-			t.Fatalf("no URL from datalab lab in 2 minutes\nstdout:\n%s\nstderr:\n%s", l.stdout.String(), l.stderr.String())
-		case <-tick.C:
-			l.tree = labTreeURL.FindString(l.stdout.String())
+		default:
 		}
+		return false
+	}) {
+		t.Fatalf("no URL from datalab lab in 2 minutes\nstdout:\n%s\nstderr:\n%s", l.stdout.String(), l.stderr.String())
 	}
 	t.Logf("server answered after %v: %s", time.Since(start).Round(time.Millisecond), l.tree)
 	return l

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/lfspointer"
 	"github.com/datalabhq/datalab/pipeline/objstore"
 	"github.com/datalabhq/datalab/pipeline/objstore/layout"
@@ -49,7 +50,7 @@ func TestRunRemoteS3(t *testing.T) {
 	// Whatever PySpark job files the tree holds go to scripts/;
 	// one more makes sure the check below is never vacuous.
 	job := filepath.Join(dir, filepath.FromSlash(layout.SparkJobDir), "remote_test_job.py")
-	writeFixture(t, job, "# written by cmd/datalab/run_remote_test.go\nprint('spark')\n")
+	testtree.WriteFile(t, job, "# written by cmd/datalab/run_remote_test.go\nprint('spark')\n")
 	env := append(awsEnv, "DATALAB_MIRROR="+mirror, "DATALAB_STORE=", "DATALAB_RETRIES=0", "DATALAB_REMOTE=")
 
 	args := append([]string{"run", "--remote", fake.URL()}, remoteStages...)
@@ -230,7 +231,7 @@ func TestSiteHistoryS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFixture(t, filepath.Join(dir2, "datalab.lock"), string(lock))
+	testtree.WriteFile(t, filepath.Join(dir2, "datalab.lock"), string(lock))
 	run2 := invoke(dir2, "10")
 
 	// The second run ran what max_depth changes and fetched the rest.
@@ -346,7 +347,7 @@ func cleanCopy(t *testing.T, src string) string {
 		if err != nil {
 			return err
 		}
-		writeFixture(t, filepath.Join(dst, filepath.FromSlash(rel)), string(b))
+		testtree.WriteFile(t, filepath.Join(dst, filepath.FromSlash(rel)), string(b))
 		return nil
 	})
 	if err != nil {
@@ -370,14 +371,4 @@ func runIDOf(t *testing.T, out string) string {
 func hexSHA256(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-func writeFixture(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/datalabhq/datalab/internal/testtree"
 )
 
 func TestParseBucket(t *testing.T) {
@@ -123,13 +125,13 @@ func TestIngestScript(t *testing.T) {
 			filepath.Join(s3dir, "raw/matches/international_matches.csv"):     "other set\n",
 			filepath.Join(rec, ".keep"):                                       "",
 		} {
-			writeFile(t, path, content)
+			testtree.WriteFile(t, path, content)
 			if filepath.Dir(path) == bin {
 				os.Chmod(path, 0o755)
 			}
 		}
 		node := filepath.Join(dir, "datalab-linux-amd64")
-		writeFile(t, node, string(elfHeader(elf.EM_X86_64)))
+		testtree.WriteFile(t, node, string(elfHeader(elf.EM_X86_64)))
 		cfg := Config{Bucket: Bucket{Name: "lab-bucket"}}.WithDefaults()
 		p, err := makePlan(cfg, newSetup(t, true).job, &Ingest{DataDir: filepath.Join(s3dir, "raw"), Binary: node})
 		if err != nil {
@@ -194,9 +196,9 @@ func TestBootstrapScriptParses(t *testing.T) {
 func TestCheckNodeBinary(t *testing.T) {
 	dir := t.TempDir()
 	amd, arm, script := filepath.Join(dir, "amd64"), filepath.Join(dir, "arm64"), filepath.Join(dir, "script")
-	writeFile(t, amd, string(elfHeader(elf.EM_X86_64)))
-	writeFile(t, arm, string(elfHeader(elf.EM_AARCH64)))
-	writeFile(t, script, "#!/bin/sh\n")
+	testtree.WriteFile(t, amd, string(elfHeader(elf.EM_X86_64)))
+	testtree.WriteFile(t, arm, string(elfHeader(elf.EM_AARCH64)))
+	testtree.WriteFile(t, script, "#!/bin/sh\n")
 	graviton := []string{"m6g.xlarge", "m7gd.xlarge", "c7gn.2xlarge"}
 	for _, c := range []struct {
 		file  string

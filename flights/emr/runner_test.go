@@ -25,6 +25,7 @@ import (
 	"github.com/datalabhq/datalab/flights/flightmodel"
 	"github.com/datalabhq/datalab/flights/sparkjob"
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/objstore/objstoretest"
 	"github.com/datalabhq/datalab/pipeline/sparkml"
 )
@@ -82,14 +83,14 @@ func newSetup(t *testing.T, ingest bool) *setup {
 			"distances/origin_dest_distances.jsonl": `{"Origin":"ATL","Dest":"SFO","Distance":2139.0}` + "\n",
 			"matches/international_matches.csv":     "not a flight file\n",
 		} {
-			writeFile(t, filepath.Join(data, rel), content)
+			testtree.WriteFile(t, filepath.Join(data, rel), content)
 		}
 		bin := filepath.Join(dir, "datalab-linux-amd64")
-		writeFile(t, bin, string(s.binary))
+		testtree.WriteFile(t, bin, string(s.binary))
 		s.runner.Ingest = &Ingest{DataDir: data, Binary: bin}
 	} else {
 		v.Data = filepath.Join(dir, "bts2008.parquet")
-		writeFile(t, v.Data, "PAR1 ingested locally PAR1")
+		testtree.WriteFile(t, v.Data, "PAR1 ingested locally PAR1")
 	}
 	s.job = sparkjob.NewJob(flightmodel.Config{TestFraction: 0.2, SplitSeed: 2008}, v, filepath.Join(dir, "models"))
 	return s
@@ -104,16 +105,6 @@ func elfHeader(machine elf.Machine) []byte {
 	var b bytes.Buffer
 	binary.Write(&b, binary.LittleEndian, h)
 	return b.Bytes()
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // writeModel puts s.model under models/flights/bts through the S3 API, as
@@ -517,7 +508,7 @@ func TestTerminateOnEveryErrorPath(t *testing.T) {
 				s.writeModel(t)
 			}
 			c.arrange(t, s, cancel)
-			writeFile(t, filepath.Join(s.job.ModelDir, "previous"), "keep me")
+			testtree.WriteFile(t, filepath.Join(s.job.ModelDir, "previous"), "keep me")
 			_, err := s.runner.Submit(ctx, s.job)
 			t.Logf("Submit: %v", err)
 			switch {

@@ -34,8 +34,6 @@ import (
 	"github.com/datalabhq/datalab/flights/flightstore"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/datalabhq/datalab/pipeline/serve"
 )
@@ -103,8 +101,7 @@ func New(cfg Config) (*App, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Registry == nil {
-		cfg.Registry = prometheus.NewRegistry()
-		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		cfg.Registry = serve.NewRegistry()
 	}
 	a := &App{cfg: cfg, log: cfg.Logger.With("component", "flightapp"), mux: http.NewServeMux(), registry: cfg.Registry}
 	web, err := serve.New(serve.Options{App: "flights", Logger: cfg.Logger, Registerer: cfg.Registry,
@@ -118,7 +115,7 @@ func New(cfg Config) (*App, error) {
 	a.handle("GET /flights/delays/predict/classify_realtime/response/{id}", "response", a.response)
 	a.handle("POST /api/v1/flights/predict", "api_predict", a.predictSync)
 	a.handle("GET /healthz", "healthz", a.healthz)
-	a.web.Handle(a.mux, "GET /metrics", "metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	a.web.HandleMetrics(a.mux, cfg.Registry)
 	a.handle("GET /{$}", "root", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/flights/delays/predict_kafka", http.StatusFound)
 	})

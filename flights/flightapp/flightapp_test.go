@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,37 +21,12 @@ import (
 	"github.com/datalabhq/datalab/flights/flightstore"
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
 	"github.com/datalabhq/datalab/flights/flightstore/storetest"
+	"github.com/datalabhq/datalab/flights/flighttest"
 	"github.com/datalabhq/datalab/internal/browsertest"
-	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/pipeline/sparkml"
 	"github.com/google/uuid"
 )
-
-var (
-	fixOnce   sync.Once
-	fixScorer *flightdelay.Scorer
-	fixDist   *ingest.DistanceTable
-	fixErr    error
-)
-
-func modelDir(t testing.TB) string {
-	return testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
-}
-
-func fixtures(t testing.TB) (*flightdelay.Scorer, *ingest.DistanceTable) {
-	t.Helper()
-	model, dist := modelDir(t), testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
-	fixOnce.Do(func() {
-		if fixScorer, fixErr = flightdelay.LoadScorer(model); fixErr == nil {
-			fixDist, fixErr = ingest.LoadDistances(dist)
-		}
-	})
-	if fixErr != nil {
-		t.Fatal(fixErr)
-	}
-	return fixScorer, fixDist
-}
 
 type testStack struct {
 	*flightapp.Stack
@@ -64,7 +38,7 @@ type testStack struct {
 // with a SQLite store.
 func startStack(t *testing.T, predictor bool) *testStack {
 	t.Helper()
-	sc, dist := fixtures(t)
+	sc, dist := flighttest.Fixtures(t)
 	st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "flights.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -114,17 +88,21 @@ func getResponse(t *testing.T, base, id string) (int, map[string]any) {
 // waitOK polls the response route until the prediction is there.
 func waitOK(t *testing.T, base, id string, within time.Duration) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		code, body := getResponse(t, base, id)
+	var code int
+	var body map[string]any
+	if !testwait.Poll(within, 5*time.Millisecond, func() bool {
+		code, body = getResponse(t, base, id)
 		if code == 200 && body["status"] == "OK" {
-			return body
+			return true
 		}
-		if code != 200 || body["status"] != "WAIT" || time.Now().After(deadline) {
+		if code != 200 || body["status"] != "WAIT" {
 			t.Fatalf("response for %s: %d %v", id, code, body)
 		}
-		time.Sleep(5 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("response for %s: %d %v", id, code, body)
 	}
+	return body
 }
 
 func seedForm() url.Values {
@@ -154,7 +132,7 @@ func TestSeedContract(t *testing.T) {
 	}
 
 	// A restarted app: a new handler over the same store.
-	sc, dist := fixtures(t)
+	sc, dist := flighttest.Fixtures(t)
 	app2, err := flightapp.New(flightapp.Config{Enricher: &flightdelay.Enricher{Distances: dist, Scorer: sc},
 		Scorer: sc, Store: s.store, Publisher: s.Producer, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -187,7 +165,7 @@ func TestSeedContract(t *testing.T) {
 
 // startPredictorOn runs a second stack's predictor against s's broker.
 func startPredictorOn(t *testing.T, s *testStack) *flightapp.Stack {
-	sc, dist := fixtures(t)
+	sc, dist := flighttest.Fixtures(t)
 	p, err := flightapp.StartStack(context.Background(), flightapp.StackConfig{Brokers: s.Brokers, Scorer: sc,
 		Distances: dist, Store: s.store, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -305,7 +283,7 @@ func TestSyncAPIAndOps(t *testing.T) {
 // sparkml directly, as `datalab predict` does.
 func TestSameAsSparkml(t *testing.T) {
 	s := startStack(t, true)
-	p, err := sparkml.LoadPipeline(modelDir(t))
+	p, err := sparkml.LoadPipeline(flighttest.ModelDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,18 +339,14 @@ func TestBrowser(t *testing.T) {
 	if got := browsertest.Get(t, b, chromedp.Text("#result")); got != "Processing…" {
 		t.Fatalf("right after submit the page shows %q", got)
 	}
-	// Watch the status line as a person would, every 20 ms.
-	var label string
-	for {
-		if browsertest.Get(t, b, chromedp.AttributeValue("#result", "class")).Value == "done" {
-			label = browsertest.Get(t, b, chromedp.Text("#result"))
-			break
-		}
-		if time.Since(start) > 5*time.Second {
-			t.Fatalf("after 5 s the page shows %q", browsertest.Get(t, b, chromedp.Text("#result")))
-		}
-		time.Sleep(20 * time.Millisecond)
+	// Watch the status line as a person would, every 20 ms, until 5 s
+	// after the submit.
+	if !testwait.Poll(5*time.Second-time.Since(start), 20*time.Millisecond, func() bool {
+		return browsertest.Get(t, b, chromedp.AttributeValue("#result", "class")).Value == "done"
+	}) {
+		t.Fatalf("after 5 s the page shows %q", browsertest.Get(t, b, chromedp.Text("#result")))
 	}
+	label := browsertest.Get(t, b, chromedp.Text("#result"))
 	elapsed := time.Since(start)
 	if elapsed > 2*time.Second {
 		t.Fatalf("label after %v, want within 2 s", elapsed)
@@ -408,7 +382,7 @@ func TestBrowser(t *testing.T) {
 // it again (the page shows the message), and once the store has removed it
 // 404 with a message that names expiry as a cause.
 func TestExpiredRequest(t *testing.T) {
-	sc, dist := fixtures(t)
+	sc, dist := flighttest.Fixtures(t)
 	clock := storetest.NewClock(time.Now())
 	st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "flights.db"),
 		sqlstore.WithPolicy(flightstore.Policy{PendingTTL: time.Minute, CleanupEvery: -1, Now: clock.Now}))

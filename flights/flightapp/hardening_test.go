@@ -12,6 +12,7 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightapp"
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/flighttest"
 	"github.com/datalabhq/datalab/internal/testlog"
 	"github.com/datalabhq/datalab/pipeline/serve"
 	"github.com/datalabhq/datalab/pipeline/sqldb"
@@ -31,7 +32,7 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 // request id, and the detail must be in the server log under that id. The
 // store is a real PostgreSQL / MariaDB behind a relay the test cuts.
 func TestInternalErrorsStayInTheLog(t *testing.T) {
-	sc, dist := fixtures(t)
+	sc, dist := flighttest.Fixtures(t)
 	for _, d := range []sqldb.Dialect{sqldb.Postgres, sqldb.MySQL} {
 		t.Run(string(d), func(t *testing.T) {
 			direct := sqldbtest.DSN(t, d)

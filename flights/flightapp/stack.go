@@ -13,8 +13,8 @@ import (
 	"github.com/datalabhq/datalab/flights/flightstore"
 	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/serve"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // StackConfig configures StartStack.
@@ -116,8 +116,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 	if err := stream.EnsureTopics(tctx, p.Client(), cfg.Partitions, cfg.Topics.All()...); err != nil {
 		return fail(cfg.Kafka.Explain(err))
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := serve.NewRegistry()
 	s.App, err = New(Config{
 		Enricher: &flightdelay.Enricher{Distances: cfg.Distances, Scorer: cfg.Scorer},
 		Scorer:   cfg.Scorer, Store: cfg.Store, Publisher: p, Logger: cfg.Logger, Registry: reg,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightapp"
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
+	"github.com/datalabhq/datalab/flights/flighttest"
 	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/internal/testpki"
 )
@@ -27,7 +28,7 @@ func TestStackOverTLSAndSASL(t *testing.T) {
 	}
 	users := []stream.BrokerUser{{Mechanism: stream.MechanismSCRAMSHA256, Name: "flights", Password: "stack-test-password"}}
 	good := stream.Security{TLSCAFile: pki.CA, SASLMechanism: stream.MechanismSCRAMSHA256, SASLUsername: "flights", SASLPassword: "stack-test-password"}
-	sc, dist := fixtures(t)
+	sc, dist := flighttest.Fixtures(t)
 	start := func(sec stream.Security) (*flightapp.Stack, *sqlstore.Store, error) {
 		st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "flights.db"))
 		if err != nil {

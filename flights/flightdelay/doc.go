@@ -5,7 +5,8 @@
 // validation, and the Scorer that turns a request into a prediction through
 // a Spark-format pipeline loaded by pipeline/sparkml.
 //
-// It sits after pipeline/sparkml and pipeline/ingest in the flow and before
+// It sits after pipeline/sparkml, pipeline/ingest and flights/flightfeat
+// (whose Route is the route key of every request) in the flow and before
 // the stores (flights/flightstore), the Kafka plumbing (flights/stream)
 // and the web app (flights/flightapp), which all share these types so
 // that the JSON field names of the seed's contract live in one place.

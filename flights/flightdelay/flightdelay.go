@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/datalabhq/datalab/flights/flightfeat"
 )
 
 // DateLayout is the layout of FlightDate (the seed's ISO date).
@@ -42,8 +44,8 @@ type Request struct {
 	UUID string `json:"UUID"`
 }
 
-// Route is the model's route feature, Origin + "-" + Dest.
-func (r Request) Route() string { return r.Origin + "-" + r.Dest }
+// Route is the model's route feature, flightfeat.Route(Origin, Dest).
+func (r Request) Route() string { return flightfeat.Route(r.Origin, r.Dest) }
 
 // Prediction is the stored prediction document: the seed's fields
 // {Origin, DayOfWeek, DayOfYear, DayOfMonth, Dest, DepDelay, Timestamp,

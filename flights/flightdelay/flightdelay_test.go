@@ -1,57 +1,31 @@
-package flightdelay
+package flightdelay_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/flights/flightdelay"
+	"github.com/datalabhq/datalab/flights/flighttest"
 	"github.com/datalabhq/datalab/pipeline/sparkml"
 )
 
-var (
-	fixtureOnce   sync.Once
-	fixtureScorer *Scorer
-	fixtureDist   *ingest.DistanceTable
-	fixtureErr    error
-)
-
-// fixtures loads the Spark 3.3.3 course model and the distance table from
-// the data mirror once per test binary.
-func fixtures(t testing.TB) (*Scorer, *ingest.DistanceTable) {
-	t.Helper()
-	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
-	dist := testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
-	fixtureOnce.Do(func() {
-		fixtureScorer, fixtureErr = LoadScorer(model)
-		if fixtureErr == nil {
-			fixtureDist, fixtureErr = ingest.LoadDistances(dist)
-		}
-	})
-	if fixtureErr != nil {
-		t.Fatal(fixtureErr)
-	}
-	return fixtureScorer, fixtureDist
-}
-
-func fixedEnricher(t testing.TB) *Enricher {
-	s, d := fixtures(t)
-	return &Enricher{Distances: d, Scorer: s,
+func fixedEnricher(t testing.TB) *flightdelay.Enricher {
+	s, d := flighttest.Fixtures(t)
+	return &flightdelay.Enricher{Distances: d, Scorer: s,
 		Now:   func() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) },
 		NewID: func() string { return "6f1c0f3e-8d0c-4a57-9e0b-0c8f5e0c1a11" }}
 }
 
 func TestEnrichSeedDefaults(t *testing.T) {
-	r, err := fixedEnricher(t).Enrich(DefaultForm)
+	r, err := fixedEnricher(t).Enrich(flightdelay.DefaultForm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// 2016-12-25 was a Sunday: 7 here, 6 in the seed (its Monday=0 bug).
-	want := Request{DepDelay: 5, Carrier: "AA", FlightDate: "2016-12-25", Dest: "SFO", Origin: "ATL",
+	want := flightdelay.Request{DepDelay: 5, Carrier: "AA", FlightDate: "2016-12-25", Dest: "SFO", Origin: "ATL",
 		Distance: 2139, DayOfYear: 360, DayOfMonth: 25, DayOfWeek: 7,
 		Timestamp: "2026-11-23T10:00:00Z", UUID: "6f1c0f3e-8d0c-4a57-9e0b-0c8f5e0c1a11"}
 	if !sameRequest(r, want) {
@@ -62,13 +36,13 @@ func TestEnrichSeedDefaults(t *testing.T) {
 	if string(b) != wantJSON {
 		t.Fatalf("message\n%s\nwant the seed's field order\n%s", b, wantJSON)
 	}
-	back, err := DecodeRequest(b)
+	back, err := flightdelay.DecodeRequest(b)
 	if err != nil || !sameRequest(back, r) {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
 }
 
-func sameRequest(a, b Request) bool {
+func sameRequest(a, b flightdelay.Request) bool {
 	an, bn := a.FlightNum, b.FlightNum
 	a.FlightNum, b.FlightNum = nil, nil
 	if a != b {
@@ -79,8 +53,8 @@ func sameRequest(a, b Request) bool {
 
 func TestISOWeekday(t *testing.T) {
 	for day, want := range map[string]int{"2016-12-19": 1, "2016-12-24": 6, "2016-12-25": 7, "2015-01-01": 4} {
-		d, _ := time.Parse(DateLayout, day)
-		if got := ISOWeekday(d); got != want {
+		d, _ := time.Parse(flightdelay.DateLayout, day)
+		if got := flightdelay.ISOWeekday(d); got != want {
 			t.Errorf("%s: %d, want %d", day, got, want)
 		}
 	}
@@ -88,35 +62,35 @@ func TestISOWeekday(t *testing.T) {
 
 func TestEnrichRejects(t *testing.T) {
 	e := fixedEnricher(t)
-	ok := DefaultForm
+	ok := flightdelay.DefaultForm
 	tests := []struct {
 		name  string
-		edit  func(f *Form)
+		edit  func(f *flightdelay.Form)
 		field string
 		text  string
 	}{
-		{"missing delay", func(f *Form) { f.DepDelay = "" }, "DepDelay", "missing"},
-		{"delay not a number", func(f *Form) { f.DepDelay = "five" }, "DepDelay", "not a number"},
-		{"delay NaN", func(f *Form) { f.DepDelay = "NaN" }, "DepDelay", "not a number"},
-		{"delay huge", func(f *Form) { f.DepDelay = "1e9" }, "DepDelay", "outside"},
-		{"missing carrier", func(f *Form) { f.Carrier = "" }, "Carrier", "missing"},
-		{"carrier symbols", func(f *Form) { f.Carrier = "A$" }, "Carrier", "uppercase letters"},
-		{"unknown carrier", func(f *Form) { f.Carrier = "ZZ" }, "Carrier", `does not know Carrier "ZZ"`},
-		{"bad date", func(f *Form) { f.FlightDate = "2016-02-30" }, "FlightDate", "not a date"},
-		{"date words", func(f *Form) { f.FlightDate = "yesterday" }, "FlightDate", "not a date"},
-		{"date out of range", func(f *Form) { f.FlightDate = "1850-01-01" }, "FlightDate", "outside"},
-		{"missing origin", func(f *Form) { f.Origin = "" }, "Origin", "missing"},
-		{"long origin", func(f *Form) { f.Origin = "ATLANTA" }, "Origin", "character code"},
-		{"same airports", func(f *Form) { f.Dest = "ATL" }, "Dest", "same as Origin"},
-		{"unknown pair", func(f *Form) { f.Origin, f.Dest = "ATL", "ZZZ" }, "Dest", "no distance for ATL→ZZZ"},
-		{"bad flight number", func(f *Form) { f.FlightNum = "12ab" }, "FlightNum", "digits"},
+		{"missing delay", func(f *flightdelay.Form) { f.DepDelay = "" }, "DepDelay", "missing"},
+		{"delay not a number", func(f *flightdelay.Form) { f.DepDelay = "five" }, "DepDelay", "not a number"},
+		{"delay NaN", func(f *flightdelay.Form) { f.DepDelay = "NaN" }, "DepDelay", "not a number"},
+		{"delay huge", func(f *flightdelay.Form) { f.DepDelay = "1e9" }, "DepDelay", "outside"},
+		{"missing carrier", func(f *flightdelay.Form) { f.Carrier = "" }, "Carrier", "missing"},
+		{"carrier symbols", func(f *flightdelay.Form) { f.Carrier = "A$" }, "Carrier", "uppercase letters"},
+		{"unknown carrier", func(f *flightdelay.Form) { f.Carrier = "ZZ" }, "Carrier", `does not know Carrier "ZZ"`},
+		{"bad date", func(f *flightdelay.Form) { f.FlightDate = "2016-02-30" }, "FlightDate", "not a date"},
+		{"date words", func(f *flightdelay.Form) { f.FlightDate = "yesterday" }, "FlightDate", "not a date"},
+		{"date out of range", func(f *flightdelay.Form) { f.FlightDate = "1850-01-01" }, "FlightDate", "outside"},
+		{"missing origin", func(f *flightdelay.Form) { f.Origin = "" }, "Origin", "missing"},
+		{"long origin", func(f *flightdelay.Form) { f.Origin = "ATLANTA" }, "Origin", "character code"},
+		{"same airports", func(f *flightdelay.Form) { f.Dest = "ATL" }, "Dest", "same as Origin"},
+		{"unknown pair", func(f *flightdelay.Form) { f.Origin, f.Dest = "ATL", "ZZZ" }, "Dest", "no distance for ATL→ZZZ"},
+		{"bad flight number", func(f *flightdelay.Form) { f.FlightNum = "12ab" }, "FlightNum", "digits"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := ok
 			tc.edit(&f)
 			_, err := e.Enrich(f)
-			if !IsValidation(err) {
+			if !flightdelay.IsValidation(err) {
 				t.Fatalf("err = %v, want a validation error", err)
 			}
 			if !strings.Contains(err.Error(), tc.field+": ") || !strings.Contains(err.Error(), tc.text) {
@@ -134,7 +108,7 @@ func TestEnrichRejects(t *testing.T) {
 }
 
 func TestDecodeRequestRejects(t *testing.T) {
-	good, _ := fixedEnricher(t).Enrich(DefaultForm)
+	good, _ := fixedEnricher(t).Enrich(flightdelay.DefaultForm)
 	gb, _ := json.Marshal(good)
 	edit := func(k string, v any) []byte {
 		var m map[string]any
@@ -167,7 +141,7 @@ func TestDecodeRequestRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeRequest(tc.data)
+			_, err := flightdelay.DecodeRequest(tc.data)
 			if err == nil || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("err = %v, want %q", err, tc.text)
 			}
@@ -179,21 +153,21 @@ func TestDecodeRequestRejects(t *testing.T) {
 // used directly (what `datalab predict` does) on routes of the distance
 // table, and that unknown values are caught by Check before scoring.
 func TestScoreMatchesSparkml(t *testing.T) {
-	s, _ := fixtures(t)
-	p, err := sparkml.LoadPipeline(testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3"))
+	s, _ := flighttest.Fixtures(t)
+	p, err := sparkml.LoadPipeline(flighttest.ModelDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Derive = []sparkml.Derivation{{Output: "Route", Inputs: []string{"Origin", "Dest"}, Sep: "-"}}
 	e := fixedEnricher(t)
 	var rows bytes.Buffer
-	var reqs []Request
+	var reqs []flightdelay.Request
 	for _, c := range []struct{ carrier, origin, dest, date, delay string }{
 		{"AA", "ATL", "SFO", "2016-12-25", "5"}, {"DL", "ATL", "LAX", "2015-01-05", "-10"},
 		{"UA", "SFO", "ORD", "2015-01-31", "45"}, {"WN", "LAS", "PHX", "2015-01-15", "0"},
 		{"AA", "DFW", "ORD", "2015-01-02", "120"}, {"B6", "JFK", "BOS", "2015-01-20", "-3"},
 	} {
-		r, err := e.Enrich(Form{DepDelay: c.delay, Carrier: c.carrier, FlightDate: c.date, Origin: c.origin, Dest: c.dest})
+		r, err := e.Enrich(flightdelay.Form{DepDelay: c.delay, Carrier: c.carrier, FlightDate: c.date, Origin: c.origin, Dest: c.dest})
 		if err != nil {
 			t.Fatalf("%v: %v", c, err)
 		}
@@ -219,7 +193,7 @@ func TestScoreMatchesSparkml(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Prediction != want.Prediction || len(got.Probability) != 4 || got.PredictionLabel != BucketLabels[want.Prediction] {
+		if got.Prediction != want.Prediction || len(got.Probability) != 4 || got.PredictionLabel != flightdelay.BucketLabels[want.Prediction] {
 			t.Fatalf("%s: %+v, predict gives %+v", r.Route(), got, want)
 		}
 		for k := range want.Probability {
@@ -238,7 +212,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"DepDelay":5.0,"Carrier":"AA","FlightDate":"2016-12-25","Dest":"SFO","FlightNum":"12","Origin":"ATL","Distance":2139.0,"DayOfYear":360,"DayOfMonth":25,"DayOfWeek":6,"Timestamp":"x","UUID":"y"}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := DecodeRequest(data)
+		r, err := flightdelay.DecodeRequest(data)
 		if err != nil {
 			return
 		}
@@ -246,7 +220,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("decoded request does not validate: %v", err)
 		}
 		b, _ := json.Marshal(r)
-		back, err := DecodeRequest(b)
+		back, err := flightdelay.DecodeRequest(b)
 		if err != nil || !sameRequest(back, r) {
 			t.Fatalf("re-encoded request: %+v, %v", back, err)
 		}

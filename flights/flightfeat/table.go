@@ -102,8 +102,14 @@ func (t *Table) Append(rows []ingest.FlightRow) {
 	}
 }
 
-// Route is the seed's route key, Origin + "-" + Dest.
-func Route(origin, dest string) string { return origin + "-" + dest }
+// RouteSep joins Origin and Dest in the route key, as the seed's Spark job
+// did; a saved model's Route labels ("ATL-SFO") depend on it.
+const RouteSep = "-"
+
+// Route is the seed's route key, Origin + RouteSep + Dest: the one
+// definition the features, the model's derivation (flightmodel) and the
+// served requests (flightdelay.Request.Route) share.
+func Route(origin, dest string) string { return origin + RouteSep + dest }
 
 // FromRows builds a table from ingested rows.
 func FromRows(rows []ingest.FlightRow) *Table {

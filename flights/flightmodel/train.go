@@ -61,7 +61,7 @@ type Trained struct {
 // RouteDerivation is Route = Origin-Dest, applied by Transform when a raw
 // row has no Route (the course computed it outside the Spark pipeline, so a
 // saved PipelineModel expects it as a column; see sparkml.Pipeline.Derive).
-var RouteDerivation = sparkml.Derivation{Output: flightfeat.ColRoute, Inputs: []string{flightfeat.ColOrigin, flightfeat.ColDest}, Sep: "-"}
+var RouteDerivation = sparkml.Derivation{Output: flightfeat.ColRoute, Inputs: []string{flightfeat.ColOrigin, flightfeat.ColDest}, Sep: flightfeat.RouteSep}
 
 // ForestParams returns the forest parameters of variant v for stages:
 // v.Forest with, for a categorical variant, the index features declared

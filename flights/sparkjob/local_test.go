@@ -18,6 +18,7 @@ import (
 	"github.com/datalabhq/datalab/flights/flightmodel"
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/internal/testtree"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/sparkml"
 )
@@ -328,16 +329,10 @@ func TestLocalRunnerCancel(t *testing.T) {
 		_, err := (&LocalRunner{Stdout: new(bytes.Buffer), StopGrace: 2 * time.Second}).Submit(ctx, job)
 		done <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(f.argv); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("spark-submit did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(t, 10*time.Second, 20*time.Millisecond, "spark-submit to start", func() bool {
+		_, err := os.Stat(f.argv)
+		return err == nil
+	})
 	start := time.Now()
 	cancel()
 	select {

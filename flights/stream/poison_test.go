@@ -15,6 +15,7 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightdelay"
 	"github.com/datalabhq/datalab/flights/flightstore/teststores"
+	"github.com/datalabhq/datalab/internal/testwait"
 )
 
 // longTimestamp is a valid RFC 3339 time (Go parses any number of
@@ -117,10 +118,7 @@ func TestStuckPredictorUnhealthy(t *testing.T) {
 
 			var code int
 			var body string
-			deadline := time.Now().Add(15 * time.Second)
-			for code, body = healthz(p); code != 503 && time.Now().Before(deadline); code, body = healthz(p) {
-				time.Sleep(50 * time.Millisecond)
-			}
+			testwait.Poll(15*time.Second, 50*time.Millisecond, func() bool { code, body = healthz(p); return code == 503 })
 			if code != 503 || !strings.Contains(body, "stuck") || !strings.Contains(body, "20 records waiting") {
 				t.Fatalf("/healthz while every write fails: %d %s, want 503 stuck with 20 records waiting", code, body)
 			}
@@ -135,10 +133,7 @@ func TestStuckPredictorUnhealthy(t *testing.T) {
 			waitCount(t, s.store, 20, 15*time.Second)
 			checkAll(t, s.store, reqs)
 			waitCommitted(t, s, 20)
-			deadline = time.Now().Add(10 * time.Second)
-			for code, body = healthz(p); code != 200 && time.Now().Before(deadline); code, body = healthz(p) {
-				time.Sleep(50 * time.Millisecond)
-			}
+			testwait.Poll(10*time.Second, 50*time.Millisecond, func() bool { code, body = healthz(p); return code == 200 })
 			if code != 200 || !strings.Contains(body, `"lag":0`) {
 				t.Fatalf("/healthz after the table came back: %d %s", code, body)
 			}
@@ -160,13 +155,7 @@ func TestDatabaseDownNeverDeadLetters(t *testing.T) {
 	p := s.predictorWith(t, func(c *PredictorConfig) { c.StoreTimeout = 500 * time.Millisecond })
 	_, stop := run(p)
 	defer stop()
-	deadline := time.Now().Add(15 * time.Second)
-	for p.Stats().Retries < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("predictor is not retrying the store")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(t, 15*time.Second, 20*time.Millisecond, "the predictor to retry the store 3 times", func() bool { return p.Stats().Retries >= 3 })
 	if code, body := healthz(p); code != 503 {
 		t.Errorf("/healthz with the database down: %d %s", code, body)
 	}
@@ -216,28 +205,20 @@ func deadLetters(t *testing.T, s *stack, n int) []deadLetter {
 // topic sum to n.
 func waitCommitted(t *testing.T, s *stack, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c := committed(t, s.broker.Addr(), "datalab-flight-predictor", s.topics.Request)
-		if c == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("committed offsets sum to %d, want %d", c, n)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var c int64
+	if !testwait.Poll(10*time.Second, 20*time.Millisecond, func() bool {
+		c = committed(t, s.broker.Addr(), "datalab-flight-predictor", s.topics.Request)
+		return c == n
+	}) {
+		t.Fatalf("committed offsets sum to %d, want %d", c, n)
 	}
 }
 
 // joined waits until p is in its consumer group.
 func joined(t *testing.T, p *Predictor) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for p.Health().Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("predictor not in its group: %v", p.Health().Err())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testwait.Poll(15*time.Second, 20*time.Millisecond, func() bool { return p.Health().Err() == nil }) {
+		t.Fatalf("predictor not in its group: %v", p.Health().Err())
 	}
 }
 

@@ -16,38 +16,16 @@ import (
 	"github.com/datalabhq/datalab/flights/flightdelay"
 	"github.com/datalabhq/datalab/flights/flightstore"
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
-	"github.com/datalabhq/datalab/internal/testmirror"
-	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/flights/flighttest"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var (
-	fixOnce   sync.Once
-	fixScorer *flightdelay.Scorer
-	fixDist   *ingest.DistanceTable
-	fixErr    error
-)
-
-func fixtures(t testing.TB) (*flightdelay.Scorer, *ingest.DistanceTable) {
-	t.Helper()
-	model := testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
-	dist := testmirror.Path(t, "flights", "origin_dest_distances.jsonl")
-	fixOnce.Do(func() {
-		if fixScorer, fixErr = flightdelay.LoadScorer(model); fixErr == nil {
-			fixDist, fixErr = ingest.LoadDistances(dist)
-		}
-	})
-	if fixErr != nil {
-		t.Fatal(fixErr)
-	}
-	return fixScorer, fixDist
-}
-
 // requests builds n valid requests over a few routes and dates.
 func requests(t testing.TB, n int) []flightdelay.Request {
-	s, d := fixtures(t)
+	s, d := flighttest.Fixtures(t)
 	e := &flightdelay.Enricher{Distances: d, Scorer: s}
 	routes := [][3]string{{"AA", "ATL", "SFO"}, {"DL", "ATL", "LAX"}, {"UA", "SFO", "ORD"}, {"WN", "LAS", "PHX"}}
 	out := make([]flightdelay.Request, n)
@@ -135,7 +113,7 @@ func (s *stack) predictor(t *testing.T, maxPoll int) *Predictor {
 // configuration changed by set.
 func (s *stack) predictorWith(t *testing.T, set func(*PredictorConfig)) *Predictor {
 	t.Helper()
-	sc, _ := fixtures(t)
+	sc, _ := flighttest.Fixtures(t)
 	cfg := PredictorConfig{Brokers: []string{s.broker.Addr()}, Topics: s.topics, Scorer: sc,
 		Store: s.store, RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}
@@ -206,19 +184,18 @@ func issueAll(t *testing.T, st flightstore.Store, reqs []flightdelay.Request) {
 // waitCount waits until the store holds want predictions.
 func waitCount(t *testing.T, st flightstore.Store, want int64, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		n, err := st.Count(context.Background())
-		if err != nil {
+	var n int64
+	if !testwait.Poll(within, 20*time.Millisecond, func() bool {
+		var err error
+		if n, err = st.Count(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if n == want {
-			return
-		}
-		if n > want || time.Now().After(deadline) {
+		if n > want {
 			t.Fatalf("store holds %d predictions, want %d", n, want)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return n == want
+	}) {
+		t.Fatalf("store holds %d predictions, want %d", n, want)
 	}
 }
 
@@ -311,12 +288,12 @@ func TestKillPredictorMidStream(t *testing.T) {
 	} else {
 		t.Logf("first predictor stored %d (committed %d), second stored %d: %d redelivered, 1000 documents", fs.Stored, fs.Committed, ss.Stored, redelivered)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for committed(t, s.broker.Addr(), "datalab-flight-predictor", s.topics.Request) != 1000 {
-		if time.Now().After(deadline) {
-			t.Fatalf("committed offsets sum to %d, want 1000", committed(t, s.broker.Addr(), "datalab-flight-predictor", s.topics.Request))
-		}
-		time.Sleep(20 * time.Millisecond)
+	var c int64
+	if !testwait.Poll(10*time.Second, 20*time.Millisecond, func() bool {
+		c = committed(t, s.broker.Addr(), "datalab-flight-predictor", s.topics.Request)
+		return c == 1000
+	}) {
+		t.Fatalf("committed offsets sum to %d, want 1000", c)
 	}
 }
 
@@ -330,13 +307,7 @@ func TestStoreDown(t *testing.T) {
 	p := s.predictor(t, 100)
 	_, stop := run(p)
 	defer stop()
-	deadline := time.Now().Add(10 * time.Second)
-	for p.Stats().Retries < 5 {
-		if time.Now().After(deadline) {
-			t.Fatal("predictor is not retrying the store")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, 10*time.Second, 10*time.Millisecond, "the predictor to retry the store 5 times", func() bool { return p.Stats().Retries >= 5 })
 	if c := committed(t, s.broker.Addr(), "datalab-flight-predictor", s.topics.Request); c != 0 || p.Stats().Committed != 0 {
 		t.Fatalf("committed %d (broker) / %d (predictor) while the store is down", c, p.Stats().Committed)
 	}
@@ -346,13 +317,9 @@ func TestStoreDown(t *testing.T) {
 	s.store.down.Store(false)
 	waitCount(t, s.store, 60, 10*time.Second)
 	checkAll(t, s.store, reqs)
-	deadline = time.Now().Add(5 * time.Second)
-	for committed(t, s.broker.Addr(), "datalab-flight-predictor", s.topics.Request) != 60 {
-		if time.Now().After(deadline) {
-			t.Fatal("offsets not committed after the store came back")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(t, 5*time.Second, 20*time.Millisecond, "the 60 offsets to be committed after the store came back", func() bool {
+		return committed(t, s.broker.Addr(), "datalab-flight-predictor", s.topics.Request) == 60
+	})
 }
 
 // TestPoisonMessages sends undecodable and invalid records between good
@@ -419,10 +386,7 @@ func TestPoisonMessages(t *testing.T) {
 		}
 	}
 	// Everything, good and bad, is committed: the partition kept flowing.
-	deadline := time.Now().Add(10 * time.Second)
-	for p.Stats().Committed != int64(len(recs)) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Poll(10*time.Second, 10*time.Millisecond, func() bool { return p.Stats().Committed == int64(len(recs)) })
 	if st := p.Stats(); st.DeadLettered != int64(len(poison)) || st.Committed != int64(len(recs)) || st.Stored != int64(len(recs)-len(poison)) {
 		t.Fatalf("stats %+v", st)
 	}

@@ -1,6 +1,7 @@
 // Package testlog is a log sink for tests whose code logs from several
-// goroutines (HTTP handlers, background writers): a buffer safe for
-// concurrent writes, read back as a string.
+// goroutines (HTTP handlers, background writers) or that read a process's
+// output while it runs: a buffer safe for concurrent writes, read back as
+// a string.
 package testlog
 
 import (

@@ -65,12 +65,18 @@ func List(t testing.TB, dir string) []string {
 func Write(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for rel, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatalf("write tree %s: %v", dir, err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatalf("write tree %s: %v", dir, err)
-		}
+		WriteFile(t, filepath.Join(dir, filepath.FromSlash(rel)), content)
+	}
+}
+
+// WriteFile creates the file path (mode 0644) with content, and the
+// directories it needs (0755). A write error fails t.
+func WriteFile[Content string | []byte](t testing.TB, path string, content Content) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatalf("write %s: %v", path, err)
 	}
 }

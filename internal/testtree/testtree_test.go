@@ -43,3 +43,14 @@ func TestList(t *testing.T) {
 		t.Errorf("List of an empty directory = %q", got)
 	}
 }
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	WriteFile(t, filepath.Join(dir, "a", "b", "text"), "hello")
+	WriteFile(t, filepath.Join(dir, "a", "bytes"), []byte("PAR1\x00"))
+	WriteFile(t, filepath.Join(dir, "a", "bytes"), []byte("again")) // replaced
+	want := map[string]string{"a/b/text": "hello", "a/bytes": "again"}
+	if got := Read(t, dir); !maps.Equal(got, want) {
+		t.Fatalf("Read = %q, want %q", got, want)
+	}
+}

@@ -134,7 +134,7 @@ func New(cfg Config) (*App, error) {
 		a.web.Handle(a.mux, "GET /dashboard", "dashboard", a.dash)
 	}
 	a.route("GET /healthz", "healthz", a.handleHealth)
-	a.web.Handle(a.mux, "GET /metrics", "metrics", a.metrics.handler())
+	a.web.HandleMetrics(a.mux, a.metrics.reg)
 	a.handler = a.web.Wrap(a.mux)
 	return a, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/datalabhq/datalab/internal/browsertest"
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/matches/matchapp"
 	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/matches/matchwinner"
@@ -121,7 +122,7 @@ func TestBrowserPredictLogDashboard(t *testing.T) {
 		t.Errorf("probability table %q does not list all %d outcomes", rows, len(want.Probabilities))
 	}
 
-	waitUntil(t, func() bool { return w.Stats().Written == 1 })
+	testwait.Until(t, 20*time.Second, 10*time.Millisecond, "the prediction to be written to the log", func() bool { return w.Stats().Written == 1 })
 	es, err := l.Recent(context.Background(), 5)
 	if err != nil || len(es) != 1 {
 		t.Fatalf("log: %v %+v", err, es)

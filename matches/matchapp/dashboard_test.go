@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/matches/matchapp"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
@@ -103,7 +105,7 @@ func TestDashboardUnderLoad(t *testing.T) {
 				}
 			}()
 
-			waitUntil(t, func() bool { return w.Stats().Written >= 5 })
+			testwait.Until(t, 20*time.Second, 10*time.Millisecond, "5 predictions written to the log", func() bool { return w.Stats().Written >= 5 })
 			const gets, rounds = 8, 3
 			for range rounds {
 				var wg sync.WaitGroup
@@ -216,8 +218,8 @@ func TestDashboardSingleFlight(t *testing.T) {
 			codes[i], _, _ = get(t, srv.Client(), srv.URL+"/dashboard", time.Minute)
 		}()
 	}
-	waitUntil(t, func() bool { return metricValue(t, app, "datalab_dashboard_waiting") == gets })
-	waitUntil(t, func() bool { return lockWaiters(t, l) == 1 })
+	testwait.Until(t, 20*time.Second, 10*time.Millisecond, fmt.Sprintf("%d GETs waiting for the dashboard's read", gets), func() bool { return metricValue(t, app, "datalab_dashboard_waiting") == gets })
+	testwait.Until(t, 20*time.Second, 10*time.Millisecond, "the dashboard's read to wait for the lock", func() bool { return lockWaiters(t, l) == 1 })
 	if n := metricValue(t, app, "datalab_dashboard_loads_total"); n != 1 {
 		t.Errorf("%v reads of the log for %d waiting GETs, want 1", n, gets)
 	}
@@ -265,7 +267,7 @@ func TestDashboardDeadline(t *testing.T) {
 		t.Errorf("an expired request started a read (%v → %v)", loads, n)
 	}
 	release()
-	waitUntil(t, func() bool { code, _, _ := get(t, srv.Client(), srv.URL+"/dashboard", time.Minute); return code == 200 })
+	testwait.Until(t, 20*time.Second, 10*time.Millisecond, "/dashboard to answer 200", func() bool { code, _, _ := get(t, srv.Client(), srv.URL+"/dashboard", time.Minute); return code == 200 })
 }
 
 // TestDashboardToken: with a token configured, /dashboard answers 401 (with

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/internal/testlog"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/matches/matchapp"
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
@@ -117,7 +118,7 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 	predict(5)
-	waitUntil(t, func() bool { return w.Stats().Written == 5 })
+	testwait.Until(t, 20*time.Second, 10*time.Millisecond, "5 predictions written to the log", func() bool { return w.Stats().Written == 5 })
 
 	px.SetDown(true)
 	start := time.Now()
@@ -125,7 +126,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("20 predictions took %v with the database down", d)
 	}
-	waitUntil(t, func() bool { return metricValue(t, app, "datalab_predlog_write_failures_total") >= 2 })
+	testwait.Until(t, 20*time.Second, 10*time.Millisecond, "2 failed log writes counted", func() bool { return metricValue(t, app, "datalab_predlog_write_failures_total") >= 2 })
 	if p := metricValue(t, app, "datalab_predlog_pending"); p != 20 {
 		t.Errorf("pending = %v while down, want 20", p)
 	}
@@ -134,7 +135,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	px.SetDown(false)
-	waitUntil(t, func() bool { return w.Stats().Written == 25 })
+	testwait.Until(t, 20*time.Second, 10*time.Millisecond, "25 predictions written to the log", func() bool { return w.Stats().Written == 25 })
 	if v := metricValue(t, app, "datalab_predlog_pending"); v != 0 {
 		t.Errorf("pending after recovery = %v", v)
 	}
@@ -150,17 +151,6 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	if strings.Contains(logs, "postgres:postgres@") || strings.Contains(logs, "password=postgres") {
 		t.Errorf("writer log leaks the password:\n%s", logs)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 20 s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -1,13 +1,10 @@
 package matchapp
 
 import (
-	"net/http"
-
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/datalabhq/datalab/matches/predlog"
+	"github.com/datalabhq/datalab/pipeline/serve"
 )
 
 // metrics live on the app's own registry (the HTTP metrics, shared with the
@@ -20,14 +17,13 @@ type metrics struct {
 
 func newMetrics(rec Recorder) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg: serve.NewRegistry(),
 		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "datalab_match_predictions_total",
 			Help: "Predictions served, by predicted outcome.",
 		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.predictions,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.predictions)
 	if rec != nil {
 		stat := func(f func(predlog.WriterStats) int64) func() float64 {
 			return func() float64 { return float64(f(rec.Stats())) }
@@ -56,8 +52,4 @@ func newMetrics(rec Recorder) *metrics {
 		)
 	}
 	return m
-}
-
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }

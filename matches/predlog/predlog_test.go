@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
@@ -326,7 +327,7 @@ func TestWriterRetriesAndDropsOldest(t *testing.T) {
 	if d := time.Since(start); d > 900*time.Millisecond {
 		t.Errorf("9 enqueues took %v while the database was down", d)
 	}
-	waitFor(t, func() bool { return w.Stats().Failures >= 3 })
+	testwait.Until(t, 10*time.Second, 5*time.Millisecond, "3 failed writes", func() bool { return w.Stats().Failures >= 3 })
 	s := w.Stats()
 	if s.Pending != 5 || s.Dropped != 4 || s.Enqueued != 9 || s.Written != 0 {
 		t.Fatalf("while down: %+v; want 5 pending, 4 dropped", s)
@@ -368,7 +369,7 @@ func TestWriterFlushInterval(t *testing.T) {
 	for i := range 50 {
 		w.Enqueue(entry(fmt.Sprint(i), "x", matchwinner.Draw, time.Now()))
 	}
-	waitFor(t, func() bool { return w.Stats().Written == 50 })
+	testwait.Until(t, 10*time.Second, 5*time.Millisecond, "50 entries written", func() bool { return w.Stats().Written == 50 })
 	if d := time.Since(start); d < interval {
 		t.Errorf("written after %v, before the flush interval %v", d, interval)
 	}
@@ -384,7 +385,7 @@ func TestWriterFlushInterval(t *testing.T) {
 	for i := range 25 {
 		w.Enqueue(entry(fmt.Sprint(i), "x", matchwinner.Draw, time.Now()))
 	}
-	waitFor(t, func() bool { return w.Stats().Written == 20 })
+	testwait.Until(t, 10*time.Second, 5*time.Millisecond, "20 entries written", func() bool { return w.Stats().Written == 20 })
 	start = time.Now()
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -445,7 +446,7 @@ func TestWriterWaitIsBounded(t *testing.T) {
 		sink := &slowSink{pause: 400 * time.Millisecond}
 		w := predlog.NewWriter(sink, predlog.WriterOptions{Capacity: 3, BatchSize: 1, FullWait: wait})
 		w.Enqueue(entry("a", "x", matchwinner.Draw, time.Now()))
-		waitFor(t, func() bool { return sink.started.Load() == 1 }) // "a" in flight
+		testwait.Until(t, 10*time.Second, 5*time.Millisecond, "the first insert to begin", func() bool { return sink.started.Load() == 1 }) // "a" in flight
 		for _, h := range []string{"b", "c"} {
 			w.Enqueue(entry(h, "x", matchwinner.Draw, time.Now()))
 		}
@@ -504,17 +505,6 @@ func TestWriterOnDatabase(t *testing.T) {
 	}
 	if c, err := l.Count(context.Background()); err != nil || c != n {
 		t.Fatalf("Count = %d, %v; want %d", c, err, n)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10 s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/internal/testmirror"
+	"github.com/datalabhq/datalab/internal/testnet"
 	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/ops/image"
 	"github.com/datalabhq/datalab/pipeline/ingest"
@@ -145,7 +145,7 @@ func TestImagesRunUnderRunc(t *testing.T) {
 
 	t.Run("serve", func(t *testing.T) {
 		model := smallMatchModel(t)
-		port := freePort(t)
+		port := testnet.FreePort(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		bundle := runcBundle(t, oci, "serve", func(cfg map[string]any) {
@@ -214,16 +214,6 @@ func TestImagesRunUnderRunc(t *testing.T) {
 			t.Fatalf("stage output %q (%v), want %q", got, err, want)
 		}
 	})
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // waitHealthy polls url until it answers 200, the container exits or ctx

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/rundiff"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
@@ -55,9 +56,9 @@ func newLab(t *testing.T) *Lab { t.Helper(); return newLabCached(t, true) }
 func newLabCached(t *testing.T, cached bool) *Lab {
 	t.Helper()
 	root := t.TempDir()
-	write(t, filepath.Join(root, "datalab.yaml"), testPipeline)
-	write(t, filepath.Join(root, "src", "input.txt"), "input\n")
-	write(t, filepath.Join(root, ".gitignore"), "/build/\n/runs/\n/.datalab/\n/reports/\n")
+	testtree.WriteFile(t, filepath.Join(root, "datalab.yaml"), testPipeline)
+	testtree.WriteFile(t, filepath.Join(root, "src", "input.txt"), "input\n")
+	testtree.WriteFile(t, filepath.Join(root, ".gitignore"), "/build/\n/runs/\n/.datalab/\n/reports/\n")
 	git(t, root, "init", "-q", "-b", "main")
 	git(t, root, "add", ".")
 	git(t, root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "lab")
@@ -82,16 +83,6 @@ func newLabCached(t *testing.T, cached bool) *Lab {
 	}
 	resetCounts(t)
 	return lab
-}
-
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func git(t *testing.T, dir string, args ...string) string {

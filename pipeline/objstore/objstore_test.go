@@ -36,16 +36,6 @@ func randomBytes(n int, seed uint64) []byte {
 	return b
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func open(t *testing.T, location string) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), location)
@@ -68,7 +58,7 @@ func TestFileRoundTripS3(t *testing.T) {
 	// parts), so the upload is a multipart one.
 	data := randomBytes(17<<20+17, 1)
 	src := filepath.Join(dir, "in", "matches.parquet")
-	writeFile(t, src, data)
+	testtree.WriteFile(t, src, data)
 
 	obj, sent, err := s.Upload(ctx, "parquet/matches.parquet", src)
 	if err != nil || !sent {
@@ -107,7 +97,7 @@ func TestFileRoundTripS3(t *testing.T) {
 		t.Fatalf("second upload: sent=%v err=%v, want nothing sent", sent, err)
 	}
 	// Changed bytes are sent.
-	writeFile(t, src, data[:1000])
+	testtree.WriteFile(t, src, data[:1000])
 	if _, sent, err := s.Upload(ctx, "parquet/matches.parquet", src); err != nil || !sent {
 		t.Fatalf("upload after change: sent=%v err=%v", sent, err)
 	}
@@ -160,7 +150,7 @@ func TestDirRoundTrip(t *testing.T) {
 				"lookup.json":                           `{"teams":[]}`,
 			}
 			for rel, c := range want {
-				writeFile(t, filepath.Join(src, rel), []byte(c))
+				testtree.WriteFile(t, filepath.Join(src, rel), []byte(c))
 			}
 			m, sent, err := s.UploadDir(ctx, "models/matches/form3", src)
 			if err != nil {
@@ -196,7 +186,7 @@ func TestDirRoundTrip(t *testing.T) {
 			want["lookup.json"] = `{"teams":["ARG"]}`
 			want["stages/1_idx/metadata/part-00000"] = "idx"
 			for _, rel := range []string{"lookup.json", "stages/1_idx/metadata/part-00000"} {
-				writeFile(t, filepath.Join(src, rel), []byte(want[rel]))
+				testtree.WriteFile(t, filepath.Join(src, rel), []byte(want[rel]))
 			}
 			if _, sent, err := s.UploadDir(ctx, "models/matches/form3", src); err != nil || sent != 2 {
 				t.Fatalf("changed upload sent %d files (want 2), err %v", sent, err)
@@ -250,7 +240,7 @@ func TestCorruptObjectFails(t *testing.T) {
 	s := open(t, fake.URL())
 	dir := t.TempDir()
 	data := []byte("date,home_team,away_team\n2022-11-20,Qatar,Ecuador\n")
-	writeFile(t, filepath.Join(dir, "a.csv"), data)
+	testtree.WriteFile(t, filepath.Join(dir, "a.csv"), data)
 	if _, _, err := s.Upload(ctx, "raw/matches/a.csv", filepath.Join(dir, "a.csv")); err != nil {
 		t.Fatal(err)
 	}
@@ -286,8 +276,8 @@ func TestCorruptObjectFails(t *testing.T) {
 	// A corrupt file inside a directory fails the whole directory and
 	// leaves the local copy as it was.
 	src := filepath.Join(dir, "model")
-	writeFile(t, filepath.Join(src, "metadata/part-00000"), []byte("meta v1"))
-	writeFile(t, filepath.Join(src, "data/part-00000"), []byte("data v1"))
+	testtree.WriteFile(t, filepath.Join(src, "metadata/part-00000"), []byte("meta v1"))
+	testtree.WriteFile(t, filepath.Join(src, "data/part-00000"), []byte("data v1"))
 	if _, _, err := s.UploadDir(ctx, "models/m", src); err != nil {
 		t.Fatal(err)
 	}
@@ -318,8 +308,8 @@ func TestMissingObjectFails(t *testing.T) {
 	}
 
 	src := filepath.Join(dir, "model")
-	writeFile(t, filepath.Join(src, "a"), []byte("a"))
-	writeFile(t, filepath.Join(src, "b/c"), []byte("c"))
+	testtree.WriteFile(t, filepath.Join(src, "a"), []byte("a"))
+	testtree.WriteFile(t, filepath.Join(src, "b/c"), []byte("c"))
 	if _, _, err := s.UploadDir(ctx, "models/m", src); err != nil {
 		t.Fatal(err)
 	}

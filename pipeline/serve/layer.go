@@ -21,7 +21,8 @@ import (
 // request's log lines and in every 5xx body.
 const RequestIDHeader = "X-Request-Id"
 
-// Metric names shared by both apps; the app label tells them apart.
+// Metric names shared by the apps and the predictor's endpoint; the app
+// label tells them apart.
 const (
 	RequestsMetric = "datalab_http_requests_total"
 	DurationMetric = "datalab_http_request_duration_seconds"
@@ -40,7 +41,7 @@ type ErrorWriter func(w http.ResponseWriter, r *http.Request, status int, msg st
 // Options configure a Layer.
 type Options struct {
 	// App names the app in metrics (label app) and logs: "matches",
-	// "flights".
+	// "flights", "predictor".
 	App string
 	// Logger gets the request log and the details of failures; nil uses
 	// slog.Default().

@@ -1,6 +1,8 @@
 // Package serve is the HTTP layer both web apps (matches/matchapp
-// and flights/flightapp) run behind, so that they are hardened the
-// same way and read the same in logs and metrics:
+// and flights/flightapp) and the flight predictor's health endpoint
+// (`datalab predictor`) run behind, so that they are hardened the
+// same way and read the same in logs and metrics. It is the only package
+// that runs an HTTP server (internal/repocheck checks):
 //
 //   - Serve: an http.Server with read, write and idle timeouts and a
 //     graceful shutdown when the context ends;
@@ -11,6 +13,8 @@
 //   - Layer.Handle: a route with the HTTP metrics under one naming scheme
 //     (datalab_http_requests_total, datalab_http_request_duration_seconds,
 //     labelled app and handler) and cross-origin POSTs refused (403);
+//   - NewRegistry and Layer.HandleMetrics: each process's own Prometheus
+//     registry (Go and process collectors) served on GET /metrics;
 //   - Layer.Fail and PublicError: 5xx bodies that say only what failed in
 //     general and where to look (the server log, under the request id),
 //     with the detail logged;

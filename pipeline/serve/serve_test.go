@@ -172,6 +172,40 @@ func countRequests(t *testing.T, reg *prometheus.Registry, label string) float64
 	return sum
 }
 
+// TestHandleMetrics: /metrics serves the registry NewRegistry made (Go and
+// process collectors) and counts itself under the layer's app label.
+func TestHandleMetrics(t *testing.T) {
+	reg := serve.NewRegistry()
+	l, err := serve.New(serve.Options{App: "probe", Logger: slog.New(slog.DiscardHandler), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	l.HandleMetrics(mux, reg)
+	h := l.Wrap(mux)
+	var body string
+	for range 2 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		if w.Code != 200 || w.Header().Get("X-Frame-Options") != "DENY" {
+			t.Fatalf("/metrics: %d %v", w.Code, w.Header())
+		}
+		body = w.Body.String()
+	}
+	for _, want := range []string{"go_goroutines ", "process_cpu_seconds_total ",
+		`datalab_http_requests_total{app="probe",code="200",handler="metrics",method="get"} 1` + "\n",
+		`promhttp_metric_handler_errors_total{cause="gathering"} 0` + "\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("POST", "/metrics", nil))
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /metrics: %d, want 405", w.Code)
+	}
+}
+
 func TestBadTrustedOrigin(t *testing.T) {
 	if _, err := serve.New(serve.Options{TrustedOrigins: []string{"front.example"}}); err == nil || !strings.Contains(err.Error(), "scheme://host") {
 		t.Fatalf("%v", err)

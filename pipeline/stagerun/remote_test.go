@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/datalabhq/datalab/internal/testtree"
 )
 
 // dirRemote is a Remote over a local directory that mirrors the root's
@@ -98,19 +100,11 @@ func remoteRoot(t *testing.T, lock []byte) *Pipeline {
 	data := "a,b\n1,2\n"
 	sum := sha256.Sum256([]byte(data))
 	ptr := fmt.Sprintf("version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n", hex.EncodeToString(sum[:]), len(data))
-	writeTestFile(t, filepath.Join(p.Root, "data/pointers/s/f.csv.pointer"), ptr)
+	testtree.WriteFile(t, filepath.Join(p.Root, "data/pointers/s/f.csv.pointer"), ptr)
 	if lock != nil {
-		writeTestFile(t, p.LockPath(), string(lock))
+		testtree.WriteFile(t, p.LockPath(), string(lock))
 	}
 	return p
-}
-
-func writeTestFile(t *testing.T, path, content string) {
-	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestRemotePushAndFetch runs a pipeline with a remote, then runs it again
@@ -188,7 +182,7 @@ func TestRemoteVersionMismatch(t *testing.T) {
 	}
 	lock, _ := os.ReadFile(p1.LockPath())
 
-	writeTestFile(t, filepath.Join(rem.dir, "count.txt"), "99\n")
+	testtree.WriteFile(t, filepath.Join(rem.dir, "count.txt"), "99\n")
 	p2 := remoteRoot(t, lock)
 	ctx2 := context.WithValue(context.Background(), rootKey{}, p2.Root)
 	rec, err := p2.Run(ctx2, []string{"count"}, opts)
@@ -200,7 +194,7 @@ func TestRemoteVersionMismatch(t *testing.T) {
 		t.Fatalf("reasons %v", r)
 	}
 
-	writeTestFile(t, filepath.Join(rem.dir, "data/s/f.csv"), "a,b\n1,3\n")
+	testtree.WriteFile(t, filepath.Join(rem.dir, "data/s/f.csv"), "a,b\n1,3\n")
 	p3 := remoteRoot(t, lock)
 	ctx3 := context.WithValue(context.Background(), rootKey{}, p3.Root)
 	_, err = p3.Run(ctx3, []string{"use-data"}, opts)

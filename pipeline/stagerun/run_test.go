@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/lfspointer"
 )
 
@@ -555,18 +556,18 @@ stages:
 		"lib/sub/b.go":         "package sub\n",
 	}
 	for rel, content := range files {
-		writeFixtureFile(t, filepath.Join(p.Root, rel), content)
+		testtree.WriteFile(t, filepath.Join(p.Root, rel), content)
 	}
 	opts := testOptions()
 	wantRan(t, mustRun(t, p, nil, opts), "build")
 	for _, rel := range []string{"lib/a_test.go", "lib/testdata/in.txt", "lib/sub/b.go"} {
-		writeFixtureFile(t, filepath.Join(p.Root, rel), files[rel]+"// changed\n")
+		testtree.WriteFile(t, filepath.Join(p.Root, rel), files[rel]+"// changed\n")
 		if rec := mustRun(t, p, nil, opts); rec.Stage("build").Status != "skipped" {
 			t.Errorf("a change to %s reran the stage: %+v", rel, rec.Stage("build"))
 		}
 	}
 	for _, rel := range []string{"lib/a.go", "lib/templates/t.html"} {
-		writeFixtureFile(t, filepath.Join(p.Root, rel), files[rel]+"// changed\n")
+		testtree.WriteFile(t, filepath.Join(p.Root, rel), files[rel]+"// changed\n")
 		rec := mustRun(t, p, nil, opts)
 		wantRan(t, rec, "build")
 		if r := rec.Stage("build").Reasons; !slices.Equal(r, []string{"code changed: pkg:lib"}) {
@@ -575,15 +576,5 @@ stages:
 	}
 	if _, err := Parse([]byte("stages:\n  a:\n    cmd: true\n    code: [pkg:../x]\n"), p.Root); err == nil {
 		t.Error("pkg:../x accepted")
-	}
-}
-
-func writeFixtureFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datalabhq/datalab/internal/testtree"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
@@ -58,16 +60,6 @@ func newTestWatcher(t *testing.T, dir, state string, trigger Trigger, debounce t
 	return w
 }
 
-func write(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func once(t *testing.T, w *Watcher) bool {
 	t.Helper()
 	fired, err := w.Once(context.Background())
@@ -86,8 +78,8 @@ func TestNewUnchangedModified(t *testing.T) {
 	if once(t, w) {
 		t.Fatal("empty bucket triggered")
 	}
-	write(t, filepath.Join(raw, "matches", "2022.csv"), "a,b\n")
-	write(t, filepath.Join(raw, "notes.txt"), "not data")
+	testtree.WriteFile(t, filepath.Join(raw, "matches", "2022.csv"), "a,b\n")
+	testtree.WriteFile(t, filepath.Join(raw, "notes.txt"), "not data")
 	if !once(t, w) {
 		t.Fatal("new file did not trigger")
 	}
@@ -102,8 +94,8 @@ func TestNewUnchangedModified(t *testing.T) {
 	if once(t, w2) {
 		t.Error("restart re-triggered")
 	}
-	write(t, filepath.Join(raw, "matches", "2022.csv"), "a,b\n1,2\n")
-	write(t, filepath.Join(raw, "notes.txt"), "still not data, changed")
+	testtree.WriteFile(t, filepath.Join(raw, "matches", "2022.csv"), "a,b\n1,2\n")
+	testtree.WriteFile(t, filepath.Join(raw, "notes.txt"), "still not data, changed")
 	if !once(t, w2) {
 		t.Fatal("modified file did not trigger")
 	}
@@ -123,14 +115,14 @@ func TestBurstIsDebouncedIntoOneTrigger(t *testing.T) {
 	raw := t.TempDir()
 	rec := &recorder{}
 	w := newTestWatcher(t, raw, filepath.Join(t.TempDir(), "s.json"), rec.trigger, 150*time.Millisecond)
-	write(t, filepath.Join(raw, "a.csv"), "1")
+	testtree.WriteFile(t, filepath.Join(raw, "a.csv"), "1")
 	done := make(chan bool)
 	go func() {
 		fired, _ := w.Once(context.Background())
 		done <- fired
 	}()
 	time.Sleep(30 * time.Millisecond)
-	write(t, filepath.Join(raw, "b.jsonl"), "{}")
+	testtree.WriteFile(t, filepath.Join(raw, "b.jsonl"), "{}")
 	if !<-done {
 		t.Fatal("no trigger")
 	}
@@ -148,12 +140,9 @@ func TestRunPollsUntilCancelled(t *testing.T) {
 	go func() { errc <- w.Run(ctx) }()
 	// Renamed into place: with debouncing off, a half-written file would
 	// count as new and then as modified.
-	write(t, filepath.Join(raw, "x.parquet.part"), "PAR1")
+	testtree.WriteFile(t, filepath.Join(raw, "x.parquet.part"), "PAR1")
 	os.Rename(filepath.Join(raw, "x.parquet.part"), filepath.Join(raw, "x.parquet"))
-	deadline := time.Now().Add(5 * time.Second)
-	for rec.count() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Poll(5*time.Second, 5*time.Millisecond, func() bool { return rec.count() != 0 })
 	time.Sleep(50 * time.Millisecond) // a few more polls: no re-trigger
 	cancel()
 	if err := <-errc; err != nil {
@@ -181,14 +170,14 @@ func TestBucketURL(t *testing.T) {
 // raw file reruns the pipeline, an unchanged bucket does nothing.
 func TestTriggersPipelineRun(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "datalab.yaml"), `
+	testtree.WriteFile(t, filepath.Join(root, "datalab.yaml"), `
 stages:
   count:
     cmd: cat raw/*.csv | wc -l > rows.txt
     deps: [raw]
     outs: [rows.txt]
 `)
-	write(t, filepath.Join(root, "raw", "a.csv"), "1\n")
+	testtree.WriteFile(t, filepath.Join(root, "raw", "a.csv"), "1\n")
 	var runs []*stagerun.RunRecord
 	trigger := func(ctx context.Context, _ []Change) error {
 		p, err := stagerun.Load(filepath.Join(root, "datalab.yaml"))
@@ -202,7 +191,7 @@ stages:
 	w := newTestWatcher(t, filepath.Join(root, "raw"), filepath.Join(root, ".datalab", "watch-state.json"), trigger, -1)
 	once(t, w)
 	once(t, w)
-	write(t, filepath.Join(root, "raw", "b.csv"), "2\n3\n")
+	testtree.WriteFile(t, filepath.Join(root, "raw", "b.csv"), "2\n3\n")
 	once(t, w)
 	if len(runs) != 2 || !slices.Equal(runs[0].Ran(), []string{"count"}) || !slices.Equal(runs[1].Ran(), []string{"count"}) {
 		t.Fatalf("runs = %d", len(runs))

@@ -10,6 +10,7 @@ import (
 	"github.com/datalabhq/datalab/flights/flightstore"
 	"github.com/datalabhq/datalab/flights/flightstore/mongostore/ferrettest"
 	"github.com/datalabhq/datalab/flights/flightstore/storetest"
+	"github.com/datalabhq/datalab/internal/testnet"
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -24,10 +25,8 @@ func ferret(t *testing.T, addr, dir string) (stop func()) {
 	return ferrettest.StartAt(t, addr, dir).Stop
 }
 
-func freeAddr(t *testing.T) string { return ferrettest.FreeAddr(t) }
-
 func TestFerretDB(t *testing.T) {
-	addr, dir := freeAddr(t), t.TempDir()
+	addr, dir := testnet.FreeAddr(t), t.TempDir()
 	stop := ferret(t, addr, dir)
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -67,7 +66,7 @@ func TestFerretDB(t *testing.T) {
 // is down (the predictor retries them) and succeed once it is back on the
 // same address, with the data kept.
 func TestFerretDBRestart(t *testing.T) {
-	addr, dir := freeAddr(t), t.TempDir()
+	addr, dir := testnet.FreeAddr(t), t.TempDir()
 	stop := ferret(t, addr, dir)
 	ctx := context.Background()
 	s, err := Open(ctx, "mongodb://"+addr)
@@ -119,7 +118,7 @@ func TestOpenRejects(t *testing.T) {
 	if _, err := Open(ctx, "postgres://x"); err == nil {
 		t.Fatal("postgres URI accepted")
 	}
-	_, err := Open(ctx, fmt.Sprintf("mongodb://%s", freeAddr(t)))
+	_, err := Open(ctx, fmt.Sprintf("mongodb://%s", testnet.FreeAddr(t)))
 	if err == nil {
 		t.Fatal("no server, no error")
 	}
@@ -129,7 +128,7 @@ func TestOpenRejects(t *testing.T) {
 // policy p; both stop when the test ends.
 func ferretStore(t *testing.T, p flightstore.Policy) *Store {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	stop := ferret(t, addr, t.TempDir())
 	t.Cleanup(stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

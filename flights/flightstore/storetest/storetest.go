@@ -15,6 +15,7 @@ import (
 
 	"github.com/datalabhq/datalab/flights/flightdelay"
 	"github.com/datalabhq/datalab/flights/flightstore"
+	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/google/uuid"
 )
 
@@ -308,15 +309,13 @@ func RunExpiry(t *testing.T, open func(t *testing.T, p flightstore.Policy) Expir
 	}
 	var n int64
 	began = time.Now()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+	testwait.Poll(time.Minute, 50*time.Millisecond, func() bool {
 		var err error
 		if n, err = s.PendingCount(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n == 1 || time.Now().After(deadline) {
-			break
-		}
-	}
+		return n == 1
+	})
 	t.Logf("expired rows removed within %s of the TTL", time.Since(began).Round(time.Millisecond))
 	if n != 1 {
 		t.Fatalf("%d pending rows a minute after the TTL, want 1 (the fresh id): expired rows are not removed", n)

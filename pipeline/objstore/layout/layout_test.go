@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/objstore"
 	"github.com/datalabhq/datalab/pipeline/objstore/objstoretest"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
@@ -90,14 +91,6 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func write(t *testing.T, path string, data []byte) {
-	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func pointer(data []byte) []byte {
 	return fmt.Appendf(nil, "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n", sha(data), len(data))
 }
@@ -119,7 +112,7 @@ func TestRemoteRoundTrip(t *testing.T) {
 		"build/models/matches/seed/stages/0/data/p0": []byte("trees"),
 	}
 	for rel, b := range files {
-		write(t, filepath.Join(src, rel), b)
+		testtree.WriteFile(t, filepath.Join(src, rel), b)
 	}
 	r1, err := Open(ctx, fake.URL(), src, log)
 	if err != nil {
@@ -147,7 +140,7 @@ func TestRemoteRoundTrip(t *testing.T) {
 	}
 
 	dst := t.TempDir()
-	write(t, filepath.Join(dst, "data/pointers/matches/m.csv.pointer"), pointer(csv))
+	testtree.WriteFile(t, filepath.Join(dst, "data/pointers/matches/m.csv.pointer"), pointer(csv))
 	r2, err := Open(ctx, fake.URL(), dst, log)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/datalabhq/datalab/internal/testtree"
 	"github.com/datalabhq/datalab/pipeline/objstore"
 	"github.com/datalabhq/datalab/pipeline/objstore/objstoretest"
 )
@@ -25,7 +26,7 @@ func site(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "reports")
 	for rel, body := range files {
-		write(t, filepath.Join(dir, filepath.FromSlash(rel)), []byte(body))
+		testtree.WriteFile(t, filepath.Join(dir, filepath.FromSlash(rel)), []byte(body))
 	}
 	return dir
 }
@@ -118,7 +119,7 @@ func TestSiteHistory(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("after pull:\n got %v\nwant %v", got, want)
 			}
-			write(t, filepath.Join(b, "index.html"), []byte("<html>index of a, b and c</html>"))
+			testtree.WriteFile(t, filepath.Join(b, "index.html"), []byte("<html>index of a, b and c</html>"))
 			res, err = rb.PushSite(ctx, b)
 			if err != nil {
 				t.Fatal(err)

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+
+	"github.com/datalabhq/datalab/internal/testnet"
+	"github.com/datalabhq/datalab/internal/testwait"
 )
 
 // Server is an embedded FerretDB on a fixed loopback address, with its data
@@ -28,7 +31,7 @@ type Server struct {
 // temporary directory; it is stopped when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	return StartAt(t, FreeAddr(t), dataDir(t))
+	return StartAt(t, testnet.FreeAddr(t), dataDir(t))
 }
 
 // dataDir is a new directory for the server's SQLite files, on tmpfs
@@ -90,29 +93,16 @@ func (s *Server) Restart() {
 	done := make(chan struct{})
 	go func() { f.Run(ctx); close(done) }()
 	s.stop = func() { cancel(); <-done }
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
+	var dialErr error
+	if !testwait.Poll(10*time.Second, 20*time.Millisecond, func() bool {
+		var c net.Conn
+		if c, dialErr = net.DialTimeout("tcp", s.addr, 200*time.Millisecond); dialErr != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			s.t.Fatalf("FerretDB did not listen on %s: %v", s.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		c.Close()
+		return true
+	}) {
+		s.Stop()
+		s.t.Fatalf("FerretDB did not listen on %s: %v", s.addr, dialErr)
 	}
-}
-
-// FreeAddr returns a loopback address with a port free at the time of the
-// call.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
