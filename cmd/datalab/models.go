@@ -39,7 +39,7 @@ var modelsFlags struct {
 	reason        string
 	to            string
 	runsDir       string
-	pointerDir    string
+	trainedBy     string
 }
 
 var modelsCmd = &cobra.Command{
@@ -76,7 +76,8 @@ For the two use cases the defaults come from datalab.yaml:
 where <variant> is --variant or params.<model>.serve_variant. A Spark-trained
 model (datalab train flights --engine spark, or EMR) registers the same way
 with --dir. The lineage comes from the newest successful run record in runs/
-(--run-id picks another); without one, from git and data/pointers.
+(--run-id picks another); without one, from git and the data pointer files
+the pipeline's stages declare.
 
 Registering the same files again prints the existing version. --alias also
 points that alias at the new version when the alias has none yet (use
@@ -199,7 +200,7 @@ func runModelsRegister(cmd *cobra.Command, args []string) error {
 			return fmt.Errorf("model %s is not a use case of this pipeline: give --dir (it is registered without metrics, so promotions past it need --force)", model)
 		}
 	}
-	lin, err := registerLineage(model)
+	lin, err := registerLineage(model, lineageSets)
 	if err != nil {
 		return err
 	}
@@ -213,6 +214,9 @@ func runModelsRegister(cmd *cobra.Command, args []string) error {
 	}
 	v.Source = dir
 	v.Format, v.TrainedBy = describeModelDir(dir)
+	if modelsFlags.trainedBy != "" {
+		v.TrainedBy = modelsFlags.trainedBy
+	}
 
 	reg, err := openRegistry(cmd)
 	if err != nil {
@@ -252,8 +256,9 @@ func runModelsRegister(cmd *cobra.Command, args []string) error {
 
 // registerLineage is the lineage of what is being registered: the run
 // record (--run-id, or the newest successful run), else git and the data
-// pointers of this checkout.
-func registerLineage(model string) (registry.Lineage, error) {
+// pointer files the pipeline's stages declare — of the data sets sets when
+// not nil (the same data, so the same oids, as a run records).
+func registerLineage(model string, sets []string) (registry.Lineage, error) {
 	recs, err := rundiff.LoadDirs([]string{modelsFlags.runsDir}, true)
 	if err != nil {
 		return registry.Lineage{}, err
@@ -276,9 +281,21 @@ func registerLineage(model string) (registry.Lineage, error) {
 		}
 		return registry.Lineage{RunID: rec.ID, Commit: rec.Git.Commit, Dirty: rec.Git.Dirty, DataOids: rec.Datasets, Params: params}, nil
 	}
-	pointers, err := filepath.Glob(filepath.Join(modelsFlags.pointerDir, "*", "*.pointer"))
+	// The pointer files the pipeline's stages declare: what a run records.
+	p, err := stagerun.LoadEnv(modelsFlags.pipeline)
 	if err != nil {
 		return registry.Lineage{}, err
+	}
+	var pointers []string
+	for _, st := range p.Stages {
+		for _, d := range st.Deps {
+			rest, ok := strings.CutPrefix(d, "data/pointers/")
+			set, _, _ := strings.Cut(rest, "/")
+			path := filepath.Join(p.Root, d)
+			if ok && strings.HasSuffix(d, ".pointer") && (sets == nil || slices.Contains(sets, set)) && !slices.Contains(pointers, path) {
+				pointers = append(pointers, path)
+			}
+		}
 	}
 	oids, err := stagerun.PointerOids(pointers)
 	if err != nil {
@@ -288,21 +305,22 @@ func registerLineage(model string) (registry.Lineage, error) {
 	return registry.Lineage{Commit: gs.Commit, Dirty: gs.Dirty, DataOids: oids}, nil
 }
 
-// describeModelDir names the format and writer of a model directory from
-// its Spark metadata: a match model keeps its Spark PipelineModel in
-// spark/, a flight model is one.
+// describeModelDir names the format of a model directory from its Spark
+// metadata (a match model keeps its Spark PipelineModel in spark/, a flight
+// model is one) and, when the files say so, what trained it: a match model
+// (its manifest.json) is always datalab's. A Spark-format flight model may
+// come from datalab or from Spark; --trained-by records which.
 func describeModelDir(dir string) (format, trainedBy string) {
 	for _, d := range []string{dir, filepath.Join(dir, matchmodel.SparkDir)} {
 		md, err := sparkml.ReadMetadata(d)
 		if err != nil {
 			continue
 		}
-		format = "spark-mllib " + md.Class
-		trainedBy = "spark " + md.SparkVersion
+		format = "spark-mllib " + md.Class + " (Spark " + md.SparkVersion + " format)"
 		if _, err := os.Stat(filepath.Join(dir, matchmodel.ManifestFile)); err == nil {
-			format = "datalab match model (" + format + ")"
+			return "datalab match model, " + format, "datalab"
 		}
-		return format, trainedBy
+		return format, ""
 	}
 	return "directory", ""
 }
@@ -575,9 +593,9 @@ func init() {
 	f.StringVar(&modelsFlags.dir, "dir", "", "model directory (default the variant's under build/models/<model>/)")
 	f.StringVar(&modelsFlags.metrics, "metrics", "", "evaluation JSON (default the use case's metrics.json)")
 	f.StringVar(&modelsFlags.pipeline, "pipeline", "datalab.yaml", "pipeline file (params.<model>)")
+	f.StringVar(&modelsFlags.trainedBy, "trained-by", "", `what trained the model, for the record ("datalab", "spark 3.5.3 on EMR", …); match models are datalab's`)
 	f.StringVar(&modelsFlags.runID, "run-id", "", "run whose record gives the lineage (default the newest successful run)")
 	f.StringVar(&modelsFlags.runsDir, "runs-dir", envOr("DATALAB_RUNS_DIR", "runs"), "directory of run records")
-	f.StringVar(&modelsFlags.pointerDir, "pointers", filepath.Join("data", "pointers"), "data pointer directory, for lineage without a run record")
 	modelsPromoteCmd.Flags().BoolVar(&modelsFlags.force, "force", false, "promote even if the gate refuses (recorded)")
 	modelsPromoteCmd.Flags().Float64Var(&modelsFlags.tolerance, "tolerance", registry.DefaultTolerance, "allowed regression of each compared metric (absolute)")
 	modelsPromoteCmd.Flags().StringArrayVar(&modelsFlags.gate, "metric", nil, "metric the gate compares (repeatable; default every metric both have)")

@@ -56,9 +56,33 @@ func writeModelsFixture(t *testing.T, dir string) {
 			[]byte(`{"class":"org.apache.spark.ml.PipelineModel","timestamp":1,"sparkVersion":"3.5.3","uid":"p_`+v.name+`","paramMap":{"stageUids":[]},"defaultParamMap":{}}`+"\n"))
 	}
 	write("build/matches/metrics.json", mustJSON(ev))
+	// The data pointers the pipeline declares, and their oids as a run
+	// records them (keyed by path).
+	datasets := map[string]string{"data/pointers/bts2008/x.csv.pointer": strings.Repeat("b", 64)}
+	for _, rel := range []string{"matches/international_matches.csv.pointer", "martj42/results.csv.pointer", "worldcup2022/2022_world_cup_groups.csv.pointer"} {
+		b, err := os.ReadFile(filepath.Join(repo, "data/pointers", rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(filepath.Join("data/pointers", rel), b)
+		oids, err := stagerun.PointerOids([]string{filepath.Join(dir, "data/pointers", rel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, oid := range oids {
+			datasets["data/pointers/"+rel] = strings.TrimPrefix(oid, "sha256:")
+		}
+	}
+	// A file of a data set that no stage reads: not in a run's record, so
+	// not in the lineage either way.
+	shootouts, err := os.ReadFile(filepath.Join(repo, "data/pointers/martj42/shootouts.csv.pointer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("data/pointers/martj42/shootouts.csv.pointer", shootouts)
 	rec := stagerun.RunRecord{ID: "20261207T100000Z-aaaaaa", Status: "ok", Start: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC),
 		Git:      stagerun.GitState{Commit: strings.Repeat("1", 40)},
-		Datasets: map[string]string{"data/pointers/matches/international_matches.csv.pointer": strings.Repeat("a", 64), "data/pointers/bts2008/x.csv.pointer": strings.Repeat("b", 64)},
+		Datasets: datasets,
 		Params:   map[string]any{"matches.serve_variant": "form3", "flights.serve_variant": "bts"}}
 	write("runs/"+rec.ID+"/run.json", mustJSON(rec))
 }
@@ -103,7 +127,7 @@ func TestModelsCommands(t *testing.T) {
 	elo := versionOf(run(0, "models", "register", "matches", "--variant", "elo"))
 
 	show := run(0, "models", "show", "matches", "@champion")
-	for _, want := range []string{form3, "run  ", "20261207T100000Z-aaaaaa", "variant", "form3", "spark 3.5.3", "metric accuracy", "0.55",
+	for _, want := range []string{form3, "run  ", "20261207T100000Z-aaaaaa", "variant", "form3", "datalab", "Spark 3.5.3 format", "metric accuracy", "0.55",
 		"data matches/international_matches.csv", "param matches.serve_variant"} {
 		if !strings.Contains(show, want) {
 			t.Errorf("show lacks %q:\n%s", want, show)
@@ -147,5 +171,23 @@ func TestModelsCommands(t *testing.T) {
 	}
 	if out := run(1, "models", "register", "nosuch"); !strings.Contains(out, "--dir") {
 		t.Errorf("unknown model without --dir:\n%s", out)
+	}
+
+	// Without a run record the lineage comes from the pipeline's pointer
+	// files: the same data, so the same evaluation data as with one.
+	evalData := func(out string) string {
+		t.Helper()
+		var v registry.Version
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return v.EvalData
+	}
+	withRun := evalData(run(0, "models", "show", "matches", form3, "--json"))
+	env = []string{"DATALAB_REGISTRY=" + filepath.Join(dir, "reg2"), "DATALAB_RUNS_DIR=" + filepath.Join(dir, "no-runs")}
+	run(0, "models", "register", "matches")
+	show2 := run(0, "models", "show", "matches", form3, "--json")
+	if got := evalData(show2); got != withRun || !strings.Contains(show2, "worldcup2022/2022_world_cup_groups.csv") || strings.Contains(show2, "20261207T100000Z") || strings.Contains(show2, "shootouts") {
+		t.Errorf("registered without a run record: evaluation data %s, want %s (the same pointers)\n%s", got, withRun, show2)
 	}
 }
