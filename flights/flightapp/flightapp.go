@@ -16,6 +16,11 @@
 // store. Because issued ids live in the store, the response route tells an
 // id never issued (404) from one not yet answered (WAIT) after a restart
 // and across replicas sharing the store.
+//
+// The model (Config.Models: fixed, or a registry alias the CLI follows)
+// is taken once per request, as a snapshot that checks and scores it; the
+// request's body is read before and the store and Kafka are written after,
+// so a model swap never waits on I/O.
 package flightapp
 
 import (
@@ -45,11 +50,16 @@ type Publisher interface {
 
 // Config configures the app.
 type Config struct {
-	// Enricher turns forms into requests; its Scorer rejects values the
+	// Enricher turns forms into requests. Its Scorer is replaced, for
+	// each request, by the serving model's, which rejects values that
 	// model does not know.
 	Enricher *flightdelay.Enricher
-	// Scorer serves the synchronous API.
+	// Scorer is the model: it checks forms and serves the synchronous
+	// API. Or Models, when set, gives the model of each request (one
+	// snapshot checks and scores it, so a request sees one version
+	// whatever swaps happen meanwhile).
 	Scorer *flightdelay.Scorer
+	Models flightdelay.Models
 	// Store records issued ids and holds the predictions.
 	Store flightstore.Store
 	// Publisher sends requests to the predictor.
@@ -91,8 +101,11 @@ func inlineScript(page string) string {
 
 // New builds the app.
 func New(cfg Config) (*App, error) {
-	if cfg.Enricher == nil || cfg.Enricher.Distances == nil || cfg.Scorer == nil || cfg.Store == nil || cfg.Publisher == nil {
-		return nil, errors.New("flightapp: Enricher (with Distances), Scorer, Store and Publisher are required")
+	if cfg.Models == nil && cfg.Scorer != nil {
+		cfg.Models = flightdelay.FixedModel(cfg.Scorer)
+	}
+	if cfg.Enricher == nil || cfg.Enricher.Distances == nil || cfg.Models == nil || cfg.Store == nil || cfg.Publisher == nil {
+		return nil, errors.New("flightapp: Enricher (with Distances), Scorer (or Models), Store and Publisher are required")
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 16 << 10
@@ -245,26 +258,28 @@ func badRequest(format string, args ...any) error {
 	return &flightdelay.ValidationError{Problems: []flightdelay.FieldError{{Field: "body", Message: fmt.Sprintf(format, args...)}}}
 }
 
-// readRequest reads the form of a POST and enriches it into the request the
-// predictor gets; on failure it has answered (400 for invalid input).
-func (a *App) readRequest(w http.ResponseWriter, r *http.Request) (flightdelay.Request, bool) {
-	f, err := readForm(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return flightdelay.Request{}, false
-	}
-	req, err := a.cfg.Enricher.Enrich(f)
-	if err != nil {
-		a.fail(w, r, err)
-		return flightdelay.Request{}, false
-	}
-	return req, true
+// enrich turns a form into the request the predictor gets, checked
+// against m's model (the Enricher's Scorer is m's).
+func (a *App) enrich(f flightdelay.Form, m flightdelay.Served) (flightdelay.Request, error) {
+	e := *a.cfg.Enricher
+	e.Scorer = m.Scorer
+	return e.Enrich(f)
 }
 
 // classify is the seed's POST: enrich, record the id, publish, answer the id.
 func (a *App) classify(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.readRequest(w, r)
-	if !ok {
+	f, err := readForm(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	// The model is held only for the check (the body is read before,
+	// the store and Kafka are written after), so a swap never waits on I/O.
+	m, release := a.cfg.Models.Snapshot()
+	req, err := a.enrich(f, m)
+	release()
+	if err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	// The id is recorded before publishing: a fast predictor's answer can
@@ -312,21 +327,39 @@ func (a *App) response(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// predictSync scores a form in the request, for scripts.
+// predictSync scores a form in the request, for scripts: one snapshot of
+// the model checks and scores it; a registry version is also in the
+// X-Model-Version header.
 func (a *App) predictSync(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.readRequest(w, r)
-	if !ok {
-		return
-	}
-	doc, err := a.cfg.Scorer.Score(req)
+	f, err := readForm(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	m, release := a.cfg.Models.Snapshot()
+	req, err := a.enrich(f, m)
+	var doc flightdelay.Prediction
+	if err == nil {
+		doc, err = m.Score(req)
+	}
+	release()
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if m.Version != "" {
+		w.Header().Set(ModelVersionHeader, m.Version)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "OK", "id": req.UUID, "prediction": doc})
 }
 
-// healthz answers 200 when the store answers.
+// ModelVersionHeader carries the registry version that scored a
+// synchronous prediction (also its prediction's Model).
+const ModelVersionHeader = "X-Model-Version"
+
+// healthz answers 200 when the store answers, naming the model serving
+// (flightdelay.Served.Health: model, and from the registry model_version,
+// alias, since).
 func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -336,7 +369,11 @@ func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 		a.web.Fail(w, r, http.StatusServiceUnavailable, "store: not answering", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "OK", "model": a.cfg.Scorer.Name()})
+	m, release := a.cfg.Models.Snapshot()
+	body := m.Health()
+	release()
+	body["status"] = "OK"
+	writeJSON(w, http.StatusOK, body)
 }
 
 // form serves the page.

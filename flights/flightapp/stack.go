@@ -35,10 +35,16 @@ type StackConfig struct {
 	// used when creating them.
 	Topics     stream.Topics
 	Partitions int32
-	// Scorer, Distances and Store are required.
+	// Scorer (or Models), Distances and Store are required; Models, when
+	// set, is the model of the app and the predictors (Config.Models).
 	Scorer    *flightdelay.Scorer
+	Models    flightdelay.Models
 	Distances *ingest.DistanceTable
 	Store     flightstore.Store
+	// Registry gets the app's (and the first predictor's) metrics and is
+	// served on /metrics; nil makes one. The caller registers more on it,
+	// e.g. the model metrics of a registry alias (serve.ModelMetrics).
+	Registry *prometheus.Registry
 	// Predictors is how many predictor group members to run in-process
 	// (default 1; 0 is taken as 1, use NoPredictor for none).
 	Predictors  int
@@ -70,8 +76,11 @@ type Stack struct {
 
 // StartStack starts everything and returns once the topics exist.
 func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
-	if cfg.Scorer == nil || cfg.Distances == nil || cfg.Store == nil {
-		return nil, errors.New("stack: Scorer, Distances and Store are required")
+	if cfg.Models == nil && cfg.Scorer != nil {
+		cfg.Models = flightdelay.FixedModel(cfg.Scorer)
+	}
+	if cfg.Models == nil || cfg.Distances == nil || cfg.Store == nil {
+		return nil, errors.New("stack: Scorer (or Models), Distances and Store are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -116,10 +125,13 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 	if err := stream.EnsureTopics(tctx, p.Client(), cfg.Partitions, cfg.Topics.All()...); err != nil {
 		return fail(cfg.Kafka.Explain(err))
 	}
-	reg := serve.NewRegistry()
+	reg := cfg.Registry
+	if reg == nil {
+		reg = serve.NewRegistry()
+	}
 	s.App, err = New(Config{
-		Enricher: &flightdelay.Enricher{Distances: cfg.Distances, Scorer: cfg.Scorer},
-		Scorer:   cfg.Scorer, Store: cfg.Store, Publisher: p, Logger: cfg.Logger, Registry: reg,
+		Enricher: &flightdelay.Enricher{Distances: cfg.Distances},
+		Models:   cfg.Models, Store: cfg.Store, Publisher: p, Logger: cfg.Logger, Registry: reg,
 		TrustedOrigins: cfg.TrustedOrigins,
 	})
 	if err != nil {
@@ -134,7 +146,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 				r = reg // one member's counters on /metrics
 			}
 			pr, err := stream.NewPredictor(stream.PredictorConfig{Brokers: s.Brokers, Topics: cfg.Topics,
-				Scorer: cfg.Scorer, Store: cfg.Store, Logger: cfg.Logger, Registerer: r, ClientOpts: kafkaOpts})
+				Models: cfg.Models, Store: cfg.Store, Logger: cfg.Logger, Registerer: r, ClientOpts: kafkaOpts})
 			if err != nil {
 				return fail(fmt.Errorf("stack: %w", err))
 			}

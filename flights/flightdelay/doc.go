@@ -3,7 +3,10 @@
 // prediction document the predictor stores, the enrichment of a web form
 // into a request (distance from the distance table, day fields), their
 // validation, and the Scorer that turns a request into a prediction through
-// a Spark-format pipeline loaded by pipeline/sparkml.
+// a Spark-format pipeline loaded by pipeline/sparkml. Models is how the
+// predictor and the web app get the scorer for each request or batch: one
+// snapshot (Served) of a fixed model, or of a registry alias the command
+// follows, so that a prediction is scored and named by one version.
 //
 // It sits after pipeline/sparkml, pipeline/ingest and flights/flightfeat
 // (whose Route is the route key of every request) in the flow and before

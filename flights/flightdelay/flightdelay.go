@@ -70,7 +70,11 @@ type Prediction struct {
 	PredictionLabel string `json:"PredictionLabel"`
 	// Probability holds the class probabilities.
 	Probability []float64 `json:"Probability"`
-	// Model names the model that scored the request.
+	// Model names the model that scored the request: the registry version
+	// id (64 hex digits, `datalab models list flights`) when it was served
+	// from the model registry (--model registry:flights@champion), else
+	// the scorer's name, e.g. "spark-flight-delay-3.3.3 (Spark 3.3.3)"
+	// (Served.ModelID).
 	Model string `json:"Model"`
 }
 

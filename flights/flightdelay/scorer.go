@@ -62,8 +62,9 @@ func NewScorer(p *sparkml.Pipeline) (*Scorer, error) {
 	return s, nil
 }
 
-// Name identifies the model in stored documents, e.g.
-// "spark-flight-delay-3.3.3 (Spark 3.3.3)".
+// Name identifies the model, e.g. "spark-flight-delay-3.3.3 (Spark
+// 3.3.3)": Score stamps it on predictions; served from the model registry,
+// they carry the version id instead (Served.Score).
 func (s *Scorer) Name() string { return s.name }
 
 // Pipeline is the underlying Spark pipeline.

@@ -1,6 +1,7 @@
 // Package flighttest holds the flight use case's shared test fixtures: the
-// course's Spark 3.3.3 flight-delay model and the distance table, from the
-// data mirror (internal/testmirror: skipped without it, failed under CI).
+// course's Spark 3.3.3 flight-delay model (and its Spark 3.5.3 twin) and the
+// distance table, from the data mirror (internal/testmirror: skipped
+// without it, failed under CI).
 // Only tests import it; its Scorer and table are loaded once per test
 // binary and shared, so tests must not change them.
 package flighttest
@@ -18,6 +19,14 @@ import (
 func ModelDir(t testing.TB) string {
 	t.Helper()
 	return testmirror.Path(t, "spark-models", "flight-delay-spark-3.3.3")
+}
+
+// ModelDirSpark353 is the same course model trained with Spark 3.5.3: other
+// files (another version in the model registry), the same carriers,
+// airports and routes known.
+func ModelDirSpark353(t testing.TB) string {
+	t.Helper()
+	return testmirror.Path(t, "spark-models", "flight-delay-spark-3.5.3")
 }
 
 // DistancesPath is the origin-destination distance table in the mirror.

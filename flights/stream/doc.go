@@ -22,4 +22,9 @@
 // apart and goes to the dead-letter topic, so no record can hold a
 // partition up; a predictor that makes no progress anyway (records waiting,
 // no commit for PredictorConfig.StuckAfter) says so on /healthz.
+//
+// The model may change while the predictor runs (PredictorConfig.Models,
+// e.g. a registry alias the CLI follows): each batch is scored under one
+// snapshot, so its predictions name one version (Prediction.Model) and the
+// stored predictions change version once per swap, in scoring order.
 package stream

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -119,14 +120,15 @@ func (h *GroupHealth) MembershipGauge() prometheus.Collector {
 func (p *Predictor) Health() *GroupHealth { return p.health }
 
 // HealthHandler serves the predictor's /healthz: 200
-// {"status":"OK","group":…,"stats":…,"lag":…,"lastCommitAgeSeconds":…}
-// while the consumer is in its group, the store answers a ping and the
+// {"status":"OK","group":…,"stats":…,"lag":…,"lastCommitAgeSeconds":…,
+// "model":…} (and "model_version", "alias", "since" when the model comes
+// from the registry: flightdelay.Served.Health) while the consumer is in its group, the store answers a ping and the
 // predictor makes progress; else 503 {"status":"ERROR","error":…} with the
 // reason prefixed "kafka: ", "store: " or "stuck: " (records have waited
 // on the assigned partitions longer than PredictorConfig.StuckAfter without
 // a commit — e.g. every write fails although the store answers pings). The
-// checks run in that order and a probe reports the first that fails; lag
-// and lastCommitAgeSeconds are in every answer.
+// checks run in that order and a probe reports the first that fails; lag,
+// lastCommitAgeSeconds and the model are in every answer.
 func (p *Predictor) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		progress := p.progress.state()
@@ -145,6 +147,9 @@ func (p *Predictor) HealthHandler() http.Handler {
 				fail(err.Error())
 			}
 		}
+		m, release := p.cfg.Models.Snapshot()
+		maps.Copy(body, m.Health())
+		release()
 		body["lag"] = progress.Lag
 		body["lastCommitAgeSeconds"] = progress.Waiting.Round(time.Millisecond).Seconds()
 		w.Header().Set("Content-Type", "application/json")

@@ -106,6 +106,31 @@ func TestPredictorHealthHandler(t *testing.T) {
 	}
 }
 
+// servedModel is a Models that serves a fixed Served.
+type servedModel flightdelay.Served
+
+func (m servedModel) Snapshot() (flightdelay.Served, func()) { return flightdelay.Served(m), func() {} }
+
+// TestPredictorHealthNamesModelVersion: a predictor serving a registry
+// version says which, the alias it follows and since when.
+func TestPredictorHealthNamesModelVersion(t *testing.T) {
+	since := time.Date(2026, 11, 23, 12, 0, 0, 500, time.UTC)
+	p, err := NewPredictor(PredictorConfig{Brokers: []string{"127.0.0.1:1"}, Group: "g", Topics: DefaultTopics(),
+		Models: servedModel{Scorer: &flightdelay.Scorer{}, Version: strings.Repeat("ab", 32), Alias: "champion", Since: since},
+		Store:  pingStore{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Health().OnBrokerE2E(kgo.BrokerMetadata{}, int16(kmsg.Heartbeat), kgo.BrokerE2E{})
+	rec := httptest.NewRecorder()
+	p.HealthHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	want := `{"alias":"champion","group":"g","lag":0,"lastCommitAgeSeconds":0,"model":"` + strings.Repeat("ab", 32) + `","model_version":"` + strings.Repeat("ab", 32) +
+		`","since":"2026-11-23T12:00:00.0000005Z","stats":{"stored":0,"deadLettered":0,"committed":0,"retries":0,"batches":0},"status":"OK"}`
+	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != want {
+		t.Errorf("%d %s, want 200 %s", rec.Code, rec.Body, want)
+	}
+}
+
 // TestPredictorMetricsFromStart: every outcome and step series is on
 // /metrics at 0 before the first event, and the membership gauge follows
 // the group.

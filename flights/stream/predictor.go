@@ -37,8 +37,11 @@ type PredictorConfig struct {
 	Group string
 	// Topics names the request, response and dead-letter topics.
 	Topics Topics
-	// Scorer turns requests into predictions.
+	// Scorer turns requests into predictions; or Models, when set, gives
+	// the model of each batch (one snapshot scores the whole batch, so
+	// the batch's predictions name one version — see score).
 	Scorer *flightdelay.Scorer
+	Models flightdelay.Models
 	// Store keeps the predictions.
 	Store flightstore.Store
 	// MaxPollRecords bounds one batch (default 500).
@@ -109,8 +112,11 @@ func NewPredictor(cfg PredictorConfig) (*Predictor, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("predictor: no brokers")
 	}
-	if cfg.Scorer == nil || cfg.Store == nil {
-		return nil, errors.New("predictor: a scorer and a store are required")
+	if cfg.Models == nil && cfg.Scorer != nil {
+		cfg.Models = flightdelay.FixedModel(cfg.Scorer)
+	}
+	if cfg.Models == nil || cfg.Store == nil {
+		return nil, errors.New("predictor: a scorer (or models) and a store are required")
 	}
 	if err := cfg.Topics.Validate(); err != nil {
 		return nil, fmt.Errorf("predictor: %w", err)
@@ -241,16 +247,7 @@ func (p *Predictor) Run(ctx context.Context) error {
 // to the dead-letter topic; the rest are stored and answered. Every record
 // of the batch is committed, so no record can hold its partition up.
 func (p *Predictor) handle(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
-	var good []scored
-	var dead []deadRecord
-	for _, rec := range recs {
-		doc, reason := p.predict(rec)
-		if reason != "" {
-			dead = append(dead, deadRecord{rec, reason})
-			continue
-		}
-		good = append(good, scored{rec, doc})
-	}
+	good, dead := p.score(recs)
 	stored, refused, err := p.store(ctx, good)
 	if err != nil {
 		return err
@@ -289,6 +286,25 @@ func (p *Predictor) handle(ctx context.Context, cl *kgo.Client, recs []*kgo.Reco
 	p.committed.Add(int64(len(recs)))
 	p.progress.committed(recs)
 	return nil
+}
+
+// score decodes and scores a batch under one snapshot of the models: the
+// whole batch is scored by one version, and a swap waits only for the
+// scoring (CPU), never for the store or Kafka. Batches are handled one
+// after the other, so the stored predictions change version exactly once
+// per swap, in the order they were scored.
+func (p *Predictor) score(recs []*kgo.Record) (good []scored, dead []deadRecord) {
+	m, release := p.cfg.Models.Snapshot()
+	defer release()
+	for _, rec := range recs {
+		doc, reason := predict(m, rec)
+		if reason != "" {
+			dead = append(dead, deadRecord{rec, reason})
+			continue
+		}
+		good = append(good, scored{rec, doc})
+	}
+	return good, dead
 }
 
 // scored is a request record and its prediction.
@@ -399,9 +415,9 @@ func produceAll(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
 	}
 }
 
-// predict decodes and scores one record; reason is non-empty when the
-// record belongs in the dead-letter topic.
-func (p *Predictor) predict(rec *kgo.Record) (flightdelay.Prediction, string) {
+// predict decodes and scores one record with m; reason is non-empty when
+// the record belongs in the dead-letter topic.
+func predict(m flightdelay.Served, rec *kgo.Record) (flightdelay.Prediction, string) {
 	req, err := flightdelay.DecodeRequest(rec.Value)
 	if err != nil {
 		return flightdelay.Prediction{}, "decode: " + err.Error()
@@ -414,7 +430,7 @@ func (p *Predictor) predict(rec *kgo.Record) (flightdelay.Prediction, string) {
 	if len(rec.Key) > 0 && string(rec.Key) != req.UUID {
 		return flightdelay.Prediction{}, fmt.Sprintf("record key %q differs from UUID %s", rec.Key, req.UUID)
 	}
-	doc, err := p.cfg.Scorer.Score(req)
+	doc, err := m.Score(req)
 	if err != nil {
 		return flightdelay.Prediction{}, "score: " + err.Error()
 	}

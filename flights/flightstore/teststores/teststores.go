@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/datalabhq/datalab/flights/flightstore"
 	"github.com/datalabhq/datalab/flights/flightstore/mongostore"
 	"github.com/datalabhq/datalab/flights/flightstore/mongostore/ferrettest"
@@ -93,4 +97,60 @@ func Each(t *testing.T, fn func(t *testing.T, s Opened)) {
 	for _, k := range Kinds {
 		t.Run(string(k), func(t *testing.T) { fn(t, Open(t, k)) })
 	}
+}
+
+// Stored is a stored prediction as the store keeps it: its id, the model
+// that scored it and when the store wrote it.
+type Stored struct {
+	UUID, Model string
+	At          time.Time
+}
+
+// Stored lists every stored prediction (pending ids left out) with the time
+// the store wrote it (the SQL stores' stored_at, MongoDB's StoredAt), in no
+// particular order.
+func (o Opened) Stored(t testing.TB) []Stored {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []Stored
+	if o.SQL == nil {
+		cl, err := mongo.Connect(options.Client().ApplyURI(o.Ferret.URI()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Disconnect(context.Background())
+		cur, err := cl.Database(mongostore.DefaultDatabase).Collection(mongostore.Collection).Find(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var docs []struct {
+			UUID     string    `bson:"UUID"`
+			Model    string    `bson:"Model"`
+			StoredAt time.Time `bson:"StoredAt"`
+		}
+		if err := cur.All(ctx, &docs); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			out = append(out, Stored{d.UUID, d.Model, d.StoredAt})
+		}
+		return out
+	}
+	rows, err := o.SQL.DB().QueryContext(ctx, `SELECT uuid, model, stored_at FROM `+o.SQL.Table()+` WHERE stored_at IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s Stored
+		if err := rows.Scan(&s.UUID, &s.Model, &s.At); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
