@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/datalabhq/datalab/flights/flightapp"
@@ -19,6 +20,7 @@ import (
 	"github.com/datalabhq/datalab/flights/flightstore/sqlstore"
 	"github.com/datalabhq/datalab/flights/stream"
 	"github.com/datalabhq/datalab/pipeline/ingest"
+	"github.com/datalabhq/datalab/pipeline/registry"
 	"github.com/datalabhq/datalab/pipeline/serve"
 	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
@@ -44,12 +46,16 @@ type flightOptions struct {
 	acceptUnissued bool
 	// kafka is how the clients connect to Kafka (TLS, SASL).
 	kafka kafkaFlags
+	// registry is where a --model registry:… reference is looked up
+	// (predictor, serve-flights and up: registerRegistry).
+	registry registryFlags
 }
 
 func (o *flightOptions) register(cmd *cobra.Command, withDistances bool) {
 	f := cmd.Flags()
 	def := stream.DefaultTopics()
-	f.StringVar(&o.model, "model", envOr("DATALAB_FLIGHT_MODEL", defaultFlightModel), "flight model directory (Spark format; env DATALAB_FLIGHT_MODEL)")
+	f.StringVar(&o.model, "model", envOr("DATALAB_FLIGHT_MODEL", defaultFlightModel),
+		"flight model: a directory (Spark format), or registry:flights@champion (any alias, or a version id) to serve what the model registry's alias points at, swapping when it moves (env DATALAB_FLIGHT_MODEL)")
 	if withDistances {
 		f.StringVar(&o.distances, "distances", envOr("DATALAB_FLIGHT_DISTANCES", defaultFlightDistances), "airport-pair distance table, JSON lines (env DATALAB_FLIGHT_DISTANCES)")
 	}
@@ -64,6 +70,50 @@ func (o *flightOptions) register(cmd *cobra.Command, withDistances bool) {
 		"how long an issued request waits for its prediction; then the response route answers 410 EXPIRED, late predictions are refused and the store deletes the id; 0 never expires. App and predictor must agree (env DATALAB_PENDING_TTL)")
 	o.kafka.register(f)
 	cmd.Long += "\n" + kafkaSecurityHelp
+}
+
+// registerRegistry adds the model registry flags to a command that serves
+// --model registry:… references.
+func (o *flightOptions) registerRegistry(cmd *cobra.Command) { o.registry.register(cmd.Flags()) }
+
+// flightModels loads the model --model names for app ("predictor",
+// "flights"): a directory, loaded once, or a registry reference
+// (registry:flights@champion, or a version id) followed until stop is
+// called. Its model metrics (serve.ModelMetrics) go to prom; a
+// directory's version there is its content hash, the id it has (or would
+// have) in the registry. name is how logs name the model.
+func (o *flightOptions) flightModels(ctx context.Context, app string, prom prometheus.Registerer, log *slog.Logger) (m flightdelay.Models, name string, stop func(), err error) {
+	model, target, isRef, err := registry.ParseRef(o.model)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if !isRef {
+		start := time.Now()
+		sc, _, err := loadFlightModel(o.model, "")
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if id, _, err := registry.DirID(o.model); err == nil {
+			serve.NewModelMetrics(prom, app, "").OnSwap("", id, time.Since(start))
+		}
+		return flightdelay.FixedModel(sc), sc.Name(), func() {}, nil
+	}
+	f, stop, err := followModel(ctx, o.registry, app, model, target, flightdelay.LoadScorer, prom, log)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return followedFlightModel{f}, o.model, stop, nil
+}
+
+// followedFlightModel serves the flight model a registry.Follower holds:
+// each snapshot is the Follower's (a swap waits for it to be released).
+type followedFlightModel struct {
+	f *registry.Follower[*flightdelay.Scorer]
+}
+
+func (m followedFlightModel) Snapshot() (flightdelay.Served, func()) {
+	cur, release := m.f.Snapshot()
+	return flightdelay.Served{Scorer: cur.Model, Version: cur.Version, Alias: m.f.Alias(), Since: cur.Since}, release
 }
 
 // registerAcceptUnissued adds --accept-unissued to a command that runs a
@@ -150,11 +200,20 @@ func loadFlightModel(model, distances string) (*flightdelay.Scorer, *ingest.Dist
 	if distances == "" {
 		return sc, nil, nil
 	}
-	d, err := ingest.LoadDistances(distances)
+	d, err := loadFlightDistances(distances)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w (pull it with: datalab data pull distances)", err)
+		return nil, nil, err
 	}
 	return sc, d, nil
+}
+
+// loadFlightDistances loads the airport-pair distance table.
+func loadFlightDistances(path string) (*ingest.DistanceTable, error) {
+	d, err := ingest.LoadDistances(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w (pull it with: datalab data pull distances)", err)
+	}
+	return d, nil
 }
 
 // flightShutdownTimeout is how long the flight app (serve-flights, up) and
@@ -196,7 +255,14 @@ var serveFlightsCmd = &cobra.Command{
 
 Requests go to the request topic on --brokers; run 'datalab predictor' (or
 use 'datalab up', which runs everything in one process). The store must be
-the predictor's: the app records issued ids in it and reads predictions back.`,
+the predictor's: the app records issued ids in it and reads predictions back.
+
+The model checks each form (carriers, airports and routes it knows) and
+scores the synchronous API. With --model registry:flights@champion the app
+follows the alias in the model registry (--registry, checked every
+--registry-poll): a new version is loaded in the background and swapped in
+between requests; /healthz names model_version, alias and since, /metrics
+has datalab_model_info and the swap counters (docs/flights-streaming.md).`,
 	Example: `  datalab broker &
   datalab predictor &
   datalab serve-flights --addr :5001`,
@@ -204,10 +270,16 @@ the predictor's: the app records issued ids in it and reads predictions back.`,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		o := serveFlightsOpts
 		ctx, log := cmd.Context(), slog.Default()
-		sc, dist, err := loadFlightModel(o.model, o.distances)
+		dist, err := loadFlightDistances(o.distances)
 		if err != nil {
 			return err
 		}
+		prom := serve.NewRegistry()
+		models, name, stopModels, err := o.flightModels(ctx, "flights", prom, log)
+		if err != nil {
+			return err
+		}
+		defer stopModels()
 		st, err := o.openStore(ctx)
 		if err != nil {
 			return err
@@ -218,7 +290,7 @@ the predictor's: the app records issued ids in it and reads predictions back.`,
 			return err
 		}
 		s, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: o.brokerList(), Topics: o.topics, Kafka: kafka,
-			Partitions: o.partitions, Scorer: sc, Distances: dist, Store: st, NoPredictor: true, Logger: log,
+			Partitions: o.partitions, Models: models, Registry: prom, Distances: dist, Store: st, NoPredictor: true, Logger: log,
 			TrustedOrigins: o.trustedOrigins})
 		if err != nil {
 			return err
@@ -226,13 +298,14 @@ the predictor's: the app records issued ids in it and reads predictions back.`,
 		defer s.Close()
 		return serve.Serve(ctx, serve.ServerConfig{Addr: o.addr, Handler: s.App, Logger: log,
 			ShutdownTimeout: flightShutdownTimeout, Ready: func(a string) {
-				log.Info("serving flights", "url", urlOf(a, "/flights/delays/predict_kafka"), "model", sc.Name(), "brokers", s.Brokers)
+				log.Info("serving flights", "url", urlOf(a, "/flights/delays/predict_kafka"), "model", name, "brokers", s.Brokers)
 			}})
 	},
 }
 
 func init() {
 	serveFlightsOpts.register(serveFlightsCmd, true)
+	serveFlightsOpts.registerRegistry(serveFlightsCmd)
 	serveFlightsCmd.Flags().StringVar(&serveFlightsOpts.addr, "addr", envOr("DATALAB_FLIGHT_ADDR", defaultFlightAddr), "listen address (env DATALAB_FLIGHT_ADDR; 5001 was the seed's port); loopback by default, :5001 listens on every interface (containers)")
 	registerTrustedOrigins(serveFlightsCmd, &serveFlightsOpts.trustedOrigins)
 	rootCmd.AddCommand(serveFlightsCmd)

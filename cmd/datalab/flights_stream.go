@@ -62,11 +62,21 @@ On --addr it serves, for probes and Prometheus:
              batch time, group membership, lag, last-commit age) and
              Go/process metrics
 
+With --model registry:flights@champion (any alias, or a version id) the
+predictor serves what that alias of the model registry (--registry) points
+at and checks it every --registry-poll: a new version is fetched and loaded
+in the background and swapped in between batches. Each batch is scored by
+one version, and every stored prediction's Model is the registry version id
+that scored it. /healthz then names model_version, alias and since, and
+/metrics has datalab_model_info{app="predictor",version,alias} and the swap
+counters (docs/flights-streaming.md).
+
 The default listens on loopback only; in a container set --addr :9102 (as the
 deploy manifests do). Several predictors on one machine need one --addr each
 (127.0.0.1:0 picks a free port); --addr "" serves nothing.`,
 	Example: `  datalab predictor --brokers 127.0.0.1:9092 --model data/spark-flight-delay-3.3.3 --store .datalab/flights.sqlite
   datalab predictor --store mongodb://127.0.0.1:27017/agile_data_science
+  datalab predictor --model registry:flights@champion --registry s3://models/registry
   DATALAB_PREDICTOR_ADDR=:9102 datalab predictor --brokers kafka:9092`,
 	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, args []string) error {
@@ -77,6 +87,7 @@ deploy manifests do). Several predictors on one machine need one --addr each
 func init() {
 	predictorOpts.register(predictorCmd, false)
 	predictorOpts.registerAcceptUnissued(predictorCmd)
+	predictorOpts.registerRegistry(predictorCmd)
 	f := predictorCmd.Flags()
 	f.StringVar(&predictorOpts.group, "group", envOr("DATALAB_PREDICTOR_GROUP", "datalab-flight-predictor"), "consumer group (env DATALAB_PREDICTOR_GROUP)")
 	f.StringVar(&predictorOpts.addr, "addr", envOr("DATALAB_PREDICTOR_ADDR", defaultPredictorAddr), `listen address of /healthz and /metrics; "" for none (env DATALAB_PREDICTOR_ADDR)`)
@@ -93,10 +104,12 @@ func init() {
 // set, until ctx is cancelled. ready, when set, gets the endpoint's address
 // once it listens (before the predictor joins its group).
 func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, ready func(addr string)) error {
-	sc, _, err := loadFlightModel(o.model, "")
+	reg := serve.NewRegistry()
+	models, _, stopModels, err := o.flightModels(ctx, "predictor", reg, log)
 	if err != nil {
 		return err
 	}
+	defer stopModels()
 	st, err := o.openStore(ctx)
 	if err != nil {
 		return err
@@ -121,9 +134,8 @@ func runPredictor(ctx context.Context, o predictorOptions, log *slog.Logger, rea
 	if err != nil {
 		return kafka.Explain(err)
 	}
-	reg := serve.NewRegistry()
 	pr, err := stream.NewPredictor(stream.PredictorConfig{Brokers: o.brokerList(), Group: o.group,
-		Topics: o.topics, Scorer: sc, Store: st, Logger: log, Registerer: reg, ClientOpts: kafkaOpts, StuckAfter: o.stuckAfter})
+		Topics: o.topics, Models: models, Store: st, Logger: log, Registerer: reg, ClientOpts: kafkaOpts, StuckAfter: o.stuckAfter})
 	if err != nil {
 		return err
 	}

@@ -39,27 +39,10 @@ func TestPredictorEndpoint(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrc, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- runPredictor(ctx, o, log, func(a string) { addrc <- a }) }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the endpoint did not start listening")
-	}
-
+	base, done := startPredictorEndpoint(t, ctx, o, log)
 	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return getBody(t, base+path)
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
@@ -157,6 +140,36 @@ func TestPredictorEndpoint(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
 		t.Error("the endpoint still accepts connections after the predictor stopped")
 	}
+}
+
+// startPredictorEndpoint runs runPredictor(ctx, o) in the background and
+// returns its endpoint's base URL once it listens, and where
+// runPredictor's result arrives.
+func startPredictorEndpoint(t *testing.T, ctx context.Context, o predictorOptions, log *slog.Logger) (base string, done <-chan error) {
+	t.Helper()
+	addrc, result := make(chan string, 1), make(chan error, 1)
+	go func() { result <- runPredictor(ctx, o, log, func(a string) { addrc <- a }) }()
+	select {
+	case a := <-addrc:
+		return "http://" + a, result
+	case err := <-result:
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the endpoint did not start listening")
+	}
+	return "", nil
+}
+
+// getBody GETs url: the status and the body.
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 // A taken --addr fails at startup, before the predictor joins its group.

@@ -97,10 +97,19 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 	if _, err := os.Stat(flightModel); err != nil && o.flights.model == "" {
 		return fmt.Errorf("flight model %s is missing: train it with `make run` (or `datalab run train-flights`), or serve a Spark fixture with --model", flightModel)
 	}
-	sc, dist, err := loadFlightModel(flightModel, o.flights.distances)
+	dist, err := loadFlightDistances(o.flights.distances)
 	if err != nil {
 		return err
 	}
+	// The app and the predictor share one model: a directory, or a
+	// registry alias followed (its metrics on the app's /metrics).
+	o.flights.model = flightModel
+	prom := serve.NewRegistry()
+	models, _, stopModels, err := o.flights.flightModels(ctx, "flights", prom, log)
+	if err != nil {
+		return err
+	}
+	defer stopModels()
 	st, err := o.flights.openStore(ctx)
 	if err != nil {
 		return err
@@ -129,7 +138,7 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 	stack, err := flightapp.StartStack(ctx, flightapp.StackConfig{Brokers: brokers, EmbeddedAddr: o.brokerAddr,
 		Kafka: kafka, EmbeddedTLS: embeddedTLS, EmbeddedUsers: embeddedUsers,
 		EmbeddedDataDir: o.brokerData, Topics: o.flights.topics, Partitions: o.flights.partitions,
-		Scorer: sc, Distances: dist, Store: st, Logger: log, TrustedOrigins: o.trustedOrigins})
+		Models: models, Registry: prom, Distances: dist, Store: st, Logger: log, TrustedOrigins: o.trustedOrigins})
 	if err != nil {
 		return err
 	}
@@ -187,6 +196,7 @@ func init() {
 	upOpts.flights.register(upCmd, true)
 	trainedFlightModelByDefault(upCmd, &upOpts.flights.model)
 	upOpts.flights.registerAcceptUnissued(upCmd)
+	upOpts.flights.registerRegistry(upCmd)
 	upOpts.pipeline.register(upCmd)
 	f.StringVar(&upOpts.flightAddr, "flight-addr", envOr("DATALAB_FLIGHT_ADDR", defaultFlightAddr), "flight app listen address (env DATALAB_FLIGHT_ADDR)")
 	f.StringVar(&upOpts.matchAddr, "addr", envOr("DATALAB_ADDR", defaultMatchAddr), "match app listen address (env DATALAB_ADDR)")
@@ -212,7 +222,7 @@ func trainedFlightModelByDefault(cmd *cobra.Command, model *string) {
 	fl := cmd.Flags().Lookup("model")
 	fl.DefValue = ""
 	fl.Usage = "flight model directory, Spark format (env DATALAB_FLIGHT_MODEL; default build/models/flights/<params.flights.serve_variant>, the model the pipeline trains; " +
-		"a Spark fixture after `datalab data pull spark-flight-delay-3.3.3`: --model data/spark-flight-delay-3.3.3)"
+		"a Spark fixture after `datalab data pull spark-flight-delay-3.3.3`: --model data/spark-flight-delay-3.3.3), or registry:flights@champion to follow a registry alias"
 	*model = os.Getenv("DATALAB_FLIGHT_MODEL")
 }
 
