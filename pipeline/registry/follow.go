@@ -78,10 +78,11 @@ type Follower[T any] struct {
 	load         func(dir string) (T, error)
 	o            FollowOptions
 
-	mu     sync.RWMutex
-	cur    *Loaded[T]
-	failed string // the version that failed to load last, not retried until the alias moves
-	done   chan struct{}
+	mu      sync.RWMutex
+	release func() // mu.RUnlock, bound once: Snapshot allocates nothing
+	cur     *Loaded[T]
+	failed  string // the version that failed to load last, not retried until the alias moves
+	done    chan struct{}
 }
 
 // Follow loads what model@target points at (an alias, or a fixed version
@@ -98,6 +99,7 @@ func Follow[T any](ctx context.Context, reg *Registry, model, target string, loa
 		o.CacheDir = os.TempDir()
 	}
 	f := &Follower[T]{reg: reg, model: model, load: load, o: o, done: make(chan struct{})}
+	f.release = f.mu.RUnlock
 	id, isAlias, err := f.resolve(ctx, target)
 	if err != nil {
 		return nil, err
@@ -156,10 +158,11 @@ func (f *Follower[T]) Current() *Loaded[T] {
 }
 
 // Snapshot returns the serving version and holds off swaps until release
-// is called: stamp the request's time while holding it.
+// is called: stamp the request's time while holding it. It allocates
+// nothing (it is on every request's path).
 func (f *Follower[T]) Snapshot() (cur *Loaded[T], release func()) {
 	f.mu.RLock()
-	return f.cur, f.mu.RUnlock
+	return f.cur, f.release
 }
 
 // Alias is the alias followed, "" for a fixed version.

@@ -161,6 +161,30 @@ func TestFollowerLoopAndFixedVersion(t *testing.T) {
 	<-f.Done()
 }
 
+// TestSnapshotAllocatesNothing: every request of an app following an
+// alias takes a snapshot, so it must cost no allocation.
+func TestSnapshotAllocatesNothing(t *testing.T) {
+	ctx := context.Background()
+	r := registries(t)["dir"]
+	a := register(t, r, "a", version("m", 0.5, 1, "e"))
+	if _, _, err := r.Promote(ctx, "m", "champion", a.ID, PromoteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Follow(ctx, r, "m", "champion", loadTag, FollowOptions{CacheDir: t.TempDir(), Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		c, release := f.Snapshot()
+		if c.Version != a.ID {
+			t.Fatal(c.Version)
+		}
+		release()
+	}); n != 0 {
+		t.Errorf("Snapshot allocates %v times per call, want 0", n)
+	}
+}
+
 func TestParseRef(t *testing.T) {
 	for in, want := range map[string]string{
 		"registry:matches@champion": "matches champion true",
