@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
+	"github.com/datalabhq/datalab/pipeline/registry"
 	"github.com/datalabhq/datalab/pipeline/serve"
 )
 
@@ -50,10 +52,15 @@ func registerTrustedOrigins(cmd *cobra.Command, dst *[]string) {
 // serveOptions are `datalab serve`'s settings.
 type serveOptions struct {
 	model, modelCache, db, addr, pipeline string
-	logBuffer                             int
-	logFlush                              time.Duration
-	trustedOrigins                        []string
-	shutdownTimeout                       time.Duration
+	// registry is where registry:<model>@<alias> references are read
+	// ("": registry.Location()); registryPoll how often the alias is
+	// checked (0: 2 s).
+	registry        string
+	registryPoll    time.Duration
+	logBuffer       int
+	logFlush        time.Duration
+	trustedOrigins  []string
+	shutdownTimeout time.Duration
 	// dashboardToken and dashboardAddr: see serveDashboardFlags.
 	dashboardToken, dashboardAddr string
 }
@@ -73,7 +80,12 @@ var serveCmd = &cobra.Command{
   /healthz, /metrics            liveness and Prometheus metrics
 
 The model is a local directory or a blob URL (file:///…, s3://bucket?prefix=…),
-by default build/models/matches/<params.matches.serve_variant of datalab.yaml>.
+by default build/models/matches/<params.matches.serve_variant of datalab.yaml>,
+or a model registry reference: registry:matches@champion follows the alias —
+when it moves (datalab models promote / rollback) the new version is loaded
+in the background and swapped in without a failed request — and
+registry:matches@<version id> serves one version. Every answer and logged
+prediction carries the version serving it (model_version, X-Model-Version).
 The prediction log is a SQLite file path, postgres://… or mysql://user:pass@tcp(host:3306)/db;
 give passwords through DATALAB_DB rather than the command line. On SIGTERM or
 Ctrl-C the server stops accepting requests, finishes those in flight and
@@ -98,8 +110,10 @@ writes the buffered log entries before exiting.`,
 
 func init() {
 	f := serveCmd.Flags()
-	f.StringVar(&serveOpts.model, "model", envOr("DATALAB_MODEL", ""), "model directory or blob URL (env DATALAB_MODEL; default from --pipeline's serve_variant)")
-	f.StringVar(&serveOpts.modelCache, "model-cache", envOr("DATALAB_MODEL_CACHE", defaultModelCache()), "where models from blob URLs are copied (env DATALAB_MODEL_CACHE)")
+	f.StringVar(&serveOpts.model, "model", envOr("DATALAB_MODEL", ""), "model directory, blob URL, or registry:matches@<alias or version> (env DATALAB_MODEL; default from --pipeline's serve_variant)")
+	f.StringVar(&serveOpts.modelCache, "model-cache", envOr("DATALAB_MODEL_CACHE", defaultModelCache()), "where models from blob URLs and the registry are copied (env DATALAB_MODEL_CACHE)")
+	f.StringVar(&serveOpts.registry, "registry", registry.Location(), "model registry of registry: references: a directory, s3://bucket/prefix or gs://bucket/prefix ($"+registry.EnvLocation+")")
+	f.DurationVar(&serveOpts.registryPoll, "registry-poll", 2*time.Second, "how often a registry:…@<alias> model checks whether its alias moved")
 	// The default is resolved at run time, not shown in --help: DATALAB_DB may
 	// hold a password.
 	f.StringVar(&serveOpts.db, "db", "", "prediction log: SQLite file, postgres://… or mysql://… (env DATALAB_DB; default "+DefaultPredictionLog+")")
@@ -154,15 +168,15 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 	defer pl.Close()
 	log.Info("prediction log open", "db", pl.String(), "dialect", pl.Dialect(), "schema_version", predlog.SchemaVersion())
 
-	start := time.Now()
-	pred, err := matchapp.LoadModel(ctx, o.model, o.modelCache, load)
+	metrics := serve.NewRegistry()
+	models, stopModels, err := openMatchModels(ctx, o, load, metrics, log)
 	if err != nil {
 		return err
 	}
-	log.Info("model loaded", "model", o.model, "version", pred.Version(), "teams", len(pred.Teams()), "took", time.Since(start).Round(time.Millisecond))
+	defer stopModels()
 
 	w := predlog.NewWriter(pl, predlog.WriterOptions{Capacity: o.logBuffer, FlushInterval: o.logFlush, Logger: log})
-	app, err := matchapp.New(matchapp.Config{Predictor: pred, Recorder: w, Usage: pl, Logger: log, TrustedOrigins: o.trustedOrigins,
+	app, err := matchapp.New(matchapp.Config{Models: models, Recorder: w, Usage: pl, Metrics: metrics, Logger: log, TrustedOrigins: o.trustedOrigins,
 		DashboardToken: o.dashboardToken, DashboardOff: o.dashboardAddr != ""})
 	if err != nil {
 		return err
@@ -191,6 +205,62 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 		return serveErr
 	}
 	return closeErr
+}
+
+// openMatchModels loads what o.model names, with its metrics
+// (serve.ModelMetrics) on metrics: a registry reference
+// (registry:<model>@<alias or version>) is followed by a registry.Follower
+// — checked every o.registryPoll, new versions fetched into o.modelCache —
+// anything else is loaded once (a directory or blob URL). stop ends the
+// following and closes the registry.
+func openMatchModels(ctx context.Context, o serveOptions, load matchapp.Loader, metrics *prometheus.Registry, log *slog.Logger) (_ matchapp.ModelSource, stop func(), err error) {
+	start := time.Now()
+	name, target, isRef, err := registry.ParseRef(o.model)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !isRef {
+		pred, err := matchapp.LoadModel(ctx, o.model, o.modelCache, load)
+		if err != nil {
+			return nil, nil, err
+		}
+		took := time.Since(start)
+		serve.NewModelMetrics(metrics, "matches", "").OnSwap("", pred.Version(), took)
+		log.Info("model loaded", "model", o.model, "version", pred.Version(), "teams", len(pred.Teams()), "took", took.Round(time.Millisecond))
+		return matchapp.FixedModel(pred, time.Now()), func() {}, nil
+	}
+	if o.registry == "" {
+		o.registry = registry.Location()
+	}
+	reg, err := registry.Open(ctx, o.registry)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The metrics name the alias when the target is one that is set (the
+	// follower's own rule); a version id is served as it is.
+	alias := ""
+	if a, err := reg.Alias(ctx, name, target); err == nil && a.Version != "" {
+		alias = target
+	}
+	mm := serve.NewModelMetrics(metrics, "matches", alias)
+	host, _ := os.Hostname()
+	ctx, cancel := context.WithCancel(ctx)
+	f, err := registry.Follow(ctx, reg, name, target, load, registry.FollowOptions{
+		Interval: o.registryPoll, CacheDir: o.modelCache, Instance: host + ":" + o.addr, Logger: log,
+		OnSwap: mm.OnSwap, OnError: mm.OnError})
+	if err != nil {
+		cancel()
+		reg.Close()
+		return nil, nil, fmt.Errorf("model %s in the registry %s: %w", o.model, reg, err)
+	}
+	cur := f.Current()
+	log.Info("model loaded", "model", o.model, "registry", reg.String(), "version", cur.Version, "alias", f.Alias(),
+		"teams", len(cur.Model.Teams()), "took", time.Since(start).Round(time.Millisecond))
+	return f, func() {
+		cancel()
+		<-f.Done()
+		reg.Close()
+	}, nil
 }
 
 // dashboardOff is the --dashboard-addr value that serves no dashboard.

@@ -13,7 +13,7 @@
 //	POST /api/v1/matches/predict    JSON API
 //	GET  /api/v1/matches/teams      teams the model knows
 //	GET  /dashboard                 usage dashboard (server-side SVG charts)
-//	GET  /healthz                   liveness + model version + log backlog
+//	GET  /healthz                   liveness + model version, alias, since + log backlog
 //	GET  /metrics                   Prometheus metrics (own registry)
 //
 // Status codes of the API: 400 for malformed JSON, unknown fields, missing
@@ -21,6 +21,13 @@
 // default); 422 for a well-formed request
 // naming the same team twice; 405 for a wrong method. Errors are
 // {"error": "..."}; nothing is logged as a prediction unless one was served.
+//
+// The model comes from a ModelSource: a fixed predictor (a model directory)
+// or a registry alias followed while serving (registry.Follower), which
+// swaps versions without a failed request. Each prediction takes one
+// snapshot of the source, stamps its server time while holding it, and
+// answers, logs and labels itself (model_version, X-Model-Version) with
+// that one version.
 package matchapp
 
 import (
@@ -29,9 +36,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
@@ -49,12 +57,19 @@ type Recorder interface {
 // DefaultMaxBodyBytes bounds request bodies (JSON and form).
 const DefaultMaxBodyBytes = 64 << 10
 
-// Config is what an App needs. Predictor is required; without Recorder
-// predictions are not logged, without Usage /dashboard answers 503.
+// Config is what an App needs. Models or Predictor is required; without
+// Recorder predictions are not logged, without Usage /dashboard answers 503.
 type Config struct {
+	// Models yields the model version each request is answered with.
+	Models ModelSource
+	// Predictor, when Models is nil, is served for good (FixedModel).
 	Predictor matchwinner.Predictor
 	Recorder  Recorder
 	Usage     UsageSource
+	// Metrics is the registry /metrics serves; nil makes a fresh
+	// serve.NewRegistry(). `datalab serve` passes the one its
+	// serve.ModelMetrics (datalab_model_info, swaps) is registered on.
+	Metrics *prometheus.Registry
 	// DashboardToken, when set, is required of every /dashboard GET, as
 	// "Authorization: Bearer <token>" or ?token=<token> (401 otherwise).
 	DashboardToken string
@@ -82,10 +97,8 @@ var contentSecurityPolicy = serve.ContentSecurityPolicy("style-src 'unsafe-inlin
 // App is the match-winner web app, an http.Handler.
 type App struct {
 	cfg     Config
-	teams   map[string]bool
-	byFold  map[string]string // lower-cased name → name, for "did you mean"
-	wcTeams []string
-	allN    int
+	models  ModelSource
+	served  servedModels
 	metrics *metrics
 	mux     *http.ServeMux
 	web     *serve.Layer
@@ -95,8 +108,8 @@ type App struct {
 
 // New builds the app around cfg.
 func New(cfg Config) (*App, error) {
-	if cfg.Predictor == nil {
-		return nil, errors.New("matchapp: no predictor")
+	if cfg.Models == nil && cfg.Predictor == nil {
+		return nil, errors.New("matchapp: no model (Config.Models or Config.Predictor)")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -107,16 +120,16 @@ func New(cfg Config) (*App, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	a := &App{cfg: cfg, teams: map[string]bool{}, byFold: map[string]string{}}
-	all := cfg.Predictor.Teams()
-	for _, t := range all {
-		a.teams[t] = true
-		a.byFold[foldName(t)] = t
+	a := &App{cfg: cfg, models: cfg.Models}
+	if a.models == nil {
+		a.models = FixedModel(cfg.Predictor, cfg.Now())
 	}
-	a.allN = len(all)
-	a.wcTeams = append([]string(nil), cfg.Predictor.WorldCupTeams()...)
-	sort.Strings(a.wcTeams)
-	a.metrics = newMetrics(cfg.Recorder)
+	v, release := a.models.Snapshot()
+	release()
+	if v == nil || v.Model == nil {
+		return nil, errors.New("matchapp: the model source serves no model")
+	}
+	a.metrics = newMetrics(cfg.Metrics, cfg.Recorder)
 	web, err := serve.New(serve.Options{App: "matches", Logger: cfg.Logger, Registerer: a.metrics.reg,
 		ContentSecurityPolicy: contentSecurityPolicy, TrustedOrigins: cfg.TrustedOrigins, WriteError: writeErrorFor})
 	if err != nil {
@@ -129,7 +142,7 @@ func New(cfg Config) (*App, error) {
 	a.route("/predict", "predict_form", a.handlePredictForm)
 	a.route("/api/v1/matches/predict", "predict_api", a.handlePredictAPI)
 	a.route("GET /api/v1/matches/teams", "teams", a.handleTeams)
-	a.dash = newDashboard(cfg, a.metrics.reg, web)
+	a.dash = newDashboard(cfg, a.metrics.reg, web, a.Serving)
 	if !cfg.DashboardOff {
 		a.web.Handle(a.mux, "GET /dashboard", "dashboard", a.dash)
 	}
@@ -155,11 +168,42 @@ func writeErrorFor(w http.ResponseWriter, r *http.Request, status int, msg strin
 // headers, request id, request log, cross-site POSTs refused).
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
-// Version is the loaded model's version.
-func (a *App) Version() string { return a.cfg.Predictor.Version() }
+// Version is the version serving now.
+func (a *App) Version() string { return a.current().Version }
+
+// Serving is the version serving now, its alias and since when.
+func (a *App) Serving() Serving {
+	cur := a.current()
+	return Serving{Version: cur.Version, Alias: a.models.Alias(), Since: cur.Since}
+}
+
+// current is the version serving now, for what is not a prediction (pages,
+// team lists, health).
+func (a *App) current() *servedModel {
+	v, release := a.models.Snapshot()
+	release()
+	return a.served.get(v)
+}
+
+// snapshot is a prediction's one look at the model source: the version it
+// is answered with and its server time, stamped while the snapshot holds
+// off swaps — so a request stamped before a swap's Since was answered by
+// the old version and one stamped after by the new, exactly. The hold
+// lasts only for the stamp; the prediction runs after it on the version
+// taken.
+func (a *App) snapshot() (*servedModel, time.Time) {
+	v, release := a.models.Snapshot()
+	now := a.cfg.Now().UTC()
+	release()
+	return a.served.get(v), now
+}
 
 func (a *App) handleHealth(w http.ResponseWriter, r *http.Request) {
-	resp := map[string]any{"status": "ok", "model_version": a.cfg.Predictor.Version(), "teams": a.allN}
+	cur := a.current()
+	resp := map[string]any{"status": "ok", "model_version": cur.Version, "since": cur.Since.UTC(), "teams": cur.allN}
+	if alias := a.models.Alias(); alias != "" {
+		resp["alias"] = alias
+	}
 	if a.cfg.Recorder != nil {
 		s := a.cfg.Recorder.Stats()
 		resp["prediction_log"] = map[string]int64{"pending": s.Pending, "written": s.Written, "failures": s.Failures, "dropped": s.Dropped, "waited": s.Waited}
@@ -168,9 +212,10 @@ func (a *App) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) handleTeams(w http.ResponseWriter, r *http.Request) {
+	cur := a.current()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"teams":          a.cfg.Predictor.Teams(),
-		"world_cup_2022": a.wcTeams,
+		"teams":          cur.Model.Teams(),
+		"world_cup_2022": cur.wcTeams,
 	})
 }
 
@@ -182,20 +227,22 @@ func (a *App) record(req matchwinner.Request, p matchwinner.Prediction, clientTi
 	}
 }
 
-// predict runs the model on a validated request.
-func (a *App) predict(ctx context.Context, req matchwinner.Request) (matchwinner.Prediction, *requestError) {
-	p, err := a.cfg.Predictor.Predict(ctx, req)
+// predict runs version m of the model on a validated request; the answer
+// carries m's version.
+func (a *App) predict(ctx context.Context, m *servedModel, req matchwinner.Request) (matchwinner.Prediction, *requestError) {
+	p, err := m.Model.Predict(ctx, req)
 	switch {
 	case err == nil:
+		p.ModelVersion = m.Version
 		return p, nil
 	case errors.Is(err, matchwinner.ErrUnknownTeam):
 		msg := err.Error()
 		for _, t := range []string{req.Home, req.Away} {
-			if s, ok := a.byFold[foldName(t)]; ok && !a.teams[t] {
+			if s, ok := m.byFold[foldName(t)]; ok && !m.teams[t] {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 		}
-		return p, &requestError{http.StatusBadRequest, msg + "; " + a.teamsHint()}
+		return p, &requestError{http.StatusBadRequest, msg + "; " + m.teamsHint()}
 	case errors.Is(err, matchwinner.ErrSameTeam):
 		return p, &requestError{http.StatusUnprocessableEntity, err.Error() + ": pick two different teams"}
 	}

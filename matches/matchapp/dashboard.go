@@ -49,6 +49,20 @@ type Dashboard struct {
 	ByDay       []predlog.Counted
 	Outcomes    []predlog.Counted
 	Recent      []predlog.Entry
+	// Serving is the model version the app serves now: set on /dashboard
+	// (App.Serving), nil in the static report, which has no server.
+	Serving *Serving
+}
+
+// Serving is the model version an app serves now.
+type Serving struct {
+	// Version is the registry version id (or the model's own version,
+	// for a model given by path), as in every answer's model_version.
+	Version string
+	// Alias is the registry alias followed, "" for none.
+	Alias string
+	// Since is when this version began serving.
+	Since time.Time
 }
 
 // UsageSource answers the dashboard's read; *predlog.Log is the real one,
@@ -103,9 +117,13 @@ func (d *Dashboard) Render(w io.Writer) error {
 			ModelVersion: e.ModelVersion,
 		}
 	}
-	return templates.ExecuteTemplate(w, "dashboard", map[string]any{
+	data := map[string]any{
 		"Total": d.Total, "Charts": charts, "TopTeams": d.TopTeams, "TopMatchups": d.TopMatchups, "Recent": recent,
-	})
+	}
+	if s := d.Serving; s != nil {
+		data["Serving"] = map[string]string{"Version": s.Version, "Alias": s.Alias, "Since": s.Since.UTC().Format("2006-01-02 15:04:05")}
+	}
+	return templates.ExecuteTemplate(w, "dashboard", data)
 }
 
 // WriteFile renders the dashboard to path atomically (readers never see a
@@ -126,6 +144,7 @@ const DefaultDashboardTimeout = 5 * time.Second
 // the same timeout, so no handler runs past the server's write timeout.
 type dashboard struct {
 	src     UsageSource
+	serving func() Serving
 	timeout time.Duration
 	// token is the SHA-256 of the required token; nil when none is.
 	token  []byte
@@ -142,8 +161,8 @@ type dashboard struct {
 // read the log (503).
 var errRender = errors.New("render dashboard")
 
-func newDashboard(cfg Config, reg prometheus.Registerer, web *serve.Layer) *dashboard {
-	d := &dashboard{src: cfg.Usage, timeout: cfg.DashboardTimeout, logger: cfg.Logger, web: web,
+func newDashboard(cfg Config, reg prometheus.Registerer, web *serve.Layer, serving func() Serving) *dashboard {
+	d := &dashboard{src: cfg.Usage, serving: serving, timeout: cfg.DashboardTimeout, logger: cfg.Logger, web: web,
 		loads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "datalab_dashboard_loads_total",
 			Help: "Reads of the prediction log for /dashboard; concurrent GETs share one.",
@@ -192,6 +211,8 @@ func (d *dashboard) page() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := d.serving()
+	db.Serving = &s
 	var buf bytes.Buffer
 	if err := db.Render(&buf); err != nil {
 		return nil, fmt.Errorf("%w: %w", errRender, err)

@@ -61,11 +61,18 @@ func TestLogAndDashboardAllDialects(t *testing.T) {
 			if strings.Contains(page, "<script>") {
 				t.Error("dashboard contains an unescaped <script>")
 			}
-			// Rendering is deterministic: the static report equals the page.
+			// The page names the version serving; the static report has no
+			// server, and otherwise equals the page: rendering is
+			// deterministic.
+			if !strings.Contains(page, `<p id="serving">Serving model version <code>test-0001</code> since `) {
+				t.Error("dashboard does not show the serving version")
+			}
 			db, err := matchapp.LoadDashboard(context.Background(), l)
 			if err != nil {
 				t.Fatal(err)
 			}
+			serving := app.Serving()
+			db.Serving = &serving
 			out := filepath.Join(t.TempDir(), "usage.html")
 			if err := db.WriteFile(out); err != nil {
 				t.Fatal(err)

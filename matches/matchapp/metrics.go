@@ -15,9 +15,14 @@ type metrics struct {
 	predictions *prometheus.CounterVec
 }
 
-func newMetrics(rec Recorder) *metrics {
+// newMetrics registers the app's metrics on reg (nil: a fresh
+// serve.NewRegistry()).
+func newMetrics(reg *prometheus.Registry, rec Recorder) *metrics {
+	if reg == nil {
+		reg = serve.NewRegistry()
+	}
 	m := &metrics{
-		reg: serve.NewRegistry(),
+		reg: reg,
 		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "datalab_match_predictions_total",
 			Help: "Predictions served, by predicted outcome.",

@@ -61,12 +61,12 @@ func outcomeLabel(o matchwinner.Outcome, home, away string) string {
 // percent formats a probability as a percentage with digits decimals.
 func percent(p float64, digits int) string { return fmt.Sprintf("%.*f", digits, 100*p) }
 
-func (a *App) formData(home, away string, neutral bool) pageData {
-	return pageData{Home: home, Away: away, Neutral: neutral, WorldCupTeams: a.wcTeams, TeamCount: a.allN}
+func (m *servedModel) formData(home, away string, neutral bool) pageData {
+	return pageData{Home: home, Away: away, Neutral: neutral, WorldCupTeams: m.wcTeams, TeamCount: m.allN}
 }
 
 func (a *App) handleHome(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "home", a.formData("", "", true))
+	a.render(w, r, http.StatusOK, "home", a.current().formData("", "", true))
 }
 
 // handlePredictForm answers the form: the result page, or the form again
@@ -83,7 +83,7 @@ func (a *App) handlePredictForm(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(err.Error(), "too large") {
 			status = http.StatusRequestEntityTooLarge
 		}
-		d := a.formData("", "", true)
+		d := a.current().formData("", "", true)
 		d.Error = "The form could not be read: " + err.Error()
 		a.render(w, r, status, "home", d)
 		return
@@ -94,21 +94,30 @@ func (a *App) handlePredictForm(w http.ResponseWriter, r *http.Request) {
 		ClientTime: r.Header.Get(ClientTimeHeader),
 	}
 	req, clientTime, rerr := a.validate(in)
-	if rerr == nil {
-		var p matchwinner.Prediction
-		if p, rerr = a.predict(r.Context(), req); rerr == nil {
-			a.record(req, p, clientTime, a.cfg.Now().UTC())
-			a.render(w, r, http.StatusOK, "result", a.resultData(req, p))
-			return
-		}
+	if rerr != nil {
+		a.renderFormError(w, r, a.current(), in, rerr)
+		return
 	}
-	d := a.formData(in.Home, in.Away, in.Neutral)
+	m, now := a.snapshot()
+	p, rerr := a.predict(r.Context(), m, req)
+	if rerr != nil {
+		a.renderFormError(w, r, m, in, rerr)
+		return
+	}
+	a.record(req, p, clientTime, now)
+	w.Header()[ModelVersionHeader] = m.header
+	a.render(w, r, http.StatusOK, "result", m.resultData(req, p))
+}
+
+// renderFormError shows the form again with the error and the values typed.
+func (a *App) renderFormError(w http.ResponseWriter, r *http.Request, m *servedModel, in matchInput, rerr *requestError) {
+	d := m.formData(in.Home, in.Away, in.Neutral)
 	d.Error = rerr.msg
 	a.render(w, r, rerr.status, "home", d)
 }
 
-func (a *App) resultData(req matchwinner.Request, p matchwinner.Prediction) pageData {
-	d := a.formData(req.Home, req.Away, req.Neutral)
+func (m *servedModel) resultData(req matchwinner.Request, p matchwinner.Prediction) pageData {
+	d := m.formData(req.Home, req.Away, req.Neutral)
 	d.Verdict = outcomeLabel(p.Outcome, req.Home, req.Away)
 	d.Percent = percent(p.Probability, 0)
 	d.ModelVersion, d.Variant = p.ModelVersion, p.Variant

@@ -78,8 +78,8 @@ func (a *App) validate(in matchInput) (req matchwinner.Request, clientTime time.
 	return req, clientTime, nil
 }
 
-func (a *App) teamsHint() string {
-	return fmt.Sprintf("GET /api/v1/matches/teams lists the %d teams the model knows", a.allN)
+func (m *servedModel) teamsHint() string {
+	return fmt.Sprintf("GET /api/v1/matches/teams lists the %d teams the model knows", m.allN)
 }
 
 func foldName(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
@@ -154,12 +154,12 @@ func (a *App) handlePredictAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, rerr)
 		return
 	}
-	p, rerr := a.predict(r.Context(), req)
+	m, now := a.snapshot()
+	p, rerr := a.predict(r.Context(), m, req)
 	if rerr != nil {
 		writeError(w, rerr)
 		return
 	}
-	now := a.cfg.Now().UTC()
 	a.record(req, p, clientTime, now)
 	resp := apiResponse{
 		Home: req.Home, Away: req.Away, Neutral: req.Neutral,
@@ -169,6 +169,7 @@ func (a *App) handlePredictAPI(w http.ResponseWriter, r *http.Request) {
 	if !req.AsOf.IsZero() {
 		resp.AsOf = req.AsOf.Format(time.DateOnly)
 	}
+	w.Header()[ModelVersionHeader] = m.header
 	writeAPIResponse(w, &resp)
 }
 
