@@ -22,20 +22,17 @@ import (
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/matches/matchapp"
+	"github.com/datalabhq/datalab/matches/matchapp/swaptest"
 	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
-	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
-// trainServedModel trains the variant datalab.yaml serves (params.matches.
-// serve_variant) from the mirrored data into a temporary directory, as the
-// pipeline's ingest → features → train stages do, and loads it.
-func trainServedModel(t testing.TB) *matchmodel.Model {
+// committedConfig is params.matches of the repository's datalab.yaml.
+func committedConfig(t testing.TB) matchmodel.Config {
 	t.Helper()
-	ctx := context.Background()
 	var doc struct {
 		Params struct {
 			Matches matchmodel.Config `yaml:"matches"`
@@ -48,29 +45,18 @@ func trainServedModel(t testing.TB) *matchmodel.Model {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	cfg := doc.Params.Matches
-	if err := cfg.Validate(); err != nil {
+	if err := doc.Params.Matches.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	mp := filepath.Join(dir, "matches.parquet")
-	ds, _ := ingest.Lookup("matches")
-	if _, err := ingest.Run(ctx, ds, ingest.Config{Inputs: []string{testmirror.Path(t, "matches", "international_matches.csv")}, Output: mp}); err != nil {
-		t.Fatal(err)
-	}
-	lp := filepath.Join(dir, "lookup.json")
-	if _, _, err := matchmodel.FeaturesStage(mp, lp, filepath.Join(dir, "features.parquet")); err != nil {
-		t.Fatal(err)
-	}
-	data, err := matchmodel.LoadData(mp, lp, cfg.TestYear)
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups := testmirror.Path(t, "matches", "worldcup2022", "2022_world_cup_groups.csv")
-	if _, err := matchmodel.TrainStage(ctx, cfg, data, groups, filepath.Join(dir, "models"), []string{cfg.ServeVariant}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := matchmodel.Load(filepath.Join(dir, "models", cfg.ServeVariant))
+	return doc.Params.Matches
+}
+
+// trainServedModel trains the variant datalab.yaml serves (params.matches.
+// serve_variant) from the mirrored data into a temporary directory, as the
+// pipeline's ingest → features → train stages do, and loads it.
+func trainServedModel(t testing.TB) *matchmodel.Model {
+	t.Helper()
+	m, err := matchmodel.Load(swaptest.Train(t, committedConfig(t))[0])
 	if err != nil {
 		t.Fatal(err)
 	}
