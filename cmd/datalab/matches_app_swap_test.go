@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -138,4 +139,86 @@ func get(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, b)
 	}
 	return string(b)
+}
+
+// TestServeRegistryReferences: `datalab serve --model registry:…` wiring in
+// process — a version id (or prefix) serves that version with no alias, an
+// alias that points at nothing and a malformed reference fail the start
+// with what to do, a plain directory is served as before with its own
+// version in datalab_model_info.
+func TestServeRegistryReferences(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	regDir := filepath.Join(dir, "registry")
+	reg, err := registry.Open(ctx, regDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	modelDir := filepath.Join(dir, "model")
+	if err := os.MkdirAll(modelDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(modelDir, "weights"), []byte("two teams"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := reg.Register(ctx, modelDir, registry.Version{Model: "matches"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveWith := func(model string) (base string, stop func() error) {
+		t.Helper()
+		o := serveOptions{model: model, registry: regDir, modelCache: filepath.Join(dir, "cache"), db: filepath.Join(t.TempDir(), "log.sqlite"),
+			addr: "127.0.0.1:0", logBuffer: 10, shutdownTimeout: 5 * time.Second}
+		ctx, cancel := context.WithCancel(context.Background())
+		ready, done := make(chan string, 1), make(chan error, 1)
+		go func() { done <- runServe(ctx, o, loadTwoTeams, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
+		select {
+		case addr := <-ready:
+			return "http://" + addr, func() error { cancel(); return <-done }
+		case err := <-done:
+			cancel()
+			return "", func() error { return err }
+		}
+	}
+
+	base, stop := serveWith("registry:matches@" + v.ID[:8])
+	if base == "" {
+		t.Fatal(stop())
+	}
+	if h := health(t, base); h.ModelVersion != v.ID || h.Alias != "" {
+		t.Errorf("a version id: healthz %+v, want version %s and no alias", h, v.ID)
+	}
+	if m := get(t, base+"/metrics"); !strings.Contains(m, `datalab_model_info{alias="",app="matches",version="`+registry.Short(v.ID)+`"} 1`) {
+		t.Errorf("a version id: /metrics lacks its datalab_model_info")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	for model, want := range map[string]string{
+		"registry:matches@champion": "datalab models promote matches <version> --alias champion",
+		"registry:Matches@champion": `model name "Matches"`,
+	} {
+		if base, stop := serveWith(model); base != "" {
+			stop()
+			t.Errorf("%s: served", model)
+		} else if err := stop(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want it to say %q", model, err, want)
+		}
+	}
+
+	base, stop = serveWith(modelDir)
+	if base == "" {
+		t.Fatal(stop())
+	}
+	if h := health(t, base); h.ModelVersion != "v1" || h.Alias != "" {
+		t.Errorf("a directory: healthz %+v, want the model's own version v1", h)
+	}
+	if m := get(t, base+"/metrics"); !strings.Contains(m, `datalab_model_info{alias="",app="matches",version="v1"} 1`) {
+		t.Errorf("a directory: /metrics lacks datalab_model_info of v1")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 }
