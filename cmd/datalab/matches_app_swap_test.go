@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -167,19 +166,12 @@ func TestServeRegistryReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveWith := func(model string) (base string, stop func() error) {
-		t.Helper()
-		o := serveOptions{model: model, registry: regDir, modelCache: filepath.Join(dir, "cache"), db: filepath.Join(t.TempDir(), "log.sqlite"),
-			addr: "127.0.0.1:0", logBuffer: 10, shutdownTimeout: 5 * time.Second}
-		ctx, cancel := context.WithCancel(context.Background())
-		ready, done := make(chan string, 1), make(chan error, 1)
-		go func() { done <- runServe(ctx, o, loadTwoTeams, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
-		select {
-		case addr := <-ready:
-			return "http://" + addr, func() error { cancel(); return <-done }
-		case err := <-done:
-			cancel()
-			return "", func() error { return err }
+		addr, stop := startServe(serveOptions{model: model, registry: regDir, modelCache: filepath.Join(dir, "cache"),
+			db: filepath.Join(t.TempDir(), "log.sqlite"), addr: "127.0.0.1:0", logBuffer: 10, shutdownTimeout: 5 * time.Second})
+		if addr == "" {
+			return "", stop
 		}
+		return "http://" + addr, stop
 	}
 
 	base, stop := serveWith("registry:matches@" + v.ID[:8])

@@ -158,6 +158,22 @@ func TestServeRedactsDSN(t *testing.T) {
 	}
 }
 
+// startServe runs `datalab serve` with o in process, on the two-team
+// model, until stop is called; addr is "" when the start failed, and stop
+// then returns why.
+func startServe(o serveOptions) (addr string, stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- runServe(ctx, o, loadTwoTeams, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
+	select {
+	case addr := <-ready:
+		return addr, func() error { cancel(); return <-done }
+	case err := <-done:
+		cancel()
+		return "", func() error { return err }
+	}
+}
+
 func getStatus(t *testing.T, url string, header ...string) int {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
@@ -181,16 +197,7 @@ func TestServeDashboardFlags(t *testing.T) {
 		t.Helper()
 		dir := t.TempDir()
 		o.model, o.db, o.addr, o.logBuffer, o.shutdownTimeout = dir, filepath.Join(dir, "log.sqlite"), "127.0.0.1:0", 10, 5*time.Second
-		ctx, cancel := context.WithCancel(context.Background())
-		ready, done := make(chan string, 1), make(chan error, 1)
-		go func() { done <- runServe(ctx, o, loadTwoTeams, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
-		select {
-		case addr := <-ready:
-			return addr, func() error { cancel(); return <-done }
-		case err := <-done:
-			cancel()
-			return "", func() error { return err }
-		}
+		return startServe(o)
 	}
 
 	dashAddr := testnet.FreeAddr(t)
