@@ -51,12 +51,10 @@ func registerTrustedOrigins(cmd *cobra.Command, dst *[]string) {
 
 // serveOptions are `datalab serve`'s settings.
 type serveOptions struct {
-	model, modelCache, db, addr, pipeline string
-	// registry is where registry:<model>@<alias> references are read
-	// ("": registry.Location()); registryPoll how often the alias is
-	// checked (0: 2 s).
-	registry        string
-	registryPoll    time.Duration
+	model, db, addr, pipeline string
+	// models are --registry, --registry-poll and --model-cache, which
+	// also holds the copies of models given by blob URL.
+	models          registryFlags
 	logBuffer       int
 	logFlush        time.Duration
 	trustedOrigins  []string
@@ -111,9 +109,7 @@ writes the buffered log entries before exiting.`,
 func init() {
 	f := serveCmd.Flags()
 	f.StringVar(&serveOpts.model, "model", envOr("DATALAB_MODEL", ""), "model directory, blob URL, or registry:matches@<alias or version> (env DATALAB_MODEL; default from --pipeline's serve_variant)")
-	f.StringVar(&serveOpts.modelCache, "model-cache", envOr("DATALAB_MODEL_CACHE", defaultModelCache()), "where models from blob URLs and the registry are copied (env DATALAB_MODEL_CACHE)")
-	f.StringVar(&serveOpts.registry, "registry", registry.Location(), "model registry of registry: references: a directory, s3://bucket/prefix or gs://bucket/prefix ($"+registry.EnvLocation+")")
-	f.DurationVar(&serveOpts.registryPoll, "registry-poll", 2*time.Second, "how often a registry:…@<alias> model checks whether its alias moved")
+	serveOpts.models.register(f)
 	// The default is resolved at run time, not shown in --help: DATALAB_DB may
 	// hold a password.
 	f.StringVar(&serveOpts.db, "db", "", "prediction log: SQLite file, postgres://… or mysql://… (env DATALAB_DB; default "+DefaultPredictionLog+")")
@@ -210,9 +206,8 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 // openMatchModels loads what o.model names, with its metrics
 // (serve.ModelMetrics) on metrics: a registry reference
 // (registry:<model>@<alias or version>) is followed by a registry.Follower
-// — checked every o.registryPoll, new versions fetched into o.modelCache —
-// anything else is loaded once (a directory or blob URL). stop ends the
-// following and closes the registry.
+// (followModel), anything else is loaded once (a directory or blob URL,
+// copied into --model-cache). stop ends the following.
 func openMatchModels(ctx context.Context, o serveOptions, load matchapp.Loader, metrics *prometheus.Registry, log *slog.Logger) (_ matchapp.ModelSource, stop func(), err error) {
 	start := time.Now()
 	name, target, isRef, err := registry.ParseRef(o.model)
@@ -220,7 +215,7 @@ func openMatchModels(ctx context.Context, o serveOptions, load matchapp.Loader, 
 		return nil, nil, err
 	}
 	if !isRef {
-		pred, err := matchapp.LoadModel(ctx, o.model, o.modelCache, load)
+		pred, err := matchapp.LoadModel(ctx, o.model, o.models.cache, load)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -229,38 +224,14 @@ func openMatchModels(ctx context.Context, o serveOptions, load matchapp.Loader, 
 		log.Info("model loaded", "model", o.model, "version", pred.Version(), "teams", len(pred.Teams()), "took", took.Round(time.Millisecond))
 		return matchapp.FixedModel(pred, time.Now()), func() {}, nil
 	}
-	if o.registry == "" {
-		o.registry = registry.Location()
-	}
-	reg, err := registry.Open(ctx, o.registry)
+	f, stop, err := followModel(ctx, o.models, "matches", name, target, load, metrics, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	// The metrics name the alias when the target is one that is set (the
-	// follower's own rule); a version id is served as it is.
-	alias := ""
-	if a, err := reg.Alias(ctx, name, target); err == nil && a.Version != "" {
-		alias = target
-	}
-	mm := serve.NewModelMetrics(metrics, "matches", alias)
-	host, _ := os.Hostname()
-	ctx, cancel := context.WithCancel(ctx)
-	f, err := registry.Follow(ctx, reg, name, target, load, registry.FollowOptions{
-		Interval: o.registryPoll, CacheDir: o.modelCache, Instance: host + ":" + o.addr, Logger: log,
-		OnSwap: mm.OnSwap, OnError: mm.OnError})
-	if err != nil {
-		cancel()
-		reg.Close()
-		return nil, nil, fmt.Errorf("model %s in the registry %s: %w", o.model, reg, err)
-	}
 	cur := f.Current()
-	log.Info("model loaded", "model", o.model, "registry", reg.String(), "version", cur.Version, "alias", f.Alias(),
+	log.Info("model loaded", "model", o.model, "version", cur.Version, "alias", f.Alias(),
 		"teams", len(cur.Model.Teams()), "took", time.Since(start).Round(time.Millisecond))
-	return f, func() {
-		cancel()
-		<-f.Done()
-		reg.Close()
-	}, nil
+	return f, stop, nil
 }
 
 // dashboardOff is the --dashboard-addr value that serves no dashboard.

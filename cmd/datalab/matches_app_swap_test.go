@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -95,6 +95,7 @@ func TestServeRegistryHotSwapUnderLoad(t *testing.T) {
 
 	// The registry's record of which version served here from when.
 	host, _ := os.Hostname()
+	instance := fmt.Sprintf("%s:matches:%d", host, p.cmd.Process.Pid)
 	servings, err := reg.Servings(context.Background(), swaptest.Model)
 	if err != nil {
 		t.Fatal(err)
@@ -103,8 +104,8 @@ func TestServeRegistryHotSwapUnderLoad(t *testing.T) {
 		t.Fatalf("registry holds %d serving records, want %d: %+v", len(servings), len(swaps), servings)
 	}
 	for i, s := range servings {
-		if s.Version != swaps[i].Version || !s.Since.Equal(swaps[i].Since) || s.Instance != host+":"+addr || s.Alias != "champion" {
-			t.Errorf("serving record %d: %+v, want version %s since %v on %s:%s", i, s, registry.Short(swaps[i].Version), swaps[i].Since, host, addr)
+		if s.Version != swaps[i].Version || !s.Since.Equal(swaps[i].Since) || s.Instance != instance || s.Alias != "champion" {
+			t.Errorf("serving record %d: %+v, want version %s since %v on %s", i, s, registry.Short(swaps[i].Version), swaps[i].Since, instance)
 		}
 	}
 }
@@ -125,19 +126,14 @@ func health(t *testing.T, base string) healthz {
 	return h
 }
 
-// get returns the body of a GET that must answer 200.
+// get returns the body of a GET that must answer 200 (getBody).
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	code, body := getBody(t, url)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", url, code, body)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, b)
-	}
-	return string(b)
+	return body
 }
 
 // TestServeRegistryReferences: `datalab serve --model registry:…` wiring in
@@ -166,7 +162,7 @@ func TestServeRegistryReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveWith := func(model string) (base string, stop func() error) {
-		addr, stop := startServe(serveOptions{model: model, registry: regDir, modelCache: filepath.Join(dir, "cache"),
+		addr, stop := startServe(serveOptions{model: model, models: registryFlags{location: regDir, cache: filepath.Join(dir, "cache")},
 			db: filepath.Join(t.TempDir(), "log.sqlite"), addr: "127.0.0.1:0", logBuffer: 10, shutdownTimeout: 5 * time.Second})
 		if addr == "" {
 			return "", stop

@@ -29,7 +29,7 @@ func (r *registryFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&r.location, "registry", registry.Location(),
 		"model registry of --model registry:… references: a directory, s3://bucket/prefix or gs://bucket/prefix (env "+registry.EnvLocation+"; as datalab models)")
 	f.DurationVar(&r.poll, "registry-poll", 2*time.Second, "how often the alias of --model registry:<model>@<alias> is checked; a new version is loaded in the background and swapped in")
-	f.StringVar(&r.cache, "model-cache", envOr("DATALAB_MODEL_CACHE", defaultModelCache()), "where registry versions are fetched to (env DATALAB_MODEL_CACHE)")
+	f.StringVar(&r.cache, "model-cache", envOr("DATALAB_MODEL_CACHE", defaultModelCache()), "where registry versions (and, for datalab serve, models given by blob URL) are fetched to (env DATALAB_MODEL_CACHE)")
 }
 
 // followModel opens the registry and serves model@target (an alias, or a

@@ -170,7 +170,7 @@ func runUp(ctx context.Context, log *slog.Logger, announce func(name, url string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			mo := serveOptions{addr: o.matchAddr, modelCache: defaultModelCache(), db: predictionLogDSN(""),
+			mo := serveOptions{addr: o.matchAddr, models: registryFlags{cache: defaultModelCache()}, db: predictionLogDSN(""),
 				pipeline: o.pipeline.file, logBuffer: 10_000, logFlush: DefaultLogFlushInterval, shutdownTimeout: 15 * time.Second, trustedOrigins: o.trustedOrigins}
 			ready := make(chan string, 1)
 			go func() {
