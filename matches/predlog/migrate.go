@@ -19,7 +19,7 @@ type migration struct {
 
 // migrations are applied in order; a released migration is never edited,
 // only followed by a new one.
-var migrations = append(firstMigrations, usageMigration())
+var migrations = append(firstMigrations, usageMigration(), serverTimeMigration)
 
 var firstMigrations = []migration{
 	{
@@ -115,6 +115,15 @@ func usageMigration() migration {
 	}
 	return m
 }
+
+// serverTimeMigration indexes the log by server time (the id breaks ties),
+// for the reads of a time window in time order (Scan, ModelVersions) that
+// drift monitoring makes: without it each read scans the whole table.
+var serverTimeMigration = migration{version: 3, name: "index match_predictions by server_time", stmts: map[sqldb.Dialect][]string{
+	sqldb.SQLite:   {`CREATE INDEX {t}_server_time ON {t} (server_time, id)`},
+	sqldb.Postgres: {`CREATE INDEX {t}_server_time ON {t} (server_time, id)`},
+	sqldb.MySQL:    {`CREATE INDEX {t}_server_time ON {t} (server_time, id)`},
+}}
 
 // MaxTeamNameLength is the longest team name the log stores (the MySQL
 // column width); the app rejects longer names before predicting.
