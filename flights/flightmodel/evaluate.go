@@ -276,6 +276,19 @@ func counts(y []float64, k int) []int {
 	return c
 }
 
+// TrainedOn checks that p's StringIndexers have the labels the training
+// rows of split of t give for variant v's features: a model trained on
+// other data or another split (or by Spark's own split) is named in the
+// error. Drift monitoring uses it to say whether its reference is the
+// model's own training data.
+func TrainedOn(p *sparkml.Pipeline, t *flightfeat.Table, split flightfeat.Split, v VariantConfig) error {
+	stages, err := flightfeat.FitStages(t, split.Train, v.Features)
+	if err != nil {
+		return err
+	}
+	return sameIndexers(p, stages)
+}
+
 // sameIndexers checks that p's StringIndexers have the labels fitted on
 // the training split.
 func sameIndexers(p *sparkml.Pipeline, stages *flightfeat.Stages) error {
