@@ -162,8 +162,10 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 	log.Info("model loaded", "model", o.model, "version", pred.Version(), "teams", len(pred.Teams()), "took", time.Since(start).Round(time.Millisecond))
 
 	w := predlog.NewWriter(pl, predlog.WriterOptions{Capacity: o.logBuffer, FlushInterval: o.logFlush, Logger: log})
+	drift, stopDrift := serveDriftPanel(ctx, pl, func() (string, matchwinner.Predictor) { return pred.Version(), pred }, log)
+	defer stopDrift()
 	app, err := matchapp.New(matchapp.Config{Predictor: pred, Recorder: w, Usage: pl, Logger: log, TrustedOrigins: o.trustedOrigins,
-		DashboardToken: o.dashboardToken, DashboardOff: o.dashboardAddr != ""})
+		DashboardToken: o.dashboardToken, DashboardOff: o.dashboardAddr != "", Drift: drift})
 	if err != nil {
 		return err
 	}

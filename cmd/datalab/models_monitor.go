@@ -13,8 +13,10 @@ import (
 	"github.com/datalabhq/datalab/flights/flightmodel"
 	"github.com/datalabhq/datalab/flights/flightmonitor"
 	"github.com/datalabhq/datalab/flights/flightstore"
+	"github.com/datalabhq/datalab/matches/matchapp"
 	"github.com/datalabhq/datalab/matches/matchmodel"
 	"github.com/datalabhq/datalab/matches/matchmonitor"
+	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/pipeline/drift"
 	"github.com/datalabhq/datalab/pipeline/monitor"
@@ -188,6 +190,43 @@ func monitorFlights(ctx context.Context, c monitor.Config, o monitorOptions) (*m
 	}
 	defer st.Close()
 	return monitor.Run(ctx, &flightmonitor.Source{Store: st, Config: cfg, Variant: o.variant}, c)
+}
+
+// serveDrift are `datalab serve`'s drift panel flags (registered on
+// serveCmd below, beside the monitor they share their logic with).
+var serveDrift struct {
+	window, every time.Duration
+	features      string
+}
+
+// serveDriftPanel starts the dashboard's drift panel of `datalab serve`:
+// matchmonitor.Watch judging the version current returns (the one serving
+// now) over the last --drift-window, every --drift-every in the
+// background. It returns nil (and a no-op stop) when --drift-every is 0.
+// stop ends the panel's loop and waits for it.
+func serveDriftPanel(ctx context.Context, l *predlog.Log, current func() (string, matchwinner.Predictor), log *slog.Logger) (*matchapp.DriftPanel, func()) {
+	if serveDrift.every <= 0 {
+		return nil, func() {}
+	}
+	w := &matchmonitor.Watch{Source: &matchmonitor.Source{Log: l, Features: serveDrift.features}, Window: serveDrift.window}
+	panel := matchapp.NewDriftPanel(func(ctx context.Context) (*monitor.Report, error) {
+		version, p := current()
+		return w.Check(ctx, version, p)
+	}, serveDrift.every, log)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		panel.Run(ctx)
+	}()
+	return panel, func() { cancel(); <-done }
+}
+
+func init() {
+	sf := serveCmd.Flags()
+	sf.DurationVar(&serveDrift.every, "drift-every", matchapp.DefaultDriftEvery, "how often the dashboard's drift panel is computed in the background (0: no panel); docs/monitoring.md")
+	sf.DurationVar(&serveDrift.window, "drift-window", 24*time.Hour, "the drift panel judges the requests of this last window")
+	sf.StringVar(&serveDrift.features, "drift-reference", matchmodel.DefaultFeatures, "the drift panel's reference data: the features table the served model was trained from")
 }
 
 func init() {

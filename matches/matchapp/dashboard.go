@@ -49,6 +49,9 @@ type Dashboard struct {
 	ByDay       []predlog.Counted
 	Outcomes    []predlog.Counted
 	Recent      []predlog.Entry
+	// Drift is the drift panel (DriftPanel.HTML): the app's dashboard
+	// only, empty in `datalab report usage`.
+	Drift template.HTML
 }
 
 // UsageSource answers the dashboard's read; *predlog.Log is the real one,
@@ -104,7 +107,7 @@ func (d *Dashboard) Render(w io.Writer) error {
 		}
 	}
 	return templates.ExecuteTemplate(w, "dashboard", map[string]any{
-		"Total": d.Total, "Charts": charts, "TopTeams": d.TopTeams, "TopMatchups": d.TopMatchups, "Recent": recent,
+		"Total": d.Total, "Charts": charts, "TopTeams": d.TopTeams, "TopMatchups": d.TopMatchups, "Recent": recent, "Drift": d.Drift,
 	})
 }
 
@@ -131,6 +134,7 @@ type dashboard struct {
 	token  []byte
 	logger *slog.Logger
 	web    *serve.Layer
+	drift  *DriftPanel // nil: no drift panel
 	group  singleflight.Group
 	loads  prometheus.Counter
 	// waiting counts GETs waiting for a read: many waiting with one load
@@ -143,7 +147,7 @@ type dashboard struct {
 var errRender = errors.New("render dashboard")
 
 func newDashboard(cfg Config, reg prometheus.Registerer, web *serve.Layer) *dashboard {
-	d := &dashboard{src: cfg.Usage, timeout: cfg.DashboardTimeout, logger: cfg.Logger, web: web,
+	d := &dashboard{src: cfg.Usage, timeout: cfg.DashboardTimeout, logger: cfg.Logger, web: web, drift: cfg.Drift,
 		loads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "datalab_dashboard_loads_total",
 			Help: "Reads of the prediction log for /dashboard; concurrent GETs share one.",
@@ -191,6 +195,9 @@ func (d *dashboard) page() ([]byte, error) {
 	db, err := LoadDashboard(ctx, d.src)
 	if err != nil {
 		return nil, err
+	}
+	if d.drift != nil {
+		db.Drift = d.drift.HTML()
 	}
 	var buf bytes.Buffer
 	if err := db.Render(&buf); err != nil {

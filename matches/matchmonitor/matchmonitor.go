@@ -31,9 +31,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/datalabhq/datalab/matches/matchfeat"
 	"github.com/datalabhq/datalab/matches/matchmodel"
+	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/pipeline/drift"
 	"github.com/datalabhq/datalab/pipeline/monitor"
@@ -252,4 +254,40 @@ func CurrentSample(ctx context.Context, log *predlog.Log, w predlog.Window, m *m
 		return drift.Sample{}, err
 	}
 	return s.sample(), nil
+}
+
+// Watch judges, for the match dashboard's drift panel, the requests the
+// serving version answered over the last Window against its training data.
+// The reference of a version is built once (monitor.Judge); each Check
+// reads only the window. The reference data is Source.Features, not
+// checked against a lineage (`datalab monitor matches` checks it).
+type Watch struct {
+	Source *Source
+	// Window is how far back the requests are read.
+	Window time.Duration
+	// Options are the binning and thresholds.
+	Options drift.Options
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+
+	judge monitor.Judge[*matchmodel.Model]
+}
+
+// Check judges the requests of the last Window that version answered; p
+// is the model serving as version, a *matchmodel.Model.
+func (w *Watch) Check(ctx context.Context, version string, p matchwinner.Predictor) (*monitor.Report, error) {
+	m, ok := p.(*matchmodel.Model)
+	if !ok {
+		return nil, fmt.Errorf("drift: the served model is a %T, not a datalab match model (matchmodel): its training data is unknown", p)
+	}
+	now := time.Now
+	if w.Now != nil {
+		now = w.Now
+	}
+	rep, err := w.judge.Check(ctx, w.Source, Model, m, version, monitor.Last(w.Window, now()), w.Options)
+	if err != nil {
+		return nil, err
+	}
+	rep.Notes = append(rep.Notes, "The reference data is "+w.Source.features()+", not checked against the version's lineage here (datalab monitor matches checks it).")
+	return rep, nil
 }
