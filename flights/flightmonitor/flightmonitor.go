@@ -198,8 +198,8 @@ func Stride(rows []int, n int) []int {
 }
 
 // Current implements monitor.Source: CurrentSample.
-func (s *Source) Current(ctx context.Context, _ *flightdelay.Scorer, version string, w monitor.Window) (drift.Sample, error) {
-	return CurrentSample(ctx, s.Store, flightstore.Window{Since: w.Since, Until: w.Until, Model: version})
+func (s *Source) Current(ctx context.Context, _ *flightdelay.Scorer, version string, w monitor.Window, rows int) (drift.Sample, error) {
+	return CurrentSample(ctx, s.Store, flightstore.Window{Since: w.Since, Until: w.Until, Model: version}, rows)
 }
 
 // The columns of both samples.
@@ -288,9 +288,10 @@ func ReferenceSample(ctx context.Context, sc *flightdelay.Scorer, t *flightfeat.
 }
 
 // CurrentSample reads the predictions of w from the store into a sample:
-// the request fields and the predicted bucket.
-func CurrentSample(ctx context.Context, st flightstore.Store, w flightstore.Window) (drift.Sample, error) {
-	s := newSampler(0)
+// the request fields and the predicted bucket. rows is the number of
+// predictions expected (a capacity hint; 0 when unknown).
+func CurrentSample(ctx context.Context, st flightstore.Store, w flightstore.Window, rows int) (drift.Sample, error) {
+	s := newSampler(rows)
 	err := st.Scan(ctx, w, func(d *flightstore.Stored) error {
 		for c, v := range [...]float64{d.DepDelay, d.Distance, float64(d.DayOfMonth), float64(d.DayOfWeek), float64(d.DayOfYear)} {
 			s.numeric[c] = append(s.numeric[c], v)

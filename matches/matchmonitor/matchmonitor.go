@@ -120,8 +120,8 @@ func (s *Source) features() string {
 }
 
 // Current implements monitor.Source: CurrentSample.
-func (s *Source) Current(ctx context.Context, m *matchmodel.Model, version string, w monitor.Window) (drift.Sample, error) {
-	return CurrentSample(ctx, s.Log, predlog.Window{Since: w.Since, Until: w.Until, ModelVersion: version}, m)
+func (s *Source) Current(ctx context.Context, m *matchmodel.Model, version string, w monitor.Window, rows int) (drift.Sample, error) {
+	return CurrentSample(ctx, s.Log, predlog.Window{Since: w.Since, Until: w.Until, ModelVersion: version}, m, rows)
 }
 
 // NumericColumns are m's numeric inputs, in the order of its feature
@@ -223,9 +223,10 @@ func numericIndexes(man *matchmodel.Manifest) []int {
 
 // CurrentSample reads the predictions of w from the log into a sample for
 // m: the logged feature vector's numeric inputs (absent = missing), the
-// teams in the training spelling, the predicted outcome.
-func CurrentSample(ctx context.Context, log *predlog.Log, w predlog.Window, m *matchmodel.Model) (drift.Sample, error) {
-	s := newSampler(m, 0)
+// teams in the training spelling, the predicted outcome. rows is the
+// number of predictions expected (a capacity hint; 0 when unknown).
+func CurrentSample(ctx context.Context, log *predlog.Log, w predlog.Window, m *matchmodel.Model, rows int) (drift.Sample, error) {
+	s := newSampler(m, rows)
 	canon := map[string]string{}
 	team := func(name string) string {
 		if c, ok := canon[name]; ok {

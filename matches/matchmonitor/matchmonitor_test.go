@@ -141,7 +141,7 @@ func TestCurrentSampleTeams(t *testing.T) {
 	if err := l.Insert(ctx, es); err != nil {
 		t.Fatal(err)
 	}
-	s, err := matchmonitor.CurrentSample(ctx, l, predlog.Window{ModelVersion: "v"}, m)
+	s, err := matchmonitor.CurrentSample(ctx, l, predlog.Window{ModelVersion: "v"}, m, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

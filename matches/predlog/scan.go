@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/datalabhq/datalab/matches/matchwinner"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // Window selects logged predictions by server time, Since ≤ t < Until (a
 // zero bound is open), and by model version when ModelVersion is set. The
 // reads of a window (Scan, ModelVersions) go through the index on
-// (server_time, id) of schema version 3.
+// (server_time, model_version, id) of schema version 3.
 type Window struct {
 	Since, Until time.Time
 	ModelVersion string
@@ -43,14 +44,19 @@ func (w Window) where() (string, []any) {
 }
 
 // Scan calls fn for every logged prediction in w, oldest first (server
-// time, then id), streaming the rows from the database: the log is never
+// time, then model version, then id: the index's order), streaming the rows from the database: the log is never
 // held in memory. The Entry fn receives, and its Probabilities and
 // Features maps, are reused for the next row: fn must copy what it keeps.
 // An error from fn stops the scan and is returned as is. fn runs while the
 // query holds a connection, so it should not block for long.
 func (l *Log) Scan(ctx context.Context, w Window, fn func(*Entry) error) error {
 	where, args := w.where()
-	rows, err := l.db.QueryContext(ctx, l.rebind("SELECT "+entryColumns+" FROM "+l.table+where+" ORDER BY server_time, id"), args...)
+	conn, release, err := sqldb.ScanConn(ctx, l.db, l.dialect)
+	if err != nil {
+		return fmt.Errorf("scan prediction log: %w", err)
+	}
+	defer release()
+	rows, err := conn.QueryContext(ctx, l.rebind("SELECT "+entryColumns+" FROM "+l.table+where+" ORDER BY server_time, model_version, id"), args...)
 	if err != nil {
 		return fmt.Errorf("scan prediction log: %w", err)
 	}

@@ -17,7 +17,8 @@ import (
 
 // TestScanAllDialects: Scan returns exactly the rows of a window (since
 // inclusive, until exclusive), of one model version when asked, oldest
-// first with the id breaking ties, every field as stored; ModelVersions
+// first with the version and then the id breaking ties, every field as
+// stored; ModelVersions
 // counts the window's rows per version; an error from the callback stops
 // the scan; features written by hand in another JSON layout decode too.
 func TestScanAllDialects(t *testing.T) {
@@ -57,8 +58,9 @@ func TestScanAllDialects(t *testing.T) {
 			}
 			all := scan(predlog.Window{})
 			for i, e := range all {
-				if i > 0 && (e.ServerTime.Before(all[i-1].ServerTime) || e.ServerTime.Equal(all[i-1].ServerTime) && e.ID < all[i-1].ID) {
-					t.Errorf("row %d (%v, id %d) after row %d (%v, id %d): not in time order", i, e.ServerTime, e.ID, i-1, all[i-1].ServerTime, all[i-1].ID)
+				if p := all[max(i-1, 0)]; i > 0 && (e.ServerTime.Before(p.ServerTime) ||
+					e.ServerTime.Equal(p.ServerTime) && (e.ModelVersion < p.ModelVersion || e.ModelVersion == p.ModelVersion && e.ID < p.ID)) {
+					t.Errorf("row %d (%v, %s, id %d) after row %d (%v, %s, id %d): not in (time, version, id) order", i, e.ServerTime, e.ModelVersion, e.ID, i-1, p.ServerTime, p.ModelVersion, p.ID)
 				}
 				if e.ServerTime.Location() != time.UTC {
 					t.Errorf("server time %v not in UTC", e.ServerTime)
@@ -67,7 +69,7 @@ func TestScanAllDialects(t *testing.T) {
 			if len(all) != len(es) {
 				t.Fatalf("scan of everything: %d rows, want %d", len(all), len(es))
 			}
-			// Every field as stored: rows 2 and 3 share t0+1m, in id order.
+			// Every field as stored: rows 2 (v1) and 3 (v2) share t0+1m.
 			got := all[2]
 			want := es[2]
 			want.ID, want.ServerTime = got.ID, want.ServerTime.UTC()

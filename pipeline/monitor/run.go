@@ -29,8 +29,9 @@ type Source[M any] interface {
 	// the model's predicted classes on it — and a sentence saying what it
 	// is. v is m's registry record, nil for a local model.
 	Reference(ctx context.Context, m M, v *registry.Version, data string) (drift.Sample, string, error)
-	// Current is the sample of the requests of version in w.
-	Current(ctx context.Context, m M, version string, w Window) (drift.Sample, error)
+	// Current is the sample of the requests of version in w; rows is how
+	// many there are expected to be (a capacity hint, 0 when unknown).
+	Current(ctx context.Context, m M, version string, w Window, rows int) (drift.Sample, error)
 }
 
 // Config is one monitor run.
@@ -146,7 +147,7 @@ func (j *Judge[M]) judge(ctx context.Context, src Source[M], m M, t Target, w Wi
 	if err != nil {
 		return nil, err
 	}
-	cur, err := src.Current(ctx, m, t.Version, w)
+	cur, err := src.Current(ctx, m, t.Version, w, int(t.Rows))
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func (f *fakeSource) Reference(_ context.Context, m string, _ *registry.Version,
 	f.lastData = data
 	return drift.Sample{Columns: []drift.Column{drift.NumericColumn("x", seq(1000, 0))}}, "ref of " + m, nil
 }
-func (f *fakeSource) Current(_ context.Context, m, version string, _ Window) (drift.Sample, error) {
+func (f *fakeSource) Current(_ context.Context, m, version string, _ Window, _ int) (drift.Sample, error) {
 	f.currentFor = version
 	return drift.Sample{Columns: []drift.Column{drift.NumericColumn("x", seq(1000, 0))}}, nil
 }

@@ -570,10 +570,15 @@ func (s *Store) window(w flightstore.Window) (string, []any) {
 
 // Scan implements flightstore.Store: one query ordered by (stored_at,
 // uuid), through the cleanup index whose first column is stored_at, read
-// row by row.
+// row by row on a sqldb.ScanConn.
 func (s *Store) Scan(ctx context.Context, w flightstore.Window, fn func(*flightstore.Stored) error) error {
 	where, args := s.window(w)
-	rows, err := s.db.QueryContext(ctx, `SELECT stored_at, `+heldColumns+` FROM `+s.table+where+` ORDER BY stored_at, uuid`, args...)
+	conn, release, err := sqldb.ScanConn(ctx, s.db, s.dialect)
+	if err != nil {
+		return fmt.Errorf("scan stored predictions: %w", err)
+	}
+	defer release()
+	rows, err := conn.QueryContext(ctx, `SELECT stored_at, `+heldColumns+` FROM `+s.table+where+` ORDER BY stored_at, uuid`, args...)
 	if err != nil {
 		return fmt.Errorf("scan stored predictions: %w", err)
 	}
