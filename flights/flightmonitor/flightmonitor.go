@@ -31,10 +31,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/datalabhq/datalab/flights/flightdelay"
 	"github.com/datalabhq/datalab/flights/flightfeat"
@@ -250,41 +247,14 @@ func ReferenceSample(ctx context.Context, sc *flightdelay.Scorer, t *flightfeat.
 			s.strs[c] = append(s.strs[c], v)
 		}
 	}
-	s.pred = s.pred[:len(rows)]
-	p := sc.Pipeline()
-	g, ctx := errgroup.WithContext(ctx)
-	workers := runtime.GOMAXPROCS(0)
-	unscored := make([]int, workers)
-	chunk := (len(rows) + workers - 1) / workers
-	for w := range workers {
-		lo, hi := w*chunk, min((w+1)*chunk, len(rows))
-		g.Go(func() error {
-			for k := lo; k < hi; k++ {
-				if k%65536 == 0 && ctx.Err() != nil {
-					return ctx.Err()
-				}
-				x, err := p.Transform(t.RawRow(rows[k]))
-				if err != nil {
-					unscored[w]++
-					continue
-				}
-				pr, err := p.Predict(x)
-				if err != nil {
-					return fmt.Errorf("predict training row %d: %w", rows[k], err)
-				}
-				s.pred[k] = flightdelay.BucketLabel(pr.Class)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	classes, unscored, err := flightmodel.PredictRows(ctx, sc.Pipeline(), t, rows)
+	if err != nil {
 		return drift.Sample{}, 0, err
 	}
-	n := 0
-	for _, u := range unscored {
-		n += u
+	for _, c := range classes {
+		s.pred = append(s.pred, flightdelay.BucketLabel(c)) // "" (missing) for -1
 	}
-	return s.sample(), n, nil
+	return s.sample(), unscored, nil
 }
 
 // CurrentSample reads the predictions of w from the store into a sample:

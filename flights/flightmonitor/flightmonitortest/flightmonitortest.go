@@ -22,7 +22,6 @@ import (
 	"github.com/datalabhq/datalab/flights/flightmodel"
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/pipeline/ingest"
-	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 // Fixture is a trained flight model and its data, laid out as a pipeline
@@ -67,15 +66,8 @@ func Cleanup() {
 
 func train(mirror string) (*Fixture, error) {
 	ctx := context.Background()
-	p, err := stagerun.LoadEnv(filepath.Join(testmirror.RepoRoot(), "datalab.yaml"))
-	if err != nil {
-		return nil, err
-	}
 	var cfg flightmodel.Config
-	if err := p.DecodeParam("flights", &cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
+	if err := testmirror.CommittedParams("flights", &cfg); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "flightmonitor-fixture-")

@@ -20,7 +20,6 @@ import (
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/pipeline/ingest"
-	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 // Fixture is a trained match model and the features table it was trained
@@ -62,15 +61,8 @@ func Cleanup() {
 
 func train(matchesCSV, groups string) (*Fixture, error) {
 	ctx := context.Background()
-	p, err := stagerun.LoadEnv(filepath.Join(testmirror.RepoRoot(), "datalab.yaml"))
-	if err != nil {
-		return nil, err
-	}
 	var cfg matchmodel.Config
-	if err := p.DecodeParam("matches", &cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
+	if err := testmirror.CommittedParams("matches", &cfg); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "matchmonitor-fixture-")
