@@ -22,11 +22,13 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/datalabhq/datalab/flights/flightmodel"
+	"github.com/datalabhq/datalab/flights/flightmonitor/flightmonitortest"
 	"github.com/datalabhq/datalab/internal/browsertest"
 	"github.com/datalabhq/datalab/internal/testlog"
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/internal/testwait"
 	"github.com/datalabhq/datalab/matches/matchmodel"
+	"github.com/datalabhq/datalab/matches/matchmonitor/matchmonitortest"
 	"github.com/datalabhq/datalab/pipeline/nbview"
 	"github.com/datalabhq/datalab/pipeline/notebook"
 	"github.com/datalabhq/datalab/pipeline/stagerun"
@@ -51,12 +53,15 @@ var (
 // credentials to the processes instead); each works in its own directory on
 // free ports.
 
-// TestMain removes the shared binary after the tests.
+// TestMain removes the shared binary and the monitor tests' trained
+// fixtures after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if sharedBinDir != "" {
 		os.RemoveAll(sharedBinDir)
 	}
+	matchmonitortest.Cleanup()
+	flightmonitortest.Cleanup()
 	os.Exit(code)
 }
 

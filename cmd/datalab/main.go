@@ -26,7 +26,8 @@
 //	                   flights_spark.go: spark, train flights --engine spark;
 //	                   flights_model.go: predict, model inspect)
 //	models.go          models: the registry (register, promote, rollback,
-//	                   list, show, history)
+//	                   list, show, history) (models_monitor.go: monitor,
+//	                   and serve's drift panel flags)
 //	ops.go             image, healthcheck (ops_deploy.go: deploy;
 //	                   ops_up.go: up)
 package main

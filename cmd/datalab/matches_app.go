@@ -172,8 +172,14 @@ func runServe(ctx context.Context, o serveOptions, load matchapp.Loader, log *sl
 	defer stopModels()
 
 	w := predlog.NewWriter(pl, predlog.WriterOptions{Capacity: o.logBuffer, FlushInterval: o.logFlush, Logger: log})
+	drift, stopDrift := serveDriftPanel(ctx, pl, func() (string, matchwinner.Predictor) {
+		cur, release := models.Snapshot()
+		defer release()
+		return cur.Version, cur.Model
+	}, log)
+	defer stopDrift()
 	app, err := matchapp.New(matchapp.Config{Models: models, Recorder: w, Usage: pl, Metrics: metrics, Logger: log, TrustedOrigins: o.trustedOrigins,
-		DashboardToken: o.dashboardToken, DashboardOff: o.dashboardAddr != ""})
+		DashboardToken: o.dashboardToken, DashboardOff: o.dashboardAddr != "", Drift: drift})
 	if err != nil {
 		return err
 	}

@@ -239,6 +239,36 @@ func depDelayBaseline(ctx context.Context, t *flightfeat.Table, split flightfeat
 // on all cores and returns the probability rows in order.
 func ScoreRows(ctx context.Context, p *sparkml.Pipeline, t *flightfeat.Table, rows []int) ([][]float64, error) {
 	proba := make([][]float64, len(rows))
+	err := eachRow(ctx, p, t, rows, func(k int, pr sparkml.Prediction, err error) error {
+		if err != nil {
+			return fmt.Errorf("row %d: %w", rows[k], err)
+		}
+		proba[k] = pr.Probability
+		return nil
+	})
+	return proba, err
+}
+
+// PredictRows runs rows of t through p as ScoreRows does and returns
+// each row's predicted class, -1 for a row p cannot transform (an indexer
+// that refuses its value: a model trained on other data), and how many
+// such rows there were. Drift monitoring scores a training split this way.
+func PredictRows(ctx context.Context, p *sparkml.Pipeline, t *flightfeat.Table, rows []int) ([]int, int, error) {
+	classes := make([]int, len(rows))
+	err := eachRow(ctx, p, t, rows, func(k int, pr sparkml.Prediction, err error) error {
+		classes[k] = pr.Class
+		if err != nil {
+			classes[k] = -1
+		}
+		return nil
+	})
+	return classes, len(rows) - len(slices.DeleteFunc(slices.Clone(classes), func(c int) bool { return c < 0 })), err
+}
+
+// eachRow transforms and predicts rows of t with p on all cores, calling
+// fn(k, prediction, transform error) for each rows[k], from the worker that
+// scored it; an error from fn, or from Predict, ends the run.
+func eachRow(ctx context.Context, p *sparkml.Pipeline, t *flightfeat.Table, rows []int, fn func(k int, pr sparkml.Prediction, transformErr error) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	workers := runtime.GOMAXPROCS(0)
 	chunk := (len(rows) + workers - 1) / workers
@@ -254,18 +284,23 @@ func ScoreRows(ctx context.Context, p *sparkml.Pipeline, t *flightfeat.Table, ro
 				}
 				x, err := p.Transform(t.RawRow(rows[k]))
 				if err != nil {
-					return fmt.Errorf("row %d: %w", rows[k], err)
+					if err := fn(k, sparkml.Prediction{}, err); err != nil {
+						return err
+					}
+					continue
 				}
 				pr, err := p.Predict(x)
 				if err != nil {
 					return fmt.Errorf("row %d: %w", rows[k], err)
 				}
-				proba[k] = pr.Probability
+				if err := fn(k, pr, nil); err != nil {
+					return err
+				}
 			}
 			return nil
 		})
 	}
-	return proba, g.Wait()
+	return g.Wait()
 }
 
 func counts(y []float64, k int) []int {
@@ -274,6 +309,19 @@ func counts(y []float64, k int) []int {
 		c[int(v)]++
 	}
 	return c
+}
+
+// TrainedOn checks that p's StringIndexers have the labels the training
+// rows of split of t give for variant v's features: a model trained on
+// other data or another split (or by Spark's own split) is named in the
+// error. Drift monitoring uses it to say whether its reference is the
+// model's own training data.
+func TrainedOn(p *sparkml.Pipeline, t *flightfeat.Table, split flightfeat.Split, v VariantConfig) error {
+	stages, err := flightfeat.FitStages(t, split.Train, v.Features)
+	if err != nil {
+		return err
+	}
+	return sameIndexers(p, stages)
 }
 
 // sameIndexers checks that p's StringIndexers have the labels fitted on

@@ -12,6 +12,7 @@ import (
 	"github.com/datalabhq/datalab/flights/flightdelay"
 	"github.com/datalabhq/datalab/flights/flightfeat"
 	"github.com/datalabhq/datalab/flights/flightmodel"
+	"github.com/datalabhq/datalab/flights/flighttest"
 	"github.com/datalabhq/datalab/internal/testmirror"
 	"github.com/datalabhq/datalab/pipeline/ingest"
 	"github.com/datalabhq/datalab/pipeline/sparkml"
@@ -254,4 +255,43 @@ func TestCategoricalNeedsBins(t *testing.T) {
 	} else {
 		t.Log(err)
 	}
+}
+
+// TestPredictRows: every row's class is Predict's on its Transform, and a
+// row the pipeline cannot transform is -1 and counted — here the course's
+// Spark model, whose indexers refuse (handleInvalid error) the 2008
+// carriers and airports its 2015 training data never had.
+func TestPredictRows(t *testing.T) {
+	tb, split := loadBTS(t)
+	p, err := sparkml.LoadPipeline(flighttest.ModelDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := split.Test[:3000]
+	classes, refused, err := flightmodel.PredictRows(t.Context(), p, tb, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for k, i := range rows {
+		x, err := p.Transform(tb.RawRow(i))
+		if err != nil {
+			n++
+			if classes[k] != -1 {
+				t.Errorf("row %d: class %d for a row the pipeline refuses (%v)", i, classes[k], err)
+			}
+			continue
+		}
+		pr, err := p.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if classes[k] != pr.Class {
+			t.Errorf("row %d: class %d, Predict says %d", i, classes[k], pr.Class)
+		}
+	}
+	if refused != n || n == 0 || n == len(rows) {
+		t.Errorf("%d rows refused, counted %d (of %d): want some, not all, counted right", n, refused, len(rows))
+	}
+	t.Logf("%d of %d test rows refused by the course model", n, len(rows))
 }

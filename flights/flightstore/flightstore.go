@@ -22,13 +22,20 @@
 // id already answered keeps its first answer. Pending ids expire after
 // Policy.PendingTTL and the store removes them, so unanswered requests do
 // not pile up.
+//
+// Drift monitoring (flights/flightmonitor) reads a time window of stored
+// predictions back, oldest first (Scan), and counts them per model
+// (Models).
 package flightstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/datalabhq/datalab/flights/flightdelay"
@@ -84,10 +91,52 @@ type Store interface {
 	Get(ctx context.Context, id string) (flightdelay.Prediction, Status, error)
 	// Count is the number of stored predictions (pending ids not counted).
 	Count(ctx context.Context) (int64, error)
+	// Scan calls fn for every prediction stored in w, oldest first (the
+	// time the store recorded it, then UUID), streaming them from the
+	// database: the store is never held in memory. The *Stored fn
+	// receives is reused for the next document, so fn must copy what it
+	// keeps; an error from fn stops the scan and is returned as is.
+	Scan(ctx context.Context, w Window, fn func(*Stored) error) error
+	// Models counts the predictions stored in w (its Model ignored) by
+	// the model that scored them, most first, ties by name.
+	Models(ctx context.Context, w Window) ([]ModelCount, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the connections.
 	Close() error
+}
+
+// Window selects stored predictions by the time the store recorded them,
+// Since ≤ t < Until (a zero bound is open), and by the model that scored
+// them (Prediction.Model) when Model is set. Drift monitoring
+// (flights/flightmonitor) reads a window of served predictions this way.
+type Window struct {
+	Since, Until time.Time
+	Model        string
+}
+
+// Stored is a stored prediction and when the store recorded it (the
+// predictor's Upsert, by the Policy's clock).
+type Stored struct {
+	flightdelay.Prediction
+	StoredAt time.Time
+}
+
+// ModelCount is a model and how many predictions of a window it scored.
+type ModelCount struct {
+	Model string
+	Count int64
+}
+
+// SortModelCounts orders counts most first, ties by model name: every
+// store answers Models in this order.
+func SortModelCounts(counts []ModelCount) {
+	slices.SortFunc(counts, func(a, b ModelCount) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Model, b.Model)
+	})
 }
 
 // ErrEmptyID is returned for an empty request id.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Dir returns the mirror directory, or skips (fails under CI) when absent.
@@ -94,4 +96,33 @@ func declaresModule(path string) bool {
 		}
 	}
 	return false
+}
+
+// CommittedParams decodes params.<key> of the repository's datalab.yaml
+// into dst (then validates it when dst has a Validate method): the
+// configuration the pipeline trains with, for tests that train the same
+// way.
+func CommittedParams(key string, dst any) error {
+	path := filepath.Join(RepoRoot(), "datalab.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc struct {
+		Params map[string]yaml.Node `yaml:"params"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	n, ok := doc.Params[key]
+	if !ok {
+		return fmt.Errorf("%s has no params.%s", path, key)
+	}
+	if err := n.Decode(dst); err != nil {
+		return fmt.Errorf("%s: params.%s: %w", path, key, err)
+	}
+	if v, ok := dst.(interface{ Validate() error }); ok {
+		return v.Validate()
+	}
+	return nil
 }

@@ -12,7 +12,8 @@
 //	POST /predict                   form submission → result page
 //	POST /api/v1/matches/predict    JSON API
 //	GET  /api/v1/matches/teams      teams the model knows
-//	GET  /dashboard                 usage dashboard (server-side SVG charts)
+//	GET  /dashboard                 usage dashboard (server-side SVG charts; the
+//	                                drift panel, computed in the background: drift.go)
 //	GET  /healthz                   liveness + model version, alias, since + log backlog
 //	GET  /metrics                   Prometheus metrics (own registry)
 //
@@ -79,6 +80,9 @@ type Config struct {
 	// DashboardOff keeps /dashboard off the app's routes: serve it on
 	// another listener with DashboardHandler, or not at all.
 	DashboardOff bool
+	// Drift, when set, is the dashboard's drift panel (drift.go); the
+	// caller runs it (DriftPanel.Run).
+	Drift *DriftPanel
 	// Logger receives one line per request; nil uses slog.Default().
 	Logger *slog.Logger
 	// Now is the server clock (tests pin it); nil uses time.Now.

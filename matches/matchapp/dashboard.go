@@ -52,6 +52,9 @@ type Dashboard struct {
 	// Serving is the model version the app serves now: set on /dashboard
 	// (App.Serving), nil in the static report, which has no server.
 	Serving *Serving
+	// Drift is the drift panel (DriftPanel.HTML): the app's dashboard
+	// only, empty in `datalab report usage`.
+	Drift template.HTML
 }
 
 // Serving is the model version an app serves now.
@@ -118,7 +121,7 @@ func (d *Dashboard) Render(w io.Writer) error {
 		}
 	}
 	data := map[string]any{
-		"Total": d.Total, "Charts": charts, "TopTeams": d.TopTeams, "TopMatchups": d.TopMatchups, "Recent": recent,
+		"Total": d.Total, "Charts": charts, "TopTeams": d.TopTeams, "TopMatchups": d.TopMatchups, "Recent": recent, "Drift": d.Drift,
 	}
 	if s := d.Serving; s != nil {
 		data["Serving"] = map[string]string{"Version": s.Version, "Alias": s.Alias, "Since": s.Since.UTC().Format("2006-01-02 15:04:05")}
@@ -150,6 +153,7 @@ type dashboard struct {
 	token  []byte
 	logger *slog.Logger
 	web    *serve.Layer
+	drift  *DriftPanel // nil: no drift panel
 	group  singleflight.Group
 	loads  prometheus.Counter
 	// waiting counts GETs waiting for a read: many waiting with one load
@@ -162,7 +166,7 @@ type dashboard struct {
 var errRender = errors.New("render dashboard")
 
 func newDashboard(cfg Config, reg prometheus.Registerer, web *serve.Layer, serving func() Serving) *dashboard {
-	d := &dashboard{src: cfg.Usage, serving: serving, timeout: cfg.DashboardTimeout, logger: cfg.Logger, web: web,
+	d := &dashboard{src: cfg.Usage, serving: serving, timeout: cfg.DashboardTimeout, logger: cfg.Logger, web: web, drift: cfg.Drift,
 		loads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "datalab_dashboard_loads_total",
 			Help: "Reads of the prediction log for /dashboard; concurrent GETs share one.",
@@ -213,6 +217,9 @@ func (d *dashboard) page() ([]byte, error) {
 	}
 	s := d.serving()
 	db.Serving = &s
+	if d.drift != nil {
+		db.Drift = d.drift.HTML()
+	}
 	var buf bytes.Buffer
 	if err := db.Render(&buf); err != nil {
 		return nil, fmt.Errorf("%w: %w", errRender, err)

@@ -19,7 +19,7 @@ type migration struct {
 
 // migrations are applied in order; a released migration is never edited,
 // only followed by a new one.
-var migrations = append(firstMigrations, usageMigration())
+var migrations = append(firstMigrations, usageMigration(), serverTimeMigration)
 
 var firstMigrations = []migration{
 	{
@@ -115,6 +115,17 @@ func usageMigration() migration {
 	}
 	return m
 }
+
+// serverTimeMigration indexes the log by server time and model version
+// (the id breaks ties), for the reads of a time window that drift
+// monitoring makes: ModelVersions counts a window per version from the
+// index alone, and Scan reads a window's rows of one version in index
+// order. Without it each read scans the whole table.
+var serverTimeMigration = migration{version: 3, name: "index match_predictions by server_time, model_version", stmts: map[sqldb.Dialect][]string{
+	sqldb.SQLite:   {`CREATE INDEX {t}_server_time ON {t} (server_time, model_version, id)`},
+	sqldb.Postgres: {`CREATE INDEX {t}_server_time ON {t} (server_time, model_version, id)`},
+	sqldb.MySQL:    {`CREATE INDEX {t}_server_time ON {t} (server_time, model_version, id)`},
+}}
 
 // MaxTeamNameLength is the longest team name the log stores (the MySQL
 // column width); the app rejects longer names before predicting.

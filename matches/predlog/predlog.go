@@ -21,6 +21,10 @@
 // goroutine in batches, retried with backoff while the database is
 // unavailable, dropping the oldest entries (counted) when full. Serving never
 // waits for the database.
+//
+// Drift monitoring (matches/matchmonitor) reads a time window of the log
+// back: Scan streams its rows oldest first, ModelVersions counts them per
+// model version (see scan.go).
 package predlog
 
 import (
@@ -445,44 +449,21 @@ func (l *Log) Recent(ctx context.Context, n int) ([]Entry, error) {
 }
 
 func (l *Log) recent(ctx context.Context, db queryer, n int) ([]Entry, error) {
-	q := l.rebind("SELECT id, home, away, neutral, as_of, outcome, winner, probability, probabilities, features, model_version, variant, client_time, server_time FROM " +
-		l.table + " ORDER BY id DESC LIMIT ?")
+	q := l.rebind("SELECT " + entryColumns + " FROM " + l.table + " ORDER BY id DESC LIMIT ?")
 	rows, err := db.QueryContext(ctx, q, n)
 	if err != nil {
 		return nil, fmt.Errorf("read recent predictions: %w", err)
 	}
 	defer rows.Close()
-	var out []Entry
+	var (
+		out []Entry
+		r   entryReader
+	)
 	for rows.Next() {
-		var (
-			e              Entry
-			asOf, features sql.NullString
-			probs, outcome string
-			client         sql.NullTime
-			server         time.Time
-		)
-		if err := rows.Scan(&e.ID, &e.Home, &e.Away, &e.Neutral, &asOf, &outcome, &e.Winner, &e.Probability,
-			&probs, &features, &e.ModelVersion, &e.Variant, &client, &server); err != nil {
+		var e Entry
+		if err := r.read(rows, &e, false); err != nil {
 			return nil, fmt.Errorf("read recent predictions: %w", err)
 		}
-		e.Outcome = matchwinner.Outcome(outcome)
-		if asOf.Valid {
-			if e.AsOf, err = time.Parse(time.DateOnly, asOf.String); err != nil {
-				return nil, fmt.Errorf("prediction %d: as_of %q: %w", e.ID, asOf.String, err)
-			}
-		}
-		if err := json.Unmarshal([]byte(probs), &e.Probabilities); err != nil {
-			return nil, fmt.Errorf("prediction %d: probabilities: %w", e.ID, err)
-		}
-		if features.Valid {
-			if err := json.Unmarshal([]byte(features.String), &e.Features); err != nil {
-				return nil, fmt.Errorf("prediction %d: features: %w", e.ID, err)
-			}
-		}
-		if client.Valid {
-			e.ClientTime = client.Time.UTC()
-		}
-		e.ServerTime = server.UTC()
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -11,6 +11,7 @@ import (
 	"github.com/datalabhq/datalab/matches/matchwinner"
 	"github.com/datalabhq/datalab/matches/predlog"
 	"github.com/datalabhq/datalab/matches/predlog/predlogtest"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 	"github.com/datalabhq/datalab/pipeline/sqldb/sqldbtest"
 )
 
@@ -116,8 +117,13 @@ func TestUsageBackfill(t *testing.T) {
 				t.Fatal(err)
 			}
 			predlogtest.BulkFill(t, l, 5000)
-			// Back to schema version 1: no counters table, version 2 unrecorded.
-			for _, q := range []string{"DROP TABLE " + l.UsageTable(), "DELETE FROM " + prefix + "predlog_migrations WHERE version = 2"} {
+			// Back to schema version 1: no counters table and no server-time
+			// index, versions 2 and 3 unrecorded.
+			dropIndex := "DROP INDEX " + l.Table() + "_server_time"
+			if d == sqldb.MySQL {
+				dropIndex += " ON " + l.Table()
+			}
+			for _, q := range []string{"DROP TABLE " + l.UsageTable(), dropIndex, "DELETE FROM " + prefix + "predlog_migrations WHERE version >= 2"} {
 				if _, err := l.DB().ExecContext(ctx, q); err != nil {
 					t.Fatal(err)
 				}

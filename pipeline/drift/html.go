@@ -2,6 +2,7 @@ package drift
 
 import (
 	"fmt"
+	"html/template"
 	"strconv"
 	"strings"
 
@@ -68,6 +69,18 @@ func Section(rep *report.Report, res *Result) {
 			binTable(rep, "Bins of "+f.Name, f)
 		}
 	}
+}
+
+// SectionHTML is Section rendered on its own, an HTML fragment (no page,
+// no style sheet: the embedding page styles its tables), preceded by the
+// paragraphs about when there are any: the match dashboard's drift panel.
+func SectionHTML(res *Result, about ...string) (template.HTML, error) {
+	rep := report.New(SectionTitle)
+	if len(about) > 0 {
+		rep.Paragraph(about...)
+	}
+	Section(rep, res)
+	return rep.Body()
 }
 
 // binTable appends the bins of f.

@@ -100,3 +100,28 @@ func renderSection(t *testing.T, res *Result) string {
 	}
 	return string(page)
 }
+
+// TestSectionHTMLFragment: the fragment the dashboard embeds is the section
+// and its tables, after the about paragraphs, with no page around it.
+func TestSectionHTMLFragment(t *testing.T) {
+	ref, cur := basePopulation(), basePopulation()
+	cur.ageMean += 5
+	res := mustCompare(t, ref.draw(1, 3000), cur.draw(2, 3000), Options{})
+	frag, err := SectionHTML(res, "Version abc, the last 24 hours.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(frag)
+	page := renderSection(t, res)
+	if i, j := strings.Index(html, "<p>Version abc, the last 24 hours.</p>"), strings.Index(html, `<h2 id="s1">Drift against the reference</h2>`); i < 0 || j < i {
+		t.Errorf("the fragment lacks the about paragraph before the section:\n%s", html)
+	}
+	if !strings.Contains(page, html[strings.Index(html, "<h2"):]) {
+		t.Error("the fragment's section differs from the page's")
+	}
+	for _, unwanted := range []string{"<html", "<head", "<style", "<nav", "<script"} {
+		if strings.Contains(html, unwanted) {
+			t.Errorf("the fragment has %q", unwanted)
+		}
+	}
+}

@@ -280,6 +280,22 @@ func (r *Report) Render() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Body returns the blocks added so far without the page around them (no
+// head, style or table of contents), for a page that embeds a report's
+// section in its own layout: the match dashboard shows the drift section
+// this way. Section ids are the report's own (s1, s2, …).
+func (r *Report) Body() (template.HTML, error) {
+	if r.err != nil {
+		return "", r.err
+	}
+	var b strings.Builder
+	for _, blk := range r.blocks {
+		b.WriteString(string(blk))
+		b.WriteByte('\n')
+	}
+	return template.HTML(b.String()), nil
+}
+
 // Write atomically writes the report to path (…/<name>.html) and its sidecar
 // to SidecarPath(path). The report kind in the sidecar is <name>, so reports
 // written under the same name in different runs are compared by the index.

@@ -358,3 +358,31 @@ func TestThinBoundsPoints(t *testing.T) {
 		t.Error("thinning lost an end point")
 	}
 }
+
+// TestBody: the blocks without the page, escaped like the page, and the
+// first error instead of a fragment.
+func TestBody(t *testing.T) {
+	const evil = `<script>alert("x")</script>`
+	r := New("t")
+	r.Section("Drift", evil)
+	r.Table("c", []string{"a", "b"}, [][]string{{"1", evil}})
+	body, err := r.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(render(t, r))
+	for _, want := range []string{`<h2 id="s1">Drift</h2>`, "<caption>c</caption>", "&lt;script&gt;"} {
+		if !strings.Contains(string(body), want) || !strings.Contains(page, want) {
+			t.Errorf("body or page lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{"<script", "<style", "<title", "<nav"} {
+		if strings.Contains(string(body), unwanted) {
+			t.Errorf("body has %q", unwanted)
+		}
+	}
+	r.BarChart("bad", []string{"a"}, []float64{1, 2})
+	if _, err := r.Body(); err == nil {
+		t.Error("Body of a report with an error: no error")
+	}
+}

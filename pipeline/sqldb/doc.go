@@ -15,7 +15,9 @@
 //   - WithMigrationLock: the lock under which replicas starting together
 //     migrate one after the other;
 //   - Rebind and CheckTablePrefix: ? placeholders rebound for PostgreSQL, and
-//     table-name prefixes safe to splice into SQL.
+//     table-name prefixes safe to splice into SQL;
+//   - ScanConn: a connection for a long sequential read (the stores' scans
+//     of a time window), memory-mapped on SQLite.
 //
 // Importing the package registers the three SQL drivers: modernc.org/sqlite
 // (pure Go), pgx and go-sql-driver/mysql. It is part of the core and imports

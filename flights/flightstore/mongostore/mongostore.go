@@ -61,8 +61,9 @@ var _ flightstore.Store = (*Store)(nil)
 // read by pipeline/sqldb.ParseDSN); errors never contain its password.
 // The database is
 // the URI's path, agile_data_science when it has none. Open checks that the
-// server answers within the context's deadline, and creates the index the
-// expiry cleanup reads (issued ids by IssuedAt).
+// server answers within the context's deadline, and creates the indexes the
+// expiry cleanup (issued ids by IssuedAt) and Scan (predictions by
+// StoredAt) read.
 func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 	// One parser for every store's DSN: its errors and String never hold
 	// the password, and driver errors are scrubbed of it (d.Scrub).
@@ -96,6 +97,11 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 	if _, err := s.issued.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "IssuedAt", Value: 1}}}); err != nil {
 		client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongo store %s: index %s.IssuedAt: %w", d, IssuedCollection, d.Scrub(err))
+	}
+	// Scan and Models read a time window of predictions in time order.
+	if _, err := s.predictions.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "StoredAt", Value: 1}, {Key: "_id", Value: 1}}}); err != nil {
+		client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongo store %s: index %s.StoredAt: %w", d, Collection, d.Scrub(err))
 	}
 	s.stopCleanup = flightstore.StartCleanup(s.policy, IssuedCollection, s.RemoveExpired)
 	return s, nil
@@ -177,7 +183,7 @@ func (s *Store) Upsert(ctx context.Context, docs ...flightdelay.Prediction) erro
 	if len(docs) == 0 {
 		return nil
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	now := s.policy.Clock().UTC().Truncate(time.Millisecond)
 	ids := make(bson.A, 0, len(docs))
 	last := make(map[string]flightdelay.Prediction, len(docs))
 	var order []string
@@ -369,4 +375,77 @@ func (s *Store) RemoveExpired(ctx context.Context) (int64, error) {
 			return total, nil
 		}
 	}
+}
+
+// ScanBatch is how many documents one round trip of Scan's cursor brings.
+const ScanBatch = 1000
+
+// window is the filter of a Window's predictions.
+func window(w flightstore.Window) bson.D {
+	var at bson.D
+	if !w.Since.IsZero() {
+		at = append(at, bson.E{Key: "$gte", Value: w.Since.UTC()})
+	}
+	if !w.Until.IsZero() {
+		at = append(at, bson.E{Key: "$lt", Value: w.Until.UTC()})
+	}
+	f := bson.D{}
+	if at != nil {
+		f = append(f, bson.E{Key: "StoredAt", Value: at})
+	}
+	if w.Model != "" {
+		f = append(f, bson.E{Key: "Model", Value: w.Model})
+	}
+	return f
+}
+
+// Scan implements flightstore.Store: a cursor sorted by (StoredAt, _id)
+// that brings ScanBatch documents a round trip.
+func (s *Store) Scan(ctx context.Context, w flightstore.Window, fn func(*flightstore.Stored) error) error {
+	cur, err := s.predictions.Find(ctx, window(w), options.Find().
+		SetSort(bson.D{{Key: "StoredAt", Value: 1}, {Key: "_id", Value: 1}}).SetBatchSize(ScanBatch))
+	if err != nil {
+		return fmt.Errorf("scan stored predictions: %w", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	var st flightstore.Stored
+	for cur.Next(ctx) {
+		var d document
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("scan stored predictions: %w", err)
+		}
+		st.Prediction, st.StoredAt = d.prediction(), d.StoredAt.UTC()
+		if err := fn(&st); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("scan stored predictions: %w", err)
+	}
+	return nil
+}
+
+// Models implements flightstore.Store with a $match and $group aggregation.
+func (s *Store) Models(ctx context.Context, w flightstore.Window) ([]flightstore.ModelCount, error) {
+	w.Model = ""
+	cur, err := s.predictions.Aggregate(ctx, mongo.Pipeline{
+		{{Key: "$match", Value: window(w)}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$Model"}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count stored predictions by model: %w", err)
+	}
+	var groups []struct {
+		Model string `bson:"_id"`
+		N     int64  `bson:"n"`
+	}
+	if err := cur.All(ctx, &groups); err != nil {
+		return nil, fmt.Errorf("count stored predictions by model: %w", err)
+	}
+	out := make([]flightstore.ModelCount, len(groups))
+	for i, g := range groups {
+		out[i] = flightstore.ModelCount{Model: g.Model, Count: g.N}
+	}
+	flightstore.SortModelCounts(out)
+	return out, nil
 }

@@ -166,3 +166,10 @@ func TestFerretDBHasNoTTLIndex(t *testing.T) {
 		t.Fatalf("TTL index on FerretDB: %v, want not implemented", err)
 	}
 }
+
+// TestFerretDBScan: the time-window read of drift monitoring on FerretDB.
+func TestFerretDBScan(t *testing.T) {
+	storetest.RunScan(t, func(t *testing.T, p flightstore.Policy) flightstore.Store {
+		return ferretStore(t, p)
+	})
+}

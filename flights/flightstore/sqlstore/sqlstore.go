@@ -450,7 +450,7 @@ func (s *Store) upsert(ctx context.Context, docs []flightdelay.Prediction) error
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
+	now := s.policy.Clock().UTC()
 	for start := 0; start < len(docs); start += upsertChunk {
 		chunk := docs[start:min(start+upsertChunk, len(docs))]
 		args := make([]any, 0, len(chunk)*(len(docColumns)+1))
@@ -550,4 +550,87 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("count predictions: %w", err)
 	}
 	return n, nil
+}
+
+// window is the WHERE clause of a Window's stored predictions and its
+// arguments.
+func (s *Store) window(w flightstore.Window) (string, []any) {
+	where, args := ` WHERE stored_at IS NOT NULL`, []any(nil)
+	if !w.Since.IsZero() {
+		where, args = where+` AND stored_at >= ?`, append(args, w.Since.UTC())
+	}
+	if !w.Until.IsZero() {
+		where, args = where+` AND stored_at < ?`, append(args, w.Until.UTC())
+	}
+	if w.Model != "" {
+		where, args = where+` AND model = ?`, append(args, w.Model)
+	}
+	return s.rebind(where), args
+}
+
+// Scan implements flightstore.Store: one query ordered by (stored_at,
+// uuid), through the cleanup index whose first column is stored_at, read
+// row by row on a sqldb.ScanConn.
+func (s *Store) Scan(ctx context.Context, w flightstore.Window, fn func(*flightstore.Stored) error) error {
+	where, args := s.window(w)
+	conn, release, err := sqldb.ScanConn(ctx, s.db, s.dialect)
+	if err != nil {
+		return fmt.Errorf("scan stored predictions: %w", err)
+	}
+	defer release()
+	rows, err := conn.QueryContext(ctx, `SELECT stored_at, `+heldColumns+` FROM `+s.table+where+` ORDER BY stored_at, uuid`, args...)
+	if err != nil {
+		return fmt.Errorf("scan stored predictions: %w", err)
+	}
+	defer rows.Close()
+	var st flightstore.Stored
+	for rows.Next() {
+		h, err := scanHeld(storedAtFirst{rows, &st.StoredAt})
+		if err != nil {
+			return fmt.Errorf("scan stored predictions: %w", err)
+		}
+		st.Prediction, st.StoredAt = h.Doc, st.StoredAt.UTC()
+		if err := fn(&st); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan stored predictions: %w", err)
+	}
+	return nil
+}
+
+// storedAtFirst scans a row of stored_at followed by heldColumns: stored_at
+// into at, the rest where scanHeld asks.
+type storedAtFirst struct {
+	rows *sql.Rows
+	at   *time.Time
+}
+
+func (r storedAtFirst) Scan(dest ...any) error {
+	return r.rows.Scan(append([]any{r.at}, dest...)...)
+}
+
+// Models implements flightstore.Store.
+func (s *Store) Models(ctx context.Context, w flightstore.Window) ([]flightstore.ModelCount, error) {
+	w.Model = ""
+	where, args := s.window(w)
+	rows, err := s.db.QueryContext(ctx, `SELECT COALESCE(model, ''), COUNT(*) FROM `+s.table+where+` GROUP BY model`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count stored predictions by model: %w", err)
+	}
+	defer rows.Close()
+	var out []flightstore.ModelCount
+	for rows.Next() {
+		var c flightstore.ModelCount
+		if err := rows.Scan(&c.Model, &c.Count); err != nil {
+			return nil, fmt.Errorf("count stored predictions by model: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count stored predictions by model: %w", err)
+	}
+	flightstore.SortModelCounts(out)
+	return out, nil
 }

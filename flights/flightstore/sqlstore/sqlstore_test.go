@@ -164,3 +164,15 @@ func TestExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestScan: the time-window read of drift monitoring on SQLite,
+// PostgreSQL and MariaDB.
+func TestScan(t *testing.T) {
+	for _, d := range sqldbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			storetest.RunScan(t, func(t *testing.T, p flightstore.Policy) flightstore.Store {
+				return openFresh(t, d, p)
+			})
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -220,6 +221,13 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
+// Set sets the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
 // Advance moves the clock forward by d.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
@@ -328,5 +336,133 @@ func RunExpiry(t *testing.T, open func(t *testing.T, p flightstore.Policy) Expir
 	}
 	if _, st, _ := s.Get(ctx, ids[0]); st != flightstore.Unknown {
 		t.Fatalf("removed id: %v, want unknown", st)
+	}
+}
+
+// ScanDocs is how many documents RunScan stores in its long window: more
+// than one batch of a Mongo cursor (mongostore.ScanBatch) and of the
+// store's upsert chunks.
+const ScanDocs = 2500
+
+// RunScan is the time-window read drift monitoring makes. open must return
+// a store on an empty table/collection with policy p (AcceptUnissued and a
+// test clock, which stamps the stored time). It stores documents at known
+// clock times, several in one batch and so at one instant, out of time
+// order and by two models, then checks: Scan returns exactly the window's
+// documents (since inclusive, until exclusive), of one model when asked,
+// oldest first with the UUID breaking ties, each as stored with its stored
+// time; Models counts them per model, most first; an error from fn stops
+// the scan and comes back as is; a window of ScanDocs documents streams
+// through in order.
+func RunScan(t *testing.T, open func(t *testing.T, p flightstore.Policy) flightstore.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	clock := NewClock(t0)
+	s := open(t, flightstore.Policy{AcceptUnissued: true, Now: clock.Now})
+	const modelA, modelB = "model-a", "model-b"
+	type at struct {
+		offset time.Duration
+		model  string
+		docs   int
+	}
+	var want []flightstore.Stored
+	for i, a := range []at{{time.Hour, modelA, 1}, {0, modelA, 3}, {time.Minute, modelB, 1}, {2 * time.Hour, modelA, 1}, {-time.Second, modelB, 2}} {
+		clock.Set(t0.Add(a.offset))
+		var batch []flightdelay.Prediction
+		for k := range a.docs {
+			d := Doc(uuid.NewString(), 10*i+k)
+			d.Model = a.model
+			batch = append(batch, d)
+			want = append(want, flightstore.Stored{Prediction: d, StoredAt: clock.Now()})
+		}
+		if err := s.Upsert(ctx, batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.SortFunc(want, func(a, b flightstore.Stored) int {
+		if c := a.StoredAt.Compare(b.StoredAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.UUID, b.UUID)
+	})
+	scan := func(w flightstore.Window) []flightstore.Stored {
+		t.Helper()
+		var out []flightstore.Stored
+		if err := s.Scan(ctx, w, func(st *flightstore.Stored) error {
+			c := *st
+			c.Probability = slices.Clone(st.Probability)
+			out = append(out, c)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	check := func(what string, got, want []flightstore.Stored) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d documents, want %d", what, len(got), len(want))
+		}
+		for i := range got {
+			if !got[i].StoredAt.Equal(want[i].StoredAt) || !reflect.DeepEqual(got[i].Prediction, want[i].Prediction) {
+				t.Errorf("%s: document %d:\n got  %v %+v\n want %v %+v", what, i, got[i].StoredAt, got[i].Prediction, want[i].StoredAt, want[i].Prediction)
+			}
+		}
+	}
+	check("everything", scan(flightstore.Window{}), want)
+	// [t0, t0+1h): the three of one batch and model B's at t0+1m; the one
+	// at t0-1s and at t0+1h are out.
+	check("window [t0, t0+1h)", scan(flightstore.Window{Since: t0, Until: t0.Add(time.Hour)}), want[2:6])
+	var bOnly []flightstore.Stored
+	for _, w := range want {
+		if w.Model == modelB {
+			bOnly = append(bOnly, w)
+		}
+	}
+	check("model B", scan(flightstore.Window{Model: modelB}), bOnly)
+	counts, err := s.Models(ctx, flightstore.Window{Since: t0, Until: t0.Add(3 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantCounts := []flightstore.ModelCount{{Model: modelA, Count: 5}, {Model: modelB, Count: 1}}; !reflect.DeepEqual(counts, wantCounts) {
+		t.Errorf("Models = %v, want %v", counts, wantCounts)
+	}
+	if counts, _ := s.Models(ctx, flightstore.Window{Until: t0}); !reflect.DeepEqual(counts, []flightstore.ModelCount{{Model: modelB, Count: 2}}) {
+		t.Errorf("Models before t0 = %v", counts)
+	}
+	stop := errors.New("enough")
+	n := 0
+	if err := s.Scan(ctx, flightstore.Window{}, func(*flightstore.Stored) error { n++; return stop }); err != stop || n != 1 {
+		t.Errorf("scan stopped by its callback: %v after %d documents", err, n)
+	}
+
+	// A long window, batches of 100 stored a second apart, streams
+	// through in order.
+	t1 := t0.Add(24 * time.Hour)
+	for start := 0; start < ScanDocs; start += 100 {
+		clock.Set(t1.Add(time.Duration(start/100) * time.Second))
+		batch := make([]flightdelay.Prediction, 0, 100)
+		for i := start; i < min(start+100, ScanDocs); i++ {
+			batch = append(batch, Doc(uuid.NewString(), i))
+		}
+		if err := s.Upsert(ctx, batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last time.Time
+	n = 0
+	if err := s.Scan(ctx, flightstore.Window{Since: t1}, func(st *flightstore.Stored) error {
+		if st.StoredAt.Before(last) {
+			t.Fatalf("document %d stored at %v after one at %v", n, st.StoredAt, last)
+		}
+		last = st.StoredAt
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != ScanDocs {
+		t.Errorf("long window: %d documents, want %d", n, ScanDocs)
 	}
 }
