@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +24,7 @@ import (
 	"github.com/datalabhq/datalab/pipeline/drift"
 	"github.com/datalabhq/datalab/pipeline/monitor"
 	"github.com/datalabhq/datalab/pipeline/registry"
+	"github.com/datalabhq/datalab/pipeline/sqldb"
 )
 
 // monitorOptions are `datalab monitor`'s settings.
@@ -110,15 +114,13 @@ func runMonitor(cmd *cobra.Command, model string, o monitorOptions) error {
 		Window: monitor.Last(o.window, until), Version: o.version,
 		Drift: drift.Options{Bins: o.bins, PSIWarn: o.psiWarn, PSIAlert: o.psiAlert, UnseenAlert: o.unseenAlert, MinRows: o.minRows},
 	}
-	reg, err := registry.Open(ctx, o.registry)
-	switch {
-	case err == nil:
+	reg, err := openMonitorRegistry(cmd.Context(), o)
+	if err != nil {
+		return err
+	}
+	if reg != nil {
 		defer reg.Close()
 		c.Registry = reg
-	case o.version != "":
-		return err
-	default:
-		slog.Warn("no model registry: only local models can be judged", "registry", o.registry, "err", err)
 	}
 	var rep *monitor.Report
 	switch model {
@@ -155,6 +157,22 @@ func runMonitor(cmd *cobra.Command, model string, o monitorOptions) error {
 	return nil
 }
 
+// openMonitorRegistry opens --registry, or returns nil when there is none
+// to read: a local directory that does not exist (opening would create
+// it), or one that cannot be opened while --version does not need it
+// (only local models can then be judged).
+func openMonitorRegistry(ctx context.Context, o monitorOptions) (*registry.Registry, error) {
+	if _, err := os.Stat(o.registry); o.version == "" && !strings.Contains(o.registry, "://") && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	reg, err := registry.Open(ctx, o.registry)
+	if err != nil && o.version == "" {
+		slog.Warn("no model registry: only local models can be judged", "registry", o.registry, "err", err)
+		return nil, nil
+	}
+	return reg, err
+}
+
 func monitorMatches(ctx context.Context, c monitor.Config, o monitorOptions) (*monitor.Report, error) {
 	if c.LocalModel == "" {
 		cfg, err := matchesConfig(o.pipeline)
@@ -163,7 +181,11 @@ func monitorMatches(ctx context.Context, c monitor.Config, o monitorOptions) (*m
 		}
 		c.LocalModel = filepath.Join(matchmodel.DefaultModelsDir, cfg.ServeVariant)
 	}
-	l, err := predlog.Open(ctx, predictionLogDSN(o.db))
+	dsn := predictionLogDSN(o.db)
+	if err := existingSQLite(dsn, "prediction log (--db / DATALAB_DB)", "datalab serve"); err != nil {
+		return nil, err
+	}
+	l, err := predlog.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +205,12 @@ func monitorFlights(ctx context.Context, c monitor.Config, o monitorOptions) (*m
 		}
 		c.LocalModel = flightmodel.ModelDir(flightmodel.DefaultModelsDir, variant)
 	}
+	dsn := (&flightOptions{store: o.store}).storeDSN()
+	if err := existingSQLite(dsn, "flight store (--store / DATALAB_FLIGHT_STORE)", "datalab predictor"); err != nil {
+		return nil, err
+	}
 	// No background cleanup: the monitor only reads.
-	st, err := openFlightStore(ctx, (&flightOptions{store: o.store}).storeDSN(), flightstore.Policy{CleanupEvery: -1})
+	st, err := openFlightStore(ctx, dsn, flightstore.Policy{CleanupEvery: -1})
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +246,22 @@ func serveDriftPanel(ctx context.Context, l *predlog.Log, current func() (string
 		panel.Run(ctx)
 	}()
 	return panel, func() { cancel(); <-done }
+}
+
+// existingSQLite refuses a SQLite DSN whose file does not exist, rather
+// than let the store create an empty database to monitor: what names the
+// store, writer the command that writes it.
+func existingSQLite(dsn, what, writer string) error {
+	d, err := sqldb.ParseDSN(dsn)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if p := d.Path(); p != "" {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: %s does not exist: nothing to monitor (%s writes it; give the one it writes)", what, p, writer)
+		}
+	}
+	return nil
 }
 
 func init() {

@@ -269,6 +269,14 @@ func TestMonitorMatches(t *testing.T) {
 	if out, code := datalabCmd(t, bin, dir, env, "monitor", "cars"); code != 2 || !strings.Contains(out, "monitor matches or monitor flights") {
 		t.Errorf("unknown use case: exit %d\n%s", code, out)
 	}
+	// A log that does not exist is not created.
+	missing := filepath.Join(dir, "no-such.sqlite")
+	if out := run(2, t0, "--db", missing); !strings.Contains(out, "does not exist: nothing to monitor") {
+		t.Errorf("missing log:\n%s", out)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("monitor created the missing log")
+	}
 }
 
 // checkMonitorPage opens monitor-<model>.html from out in Chromium: the

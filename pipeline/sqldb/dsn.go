@@ -70,6 +70,9 @@ func (d DSN) String() string { return d.redacted }
 // password: never log it or put it in an error.
 func (d DSN) ConnString() string { return d.conn }
 
+// Path is the database file of a SQLite DSN ("" for the other databases).
+func (d DSN) Path() string { return d.path }
+
 // Database is the database a MongoDB URI names in its path ("" when none).
 func (d DSN) Database() string { return d.database }
 
