@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -452,10 +453,10 @@ func runModelsShow(cmd *cobra.Command, args []string) error {
 	}
 	fmt.Fprintf(w, "commit\t%s\n", dash(commit))
 	fmt.Fprintf(w, "evaluation data\t%s\n", dash(registry.Short(v.EvalData)))
-	for _, k := range sortedKeys(v.Lineage.DataOids) {
+	for _, k := range slices.Sorted(maps.Keys(v.Lineage.DataOids)) {
 		fmt.Fprintf(w, "data %s\t%s\n", k, v.Lineage.DataOids[k])
 	}
-	for _, k := range sortedKeys(v.Lineage.Params) {
+	for _, k := range slices.Sorted(maps.Keys(v.Lineage.Params)) {
 		fmt.Fprintf(w, "param %s\t%s\n", k, stagerun.FormatParam(v.Lineage.Params[k]))
 	}
 	for _, m := range v.Metrics {
@@ -550,15 +551,6 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
