@@ -99,11 +99,14 @@ func TestPredictorEndpoint(t *testing.T) {
 	if err := prod.Publish(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the stored prediction on /metrics", func() bool {
+	// The record counts as stored before its batch is committed; the batch
+	// time is observed after the commit, so both are waited for.
+	waitFor("the stored prediction and its committed batch on /metrics", func() bool {
 		_, body = get("/metrics")
-		return strings.Contains(body, `datalab_flight_predictor_records_total{outcome="stored"} 1`)
+		return strings.Contains(body, `datalab_flight_predictor_records_total{outcome="stored"} 1`) &&
+			strings.Contains(body, "datalab_flight_predictor_batch_seconds_count 1")
 	})
-	for _, m := range []string{"datalab_flight_predictor_group_member 1", "datalab_flight_predictor_batch_seconds_count 1",
+	for _, m := range []string{"datalab_flight_predictor_group_member 1",
 		`datalab_flight_predictor_records_total{outcome="dead_letter"} 0`, "go_goroutines", "process_cpu_seconds_total",
 		// The apps' HTTP metrics, labelled app="predictor".
 		`datalab_http_requests_total{app="predictor",code="200",handler="healthz",method="get"} `,
