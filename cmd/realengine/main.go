@@ -1,0 +1,241 @@
+// Command realengine builds the pinned Dagger CLI and engine from the Go
+// module proxy, assembles the images they need, and runs `dagger` commands
+// against the engine as a local process with the runc worker: the shell
+// over ops/realengine that dagger/realengine/run calls (docs/dagger.md).
+//
+//	realengine build                 # dagger, dagger-engine, dagger-init, codegen, dnsname
+//	realengine images                # the Go SDK image and golang:<go>-bookworm
+//	realengine dagger -- ARGS...     # registry + engine up, dagger ARGS, both stopped
+//
+// Everything lives under --home (DATALAB_REALENGINE_HOME, default
+// ~/.cache/datalab/realengine/<dagger version>). Root is required: the
+// engine mounts overlays and creates network namespaces.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/datalabhq/datalab/ops/realengine"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "realengine:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func defaultHome() string {
+	if h := os.Getenv("DATALAB_REALENGINE_HOME"); h != "" {
+		return h
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "datalab", "realengine", realengine.DaggerVersion)
+}
+
+const usage = `usage: realengine [--home DIR] build|images|dagger [-- ARGS...]
+
+  build    download dagger ` + realengine.DaggerVersion + ` through the module proxy and build
+           dagger, dagger-engine, dagger-init, codegen and dnsname into HOME/bin
+  images   assemble the engine's builtin Go SDK image (HOME/content) and the
+           stand-in for golang:<go>-bookworm (HOME/images/golang; debootstrap)
+  dagger   start the loopback registry and the engine, run HOME/bin/dagger ARGS
+           in the current directory, stop both; exits with dagger's code
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("realengine", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	home := fs.String("home", defaultHome(), "where the build, the images and the engine's state live (DATALAB_REALENGINE_HOME)")
+	force := fs.Bool("force", false, "build: rebuild even when the binaries exist; images: reassemble")
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2, nil
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2, nil
+	}
+	l := realengine.Layout{Home: *home}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	switch fs.Arg(0) {
+	case "build":
+		return 0, build(ctx, l, *force, log, stderr)
+	case "images":
+		return 0, images(ctx, l, *force, log, stderr)
+	case "dagger":
+		rest := fs.Args()[1:]
+		if len(rest) > 0 && rest[0] == "--" {
+			rest = rest[1:]
+		}
+		return daggerCmd(ctx, l, rest, log, stdout, stderr)
+	default:
+		fs.Usage()
+		return 2, fmt.Errorf("unknown command %q", fs.Arg(0))
+	}
+}
+
+func build(ctx context.Context, l realengine.Layout, force bool, log *slog.Logger, w io.Writer) error {
+	if l.Built() && !force {
+		log.Info("dagger binaries already built (--force rebuilds)", "bin", l.Bin())
+		return nil
+	}
+	start := time.Now()
+	if err := l.PrepareSource(ctx, w); err != nil {
+		return err
+	}
+	log.Info("source prepared", "dir", l.Src(), "took", time.Since(start).Round(time.Millisecond))
+	if err := l.Build(ctx, w); err != nil {
+		return err
+	}
+	log.Info("built", "bin", l.Bin(), "took", time.Since(start).Round(time.Second))
+	return nil
+}
+
+func goVersion(ctx context.Context) (root, version string, err error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT", "GOVERSION").Output()
+	if err != nil {
+		return "", "", fmt.Errorf("go env: %w", err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		return "", "", fmt.Errorf("go env GOROOT GOVERSION: %q", out)
+	}
+	return f[0], f[1], nil
+}
+
+func images(ctx context.Context, l realengine.Layout, force bool, log *slog.Logger, w io.Writer) error {
+	if !l.Built() {
+		return errors.New("build first: realengine build")
+	}
+	goroot, gover, err := goVersion(ctx)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(l.Images(), "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if _, err := os.Stat(l.SDKDigestFile()); err != nil || force {
+		start := time.Now()
+		img, err := realengine.GoSDKImage(ctx, tmp, realengine.SDKInputs{GoRoot: goroot, GoVersion: gover,
+			Codegen: filepath.Join(l.Bin(), "codegen"), Busybox: "/bin/busybox", CACerts: "/etc/ssl/certs/ca-certificates.crt"})
+		if err != nil {
+			return fmt.Errorf("go SDK image: %w", err)
+		}
+		_ = os.RemoveAll(l.Content())
+		d, err := realengine.WriteLayout(l.Content(), img, nil)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(l.SDKDigestFile(), []byte(d.String()+"\n"), 0o644); err != nil {
+			return err
+		}
+		log.Info("go SDK image", "digest", d, "took", time.Since(start).Round(time.Millisecond))
+	}
+	golang := l.GolangLayout()
+	if _, err := os.Stat(filepath.Join(golang, "index.json")); err != nil || force {
+		start := time.Now()
+		rootfs := filepath.Join(l.Images(), "bookworm-rootfs")
+		if _, err := os.Stat(filepath.Join(rootfs, "etc", "debian_version")); err != nil || force {
+			_ = os.RemoveAll(rootfs)
+			cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "--include="+strings.Join(realengine.DebianPackages, ","),
+				"bookworm", rootfs, realengine.DebianMirror)
+			cmd.Stdout, cmd.Stderr = w, w
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("debootstrap bookworm: %w", err)
+			}
+			log.Info("debootstrap", "rootfs", rootfs, "took", time.Since(start).Round(time.Second))
+		}
+		img, err := realengine.GoDebianImage(tmp, rootfs, goroot, gover)
+		if err != nil {
+			return fmt.Errorf("golang image: %w", err)
+		}
+		_ = os.RemoveAll(golang)
+		d, err := realengine.WriteLayout(golang, img, nil)
+		if err != nil {
+			return err
+		}
+		log.Info("golang image", "ref", realengine.GolangRepoTag(gover), "digest", d, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+func daggerCmd(ctx context.Context, l realengine.Layout, args []string, log *slog.Logger, stdout, stderr io.Writer) (int, error) {
+	if !l.Built() {
+		return 1, errors.New("build first: realengine build && realengine images")
+	}
+	sdk, err := os.ReadFile(l.SDKDigestFile())
+	if err != nil {
+		return 1, fmt.Errorf("no Go SDK image (realengine images): %w", err)
+	}
+	_, gover, err := goVersion(ctx)
+	if err != nil {
+		return 1, err
+	}
+	if err := os.MkdirAll(l.Run(), 0o755); err != nil {
+		return 1, err
+	}
+	logf, err := os.OpenFile(filepath.Join(l.Run(), "engine.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 1, err
+	}
+	defer logf.Close()
+	reg, err := realengine.StartRegistry("", filepath.Join(l.Home, "registry"), logf)
+	if err != nil {
+		return 1, err
+	}
+	defer reg.Close()
+	d, err := reg.Push(ctx, l.GolangLayout(), realengine.GolangRepoTag(gover))
+	if err != nil {
+		return 1, err
+	}
+	log.Info("registry", "addr", reg.Addr, "golang", realengine.GolangRepoTag(gover)+"@"+d.String())
+	start := time.Now()
+	eng, err := l.StartEngine(ctx, realengine.EngineConfig{Registry: reg.Addr, GoSDKDigest: strings.TrimSpace(string(sdk)), Log: logf})
+	if err != nil {
+		return 1, fmt.Errorf("%w (log: %s)", err, logf.Name())
+	}
+	log.Info("engine up", "pid", eng.PID, "runner", eng.RunnerHost, "took", time.Since(start).Round(time.Millisecond), "log", logf.Name())
+	defer func() {
+		if err := eng.Stop(); err != nil {
+			log.Warn("engine stop", "err", err)
+		} else {
+			log.Info("engine stopped", "pid", eng.PID)
+		}
+	}()
+	cmd := exec.CommandContext(ctx, filepath.Join(l.Bin(), "dagger"), args...)
+	cmd.Env = append(os.Environ(), "_EXPERIMENTAL_DAGGER_RUNNER_HOST="+eng.RunnerHost, "DAGGER_NO_NAG=1", "DO_NOT_TRACK=1",
+		"DATALAB_GO_IMAGE="+reg.Addr+"/"+realengine.GolangRepoTag(gover)+"@"+d.String())
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	start = time.Now()
+	err = cmd.Run()
+	log.Info("dagger", "args", args, "took", time.Since(start).Round(time.Millisecond), "err", err)
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	return 0, err
+}
