@@ -70,29 +70,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	home := fs.String("home", defaultHome(), "where the build, the images and the engine's state live (DATALAB_REALENGINE_HOME)")
 	force := fs.Bool("force", false, "build: rebuild even when the binaries exist; images: reassemble")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	// The command comes first or after the flags; flags may follow it.
+	var cmdName string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmdName, args = args[0], args[1:]
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2, nil
 	}
-	if fs.NArg() == 0 {
+	rest := fs.Args()
+	if cmdName == "" && len(rest) > 0 {
+		cmdName, rest = rest[0], rest[1:]
+		if err := fs.Parse(rest); err != nil {
+			return 2, nil
+		}
+		rest = fs.Args()
+	}
+	if cmdName == "" {
 		fs.Usage()
 		return 2, nil
 	}
 	l := realengine.Layout{Home: *home}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	switch fs.Arg(0) {
+	switch cmdName {
 	case "build":
 		return 0, build(ctx, l, *force, log, stderr)
 	case "images":
 		return 0, images(ctx, l, *force, log, stderr)
 	case "dagger":
-		rest := fs.Args()[1:]
-		if len(rest) > 0 && rest[0] == "--" {
-			rest = rest[1:]
-		}
 		return daggerCmd(ctx, l, rest, log, stdout, stderr)
 	default:
 		fs.Usage()
-		return 2, fmt.Errorf("unknown command %q", fs.Arg(0))
+		return 2, fmt.Errorf("unknown command %q", cmdName)
 	}
 }
 

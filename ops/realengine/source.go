@@ -58,6 +58,19 @@ var Substitutes = []Substitute{
 	{"github.com/vito/tuist/teav1", "v0.0.0-20260330150345-de388bf31342", "v0.0.0-20260819192838-ad563377029f", "dagql/idtui"},
 }
 
+// Patch is one exact text replacement in dagger's source.
+type Patch struct{ File, Old, New, Why string }
+
+// Patches are the source changes to the engine. Each must match exactly
+// once, or the build stops: a new dagger version needs a new look.
+var Patches = []Patch{{
+	File: "core/sdk/go_sdk.go",
+	Old:  `goSDKLibVersion = "56bb30426a8462af6f95cfdae6461d0cc796ff50" // v0.21.8`,
+	New:  `goSDKLibVersion = "` + SDKVersion + `" // datalab realengine: the tag the commit is, see ops/realengine.Patches`,
+	Why: "`dagger develop` runs `go get dagger.io/dagger@<commit>` in the module; the module proxy resolves a commit " +
+		"only through the repository (403 here, no VCS access), so the engine names the release tag that commit is",
+}}
+
 // Binaries are the commands built from the dagger module, by package and
 // installed name.
 var Binaries = []struct{ Pkg, Name string }{
@@ -217,6 +230,11 @@ func (l Layout) PrepareSource(ctx context.Context, log io.Writer) error {
 	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), gomod, 0o644); err != nil {
 		return err
 	}
+	for _, p := range Patches {
+		if err := applyPatch(tmp, p); err != nil {
+			return err
+		}
+	}
 	dc := filepath.Join(tmp, "engine", "distconsts")
 	if err := os.MkdirAll(dc, 0o755); err != nil {
 		return err
@@ -258,6 +276,18 @@ func (l Layout) Built() bool {
 		}
 	}
 	return true
+}
+
+func applyPatch(dir string, p Patch) error {
+	f := filepath.Join(dir, p.File)
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return err
+	}
+	if n := bytes.Count(data, []byte(p.Old)); n != 1 {
+		return fmt.Errorf("patch %s: the text to replace occurs %d times, not once (a new dagger version? check ops/realengine.Patches): %s", p.File, n, p.Old)
+	}
+	return os.WriteFile(f, bytes.Replace(data, []byte(p.Old), []byte(p.New), 1), 0o644)
 }
 
 // copyTree copies a read-only module cache directory into a writable one.
