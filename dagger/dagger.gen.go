@@ -60,16 +60,22 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 }
 
 func (r Datalab) MarshalJSON() ([]byte, error) {
-	var concrete struct{}
+	var concrete struct {
+		GoImage string
+	}
+	concrete.GoImage = r.GoImage
 	return json.Marshal(&concrete)
 }
 
 func (r *Datalab) UnmarshalJSON(bs []byte) error {
-	var concrete struct{}
+	var concrete struct {
+		GoImage string
+	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
 		return err
 	}
+	r.GoImage = concrete.GoImage
 	return nil
 }
 
@@ -332,76 +338,6 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*Datalab).Notebooks(&parent, ctx, src, mirror)
-		case "Pipeline":
-			var parent Datalab
-			err = json.Unmarshal(parentJSON, &parent)
-			if err != nil {
-				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var src *dagger.Directory
-			if inputArgs["src"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["src"]), &src)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg src", err))
-				}
-			}
-			var mirror *dagger.Directory
-			if inputArgs["mirror"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
-				}
-			}
-			var set []string
-			if inputArgs["set"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["set"]), &set)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg set", err))
-				}
-			}
-			var remote string
-			if inputArgs["remote"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["remote"]), &remote)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg remote", err))
-				}
-			}
-			var awsAccessKeyId *dagger.Secret
-			if inputArgs["awsAccessKeyId"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["awsAccessKeyId"]), &awsAccessKeyId)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsAccessKeyId", err))
-				}
-			}
-			var awsSecretAccessKey *dagger.Secret
-			if inputArgs["awsSecretAccessKey"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["awsSecretAccessKey"]), &awsSecretAccessKey)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSecretAccessKey", err))
-				}
-			}
-			var awsSessionToken *dagger.Secret
-			if inputArgs["awsSessionToken"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["awsSessionToken"]), &awsSessionToken)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSessionToken", err))
-				}
-			}
-			var gcpCredentials *dagger.Secret
-			if inputArgs["gcpCredentials"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["gcpCredentials"]), &gcpCredentials)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpCredentials", err))
-				}
-			}
-			var history *dagger.Directory
-			if inputArgs["history"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["history"]), &history)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg history", err))
-				}
-			}
-			return (*Datalab).Pipeline(&parent, ctx, src, mirror, set, remote, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, gcpCredentials, history)
 		case "Publish":
 			var parent Datalab
 			err = json.Unmarshal(parentJSON, &parent)
@@ -500,6 +436,76 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*Datalab).Report(&parent, ctx, src, mirror, remote, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, gcpCredentials)
+		case "Run":
+			var parent Datalab
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var src *dagger.Directory
+			if inputArgs["src"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["src"]), &src)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg src", err))
+				}
+			}
+			var mirror *dagger.Directory
+			if inputArgs["mirror"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
+				}
+			}
+			var set []string
+			if inputArgs["set"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["set"]), &set)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg set", err))
+				}
+			}
+			var remote string
+			if inputArgs["remote"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["remote"]), &remote)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg remote", err))
+				}
+			}
+			var awsAccessKeyId *dagger.Secret
+			if inputArgs["awsAccessKeyId"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsAccessKeyId"]), &awsAccessKeyId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsAccessKeyId", err))
+				}
+			}
+			var awsSecretAccessKey *dagger.Secret
+			if inputArgs["awsSecretAccessKey"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsSecretAccessKey"]), &awsSecretAccessKey)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSecretAccessKey", err))
+				}
+			}
+			var awsSessionToken *dagger.Secret
+			if inputArgs["awsSessionToken"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsSessionToken"]), &awsSessionToken)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSessionToken", err))
+				}
+			}
+			var gcpCredentials *dagger.Secret
+			if inputArgs["gcpCredentials"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gcpCredentials"]), &gcpCredentials)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpCredentials", err))
+				}
+			}
+			var history *dagger.Directory
+			if inputArgs["history"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["history"]), &history)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg history", err))
+				}
+			}
+			return (*Datalab).Run(&parent, ctx, src, mirror, set, remote, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, gcpCredentials, history)
 		case "SparkTrain":
 			var parent Datalab
 			err = json.Unmarshal(parentJSON, &parent)
@@ -570,6 +576,20 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*Datalab).Train(&parent, ctx, src, mirror)
+		case "":
+			var parent Datalab
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var goImage string
+			if inputArgs["goImage"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["goImage"]), &goImage)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg goImage", err))
+				}
+			}
+			return New(goImage), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

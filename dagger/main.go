@@ -17,7 +17,21 @@ import (
 )
 
 // Datalab runs datalab's pipeline stages in containers.
-type Datalab struct{}
+type Datalab struct {
+	// GoImage replaces flow.GoImage when set (New's goImage).
+	// +private
+	GoImage string
+}
+
+// New configures the module for every function of one call: `dagger call
+// [--go-image REF] <function> …`.
+func New(
+	// the image every function builds and runs in, instead of golang:1.26.8-bookworm pinned by digest (flow.GoImage): a registry mirror's copy, e.g. registry.example.com/library/golang:1.26.8-bookworm@sha256:…
+	// +optional
+	goImage string,
+) *Datalab {
+	return &Datalab{GoImage: goImage}
+}
 
 // Test runs the repository's whole test suite as CI does (bash .ci/run) and
 // returns its output.
@@ -32,7 +46,7 @@ func (m *Datalab) Test(
 	mirror *dagger.Directory,
 ) (string, error) {
 	var out string
-	err := withLab(ctx, src, mirror, func(_ *sdk.Client, lab *flow.Lab) (err error) {
+	err := m.withLab(ctx, src, mirror, func(_ *sdk.Client, lab *flow.Lab) (err error) {
 		out, err = lab.Test(ctx)
 		return err
 	})
@@ -48,7 +62,7 @@ func (m *Datalab) Ingest(
 	// +optional
 	mirror *dagger.Directory,
 ) (*dagger.Directory, error) {
-	return directory(ctx, src, mirror, (*flow.Lab).Ingest)
+	return m.directory(ctx, src, mirror, (*flow.Lab).Ingest)
 }
 
 // Train runs the training stages and what they need, and returns build/models.
@@ -60,7 +74,7 @@ func (m *Datalab) Train(
 	// +optional
 	mirror *dagger.Directory,
 ) (*dagger.Directory, error) {
-	return directory(ctx, src, mirror, (*flow.Lab).Train)
+	return m.directory(ctx, src, mirror, (*flow.Lab).Train)
 }
 
 // Evaluate runs the evaluation stages and what they need, and returns build/.
@@ -72,7 +86,7 @@ func (m *Datalab) Evaluate(
 	// +optional
 	mirror *dagger.Directory,
 ) (*dagger.Directory, error) {
-	return directory(ctx, src, mirror, (*flow.Lab).Evaluate)
+	return m.directory(ctx, src, mirror, (*flow.Lab).Evaluate)
 }
 
 // Notebooks runs the pipeline and every notebook, and returns
@@ -85,7 +99,7 @@ func (m *Datalab) Notebooks(
 	// +optional
 	mirror *dagger.Directory,
 ) (*dagger.Directory, error) {
-	return directory(ctx, src, mirror, (*flow.Lab).Notebooks)
+	return m.directory(ctx, src, mirror, (*flow.Lab).Notebooks)
 }
 
 // Report runs the report stages and what they need, and returns the report
@@ -118,7 +132,7 @@ func (m *Datalab) Report(
 	// +optional
 	gcpCredentials *dagger.Secret,
 ) (*dagger.Directory, error) {
-	return directoryWith(ctx, src, mirror, func(c *sdk.Client, lab *flow.Lab) (*sdk.Directory, error) {
+	return m.directoryWith(ctx, src, mirror, func(c *sdk.Client, lab *flow.Lab) (*sdk.Directory, error) {
 		creds, err := cloudCredentials(ctx, c, gcpCredentials, awsAccessKeyId, awsSecretAccessKey, awsSessionToken)
 		if err != nil {
 			return nil, err
@@ -127,7 +141,7 @@ func (m *Datalab) Report(
 	})
 }
 
-// Pipeline runs everything, with the parameter overrides set, and returns
+// Run runs everything, with the parameter overrides set, and returns
 // reports/ (the site, notebooks included), models/ and runs/ (run records
 // with lineage). The site keeps its history: with a remote (a bucket),
 // unchanged stages are fetched instead of recomputed and earlier runs'
@@ -137,7 +151,7 @@ func (m *Datalab) Report(
 // the bucket's state is an input the engine cannot see.
 //
 // +cache="never"
-func (m *Datalab) Pipeline(
+func (m *Datalab) Run(
 	ctx context.Context,
 	// +defaultPath="/"
 	// +ignore=[".bin", "build", "runs", ".datalab"]
@@ -166,7 +180,7 @@ func (m *Datalab) Pipeline(
 	// +optional
 	history *dagger.Directory,
 ) (*dagger.Directory, error) {
-	return directoryWith(ctx, src, mirror, func(c *sdk.Client, lab *flow.Lab) (*sdk.Directory, error) {
+	return m.directoryWith(ctx, src, mirror, func(c *sdk.Client, lab *flow.Lab) (*sdk.Directory, error) {
 		creds, err := cloudCredentials(ctx, c, gcpCredentials, awsAccessKeyId, awsSecretAccessKey, awsSessionToken)
 		if err != nil {
 			return nil, err
@@ -177,7 +191,7 @@ func (m *Datalab) Pipeline(
 				return nil, err
 			}
 		}
-		return lab.Pipeline(ctx, h, set)
+		return lab.Run(ctx, h, set)
 	})
 }
 
@@ -196,7 +210,7 @@ func (m *Datalab) SparkTrain(
 	// +optional
 	variant []string,
 ) (*dagger.Directory, error) {
-	return directory(ctx, src, mirror, func(lab *flow.Lab, ctx context.Context) (*sdk.Directory, error) {
+	return m.directory(ctx, src, mirror, func(lab *flow.Lab, ctx context.Context) (*sdk.Directory, error) {
 		return lab.SparkTrain(ctx, variant)
 	})
 }
@@ -213,7 +227,7 @@ func (m *Datalab) Image(
 	// +optional
 	version string,
 ) (*dagger.Directory, error) {
-	return directory(ctx, src, nil, func(lab *flow.Lab, ctx context.Context) (*sdk.Directory, error) {
+	return m.directory(ctx, src, nil, func(lab *flow.Lab, ctx context.Context) (*sdk.Directory, error) {
 		return lab.Image(ctx, version)
 	})
 }
@@ -238,7 +252,7 @@ func (m *Datalab) Publish(
 	version string,
 ) ([]string, error) {
 	var refs []string
-	err := withLab(ctx, src, nil, func(c *sdk.Client, lab *flow.Lab) error {
+	err := m.withLab(ctx, src, nil, func(c *sdk.Client, lab *flow.Lab) error {
 		pw, err := secretToSDK(ctx, c, password)
 		if err != nil {
 			return err
@@ -278,7 +292,7 @@ func (m *Datalab) Deploy(
 	awsSessionToken *dagger.Secret,
 ) (string, error) {
 	var out string
-	err := withLab(ctx, src, nil, func(c *sdk.Client, lab *flow.Lab) error {
+	err := m.withLab(ctx, src, nil, func(c *sdk.Client, lab *flow.Lab) error {
 		creds, err := cloudCredentials(ctx, c, gcpCredentials, awsAccessKeyId, awsSecretAccessKey, awsSessionToken)
 		if err != nil {
 			return err
@@ -312,7 +326,7 @@ func cloudCredentials(ctx context.Context, c *sdk.Client, gcp, awsID, awsKey, aw
 
 // withLab connects the SDK to the session this module runs in, loads src and
 // mirror into it by ID and calls fn with a flow.Lab over them.
-func withLab(ctx context.Context, src, mirror *dagger.Directory, fn func(*sdk.Client, *flow.Lab) error) error {
+func (m *Datalab) withLab(ctx context.Context, src, mirror *dagger.Directory, fn func(*sdk.Client, *flow.Lab) error) error {
 	c, err := sdk.Connect(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to the engine session: %w", err)
@@ -322,7 +336,7 @@ func withLab(ctx context.Context, src, mirror *dagger.Directory, fn func(*sdk.Cl
 	if err != nil {
 		return err
 	}
-	var opts []flow.Option
+	opts := []flow.Option{flow.WithGoImage(m.GoImage)}
 	if mirror != nil {
 		mir, err := toSDK(ctx, c, mirror)
 		if err != nil {
@@ -335,19 +349,19 @@ func withLab(ctx context.Context, src, mirror *dagger.Directory, fn func(*sdk.Cl
 
 // directory runs a flow function that returns a directory and hands the
 // directory back to the module's client by ID.
-func directory(ctx context.Context, src, mirror *dagger.Directory,
+func (m *Datalab) directory(ctx context.Context, src, mirror *dagger.Directory,
 	fn func(*flow.Lab, context.Context) (*sdk.Directory, error)) (*dagger.Directory, error) {
-	return directoryWith(ctx, src, mirror, func(_ *sdk.Client, lab *flow.Lab) (*sdk.Directory, error) {
+	return m.directoryWith(ctx, src, mirror, func(_ *sdk.Client, lab *flow.Lab) (*sdk.Directory, error) {
 		return fn(lab, ctx)
 	})
 }
 
 // directoryWith is directory for functions that also need the SDK client
 // (to load secrets or more directories by ID).
-func directoryWith(ctx context.Context, src, mirror *dagger.Directory,
+func (m *Datalab) directoryWith(ctx context.Context, src, mirror *dagger.Directory,
 	fn func(*sdk.Client, *flow.Lab) (*sdk.Directory, error)) (*dagger.Directory, error) {
 	var out *dagger.Directory
-	err := withLab(ctx, src, mirror, func(c *sdk.Client, lab *flow.Lab) error {
+	err := m.withLab(ctx, src, mirror, func(c *sdk.Client, lab *flow.Lab) error {
 		dir, err := fn(c, lab)
 		if err != nil {
 			return err

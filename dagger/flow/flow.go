@@ -49,9 +49,10 @@ var (
 
 // Lab builds the containers of one source tree.
 type Lab struct {
-	client *dagger.Client
-	src    *dagger.Directory
-	mirror *dagger.Directory
+	client  *dagger.Client
+	src     *dagger.Directory
+	mirror  *dagger.Directory
+	goImage string
 }
 
 // Option configures a Lab.
@@ -64,19 +65,32 @@ func WithMirror(dir *dagger.Directory) Option {
 	return func(l *Lab) { l.mirror = dir }
 }
 
+// WithGoImage builds and runs every function in ref instead of GoImage: a
+// registry mirror's copy of it, where the pinned digest cannot be pulled
+// (docs/dagger.md: the real engine here pulls it from a loopback registry).
+// Empty is GoImage.
+func WithGoImage(ref string) Option {
+	return func(l *Lab) {
+		if ref != "" {
+			l.goImage = ref
+		}
+	}
+}
+
 // New returns a Lab over the repository src.
 func New(client *dagger.Client, src *dagger.Directory, opts ...Option) *Lab {
-	l := &Lab{client: client, src: src}
+	l := &Lab{client: client, src: src, goImage: GoImage}
 	for _, o := range opts {
 		o(l)
 	}
 	return l
 }
 
-// Go is the base of every function: GoImage with the module and build caches,
+// Go is the base of every function: GoImage (or WithGoImage's) with the
+// module and build caches,
 // the repository at /src as the working directory, and the mirror if any.
 func (l *Lab) Go() *dagger.Container {
-	ctr := l.client.Container().From(GoImage).
+	ctr := l.client.Container().From(l.goImage).
 		WithMountedCache(GoModCachePath, l.client.CacheVolume(GoModCache)).
 		WithMountedCache(GoBuildCachePath, l.client.CacheVolume(GoBuildCache)).
 		WithEnvVariable("GOTOOLCHAIN", "local").
@@ -142,13 +156,13 @@ func (l *Lab) Evaluate(ctx context.Context) (*dagger.Directory, error) {
 // Report runs the report stages and returns the report site, reports/.
 // With h.Remote the run fetches unchanged stages' outs from the bucket
 // and merges the site's history kept there (History); h.Dir is for
-// Pipeline only.
+// Run only.
 func (l *Lab) Report(ctx context.Context, h History) (*dagger.Directory, error) {
 	if err := h.check("report"); err != nil {
 		return nil, err
 	}
 	if h.Dir != nil {
-		return nil, fmt.Errorf("report: a history directory is for the pipeline function; give report a bucket (--remote) or nothing")
+		return nil, fmt.Errorf("report: a history directory is for the run function; give report a bucket (--remote) or nothing")
 	}
 	ctr, remote := h.withRemote(l.CLI())
 	return l.stages(ctx, "report", ctr, append(slices.Clone(ReportStages), remote...), "reports")
@@ -161,7 +175,7 @@ func (l *Lab) Notebooks(ctx context.Context) (*dagger.Directory, error) {
 	return l.stages(ctx, "notebooks", l.NotebookCLI(), NotebookStages, "reports/notebooks")
 }
 
-// Pipeline runs every stage of datalab.yaml — the notebooks and reports
+// Run runs every stage of datalab.yaml — the notebooks and reports
 // included, each of which rebuilds the site index — with the parameter
 // overrides set (key.path=value, `datalab run --set`), and returns a
 // directory holding the report site (reports/), the models (models/) and
@@ -173,11 +187,11 @@ func (l *Lab) Notebooks(ctx context.Context) (*dagger.Directory, error) {
 // is mounted at HistoryPath, its runs are merged into reports/ before the
 // run (`datalab report sync --remote /history --pull-only`), this run's are
 // added after it, and the result also holds history/ for the next call.
-func (l *Lab) Pipeline(ctx context.Context, h History, set []string) (*dagger.Directory, error) {
-	if err := h.check("pipeline"); err != nil {
+func (l *Lab) Run(ctx context.Context, h History, set []string) (*dagger.Directory, error) {
+	if err := h.check("run"); err != nil {
 		return nil, err
 	}
-	overrides, err := setArgs("pipeline", set)
+	overrides, err := setArgs("run", set)
 	if err != nil {
 		return nil, err
 	}
@@ -195,13 +209,13 @@ func (l *Lab) Pipeline(ctx context.Context, h History, set []string) (*dagger.Di
 		cmds = [][]string{append(slices.Clone(sync), "--pull-only"), runCmd, sync}
 		outs = append(outs, struct{ name, from string }{"history", HistoryPath})
 	}
-	ctr, err = run(ctx, "pipeline", ctr, cmds...)
+	ctr, err = run(ctx, "run", ctr, cmds...)
 	if err != nil {
 		return nil, err
 	}
 	out := l.client.Directory()
 	for _, p := range outs {
-		dir, err := output(ctx, "pipeline", ctr, p.from)
+		dir, err := output(ctx, "run", ctr, p.from)
 		if err != nil {
 			return nil, err
 		}

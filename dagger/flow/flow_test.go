@@ -122,9 +122,9 @@ var functions = []function{
 		out:   []string{"/src/reports/notebooks"},
 	},
 	{
-		name: "pipeline",
+		name: "run",
 		call: dirFn(func(l *flow.Lab, ctx context.Context) (*dagger.Directory, error) {
-			return l.Pipeline(ctx, flow.History{}, nil)
+			return l.Run(ctx, flow.History{}, nil)
 		}),
 		execs:   [][]string{setup, buildCLI, syncPull, {"datalab", "run"}, syncPush},
 		out:     []string{"/src/reports", "/src/build/models", "/src/runs", "/history"},
@@ -207,6 +207,27 @@ func TestSparkImage(t *testing.T) {
 	const tag = "apache/spark:3.5.3-scala2.12-java11-python3-ubuntu"
 	if flow.SparkImage != tag && !(strings.HasPrefix(flow.SparkImage, tag+"@") && digestRef.MatchString(flow.SparkImage)) {
 		t.Fatalf("SparkImage %q, want %s or %s@sha256:<64 hex>", flow.SparkImage, tag, tag)
+	}
+}
+
+// TestWithGoImage: a mirror's copy of the Go image replaces GoImage in every
+// container the functions run, and an empty one keeps GoImage.
+func TestWithGoImage(t *testing.T) {
+	const mirror = "127.0.0.1:5000/library/golang:1.26.8-bookworm@sha256:1adbc075c725af5d6379a079bd091aa3e69c0b9a2478d122c440cd4711bcf54a"
+	for _, ref := range []string{mirror, ""} {
+		e := fakeengine.Start(t)
+		c := e.Connect(t)
+		lab := flow.New(c, c.LoadDirectoryFromID(srcID), flow.WithGoImage(ref))
+		if _, err := lab.Ingest(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := ref
+		if want == "" {
+			want = flow.GoImage
+		}
+		if got := e.Describe(ranContainer(t, e)).From; !reflect.DeepEqual(got, []string{want}) {
+			t.Errorf("WithGoImage(%q): from = %q, want %q", ref, got, want)
+		}
 	}
 }
 

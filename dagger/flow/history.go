@@ -15,7 +15,7 @@ import (
 //     that are up to date by datalab.lock instead of recomputing them, pulls
 //     the earlier runs' reports into reports/runs/ before the index is
 //     built, and pushes this run's artifacts and reports;
-//   - otherwise (Pipeline only) Dir, the history/ directory the previous
+//   - otherwise (Run only) Dir, the history/ directory the previous
 //     call returned: a directory remote holding only the report site
 //     (`datalab report sync --remote /history`), merged into reports/ before
 //     the run and returned, grown by this run, for the next one.
@@ -25,14 +25,14 @@ type History struct {
 	Remote string
 	// Credentials for Remote, as secrets (by ID only).
 	Credentials CloudCredentials
-	// Dir is the site history of an earlier Pipeline call (its history/);
+	// Dir is the site history of an earlier Run call (its history/);
 	// nil starts an empty one. Not with Remote.
 	Dir *dagger.Directory
 }
 
 // Paths and variables of the history.
 const (
-	// HistoryPath is where Pipeline mounts History.Dir (or an empty
+	// HistoryPath is where Run mounts History.Dir (or an empty
 	// directory) as the site history's directory remote.
 	HistoryPath = "/history"
 	// SyncEnv is set to the current time in a container that talks to a

@@ -28,10 +28,10 @@ var remoteCalls = []struct {
 	out   []string
 }{
 	{
-		name: "pipeline",
+		name: "run",
 		gcp:  true,
 		call: func(ctx context.Context, l *flow.Lab, creds flow.CloudCredentials) (*dagger.Directory, error) {
-			return l.Pipeline(ctx, flow.History{Remote: bucket, Credentials: creds}, overrides)
+			return l.Run(ctx, flow.History{Remote: bucket, Credentials: creds}, overrides)
 		},
 		execs: [][]string{setup, buildCLI, {"datalab", "run", "--remote", bucket,
 			"--set=matches.forests.default.max_depth=12", "--set=matches.variants=[form3, elo]"}},
@@ -99,13 +99,13 @@ func TestRemoteGraphs(t *testing.T) {
 	}
 }
 
-// TestPipelineHistoryDir: without a bucket, the caller's history directory
+// TestRunHistoryDir: without a bucket, the caller's history directory
 // is mounted at /history; its runs are merged into reports/ before the run,
 // the run's added after it, and the result holds history/ for the next
 // call. Nothing busts the engine's cache: every input is content-addressed.
-func TestPipelineHistoryDir(t *testing.T) {
+func TestRunHistoryDir(t *testing.T) {
 	e, c, lab := session(t, false)
-	dir, err := lab.Pipeline(context.Background(), flow.History{Dir: c.LoadDirectoryFromID("caller-history")},
+	dir, err := lab.Run(context.Background(), flow.History{Dir: c.LoadDirectoryFromID("caller-history")},
 		[]string{"matches.forests.default.max_depth=12"})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestHistoryRefused(t *testing.T) {
 		says string
 	}{
 		{"a directory remote", func(l *flow.Lab, _ *dagger.Client, _ flow.CloudCredentials) error {
-			_, err := l.Pipeline(context.Background(), flow.History{Remote: "/mnt/lab"}, nil)
+			_, err := l.Run(context.Background(), flow.History{Remote: "/mnt/lab"}, nil)
 			return err
 		}, "want an s3:// or gs:// bucket URL"},
 		{"a file:// remote", func(l *flow.Lab, _ *dagger.Client, _ flow.CloudCredentials) error {
@@ -146,23 +146,23 @@ func TestHistoryRefused(t *testing.T) {
 			return err
 		}, "pass the last call's history/ as --history"},
 		{"remote and history directory", func(l *flow.Lab, c *dagger.Client, _ flow.CloudCredentials) error {
-			_, err := l.Pipeline(context.Background(), flow.History{Remote: bucket, Dir: c.LoadDirectoryFromID("caller-history")}, nil)
+			_, err := l.Run(context.Background(), flow.History{Remote: bucket, Dir: c.LoadDirectoryFromID("caller-history")}, nil)
 			return err
 		}, "not both"},
 		{"credentials without a remote", func(l *flow.Lab, _ *dagger.Client, creds flow.CloudCredentials) error {
-			_, err := l.Pipeline(context.Background(), flow.History{Credentials: creds}, nil)
+			_, err := l.Run(context.Background(), flow.History{Credentials: creds}, nil)
 			return err
 		}, "no remote"},
 		{"history directory to report", func(l *flow.Lab, c *dagger.Client, _ flow.CloudCredentials) error {
 			_, err := l.Report(context.Background(), flow.History{Dir: c.LoadDirectoryFromID("caller-history")})
 			return err
-		}, "for the pipeline function"},
+		}, "for the run function"},
 		{"an override without =", func(l *flow.Lab, _ *dagger.Client, _ flow.CloudCredentials) error {
-			_, err := l.Pipeline(context.Background(), flow.History{}, []string{"matches.test_year"})
+			_, err := l.Run(context.Background(), flow.History{}, []string{"matches.test_year"})
 			return err
 		}, "want key.path=value"},
 		{"an override without a key", func(l *flow.Lab, _ *dagger.Client, _ flow.CloudCredentials) error {
-			_, err := l.Pipeline(context.Background(), flow.History{}, []string{"=12"})
+			_, err := l.Run(context.Background(), flow.History{}, []string{"=12"})
 			return err
 		}, "want key.path=value"},
 	} {
