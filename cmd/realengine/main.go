@@ -54,12 +54,15 @@ func defaultHome() string {
 	return filepath.Join(dir, "datalab", "realengine", realengine.DaggerVersion)
 }
 
-const usage = `usage: realengine [--home DIR] build|images|dagger [-- ARGS...]
+const usage = `usage: realengine [--home DIR] build|images|up|dagger [-- ARGS...]
 
   build    download dagger ` + realengine.DaggerVersion + ` through the module proxy and build
            dagger, dagger-engine, dagger-init, codegen and dnsname into HOME/bin
   images   assemble the engine's builtin Go SDK image (HOME/content) and the
            stand-in for golang:<go>-bookworm (HOME/images/golang; debootstrap)
+  up       start the registry and the engine and keep them up until Ctrl-C;
+           HOME/run/env holds the environment for dagger commands meanwhile
+  checkrun DIR  check what dagger call run exported against datalab.lock
   dagger   start the loopback registry and the engine, run HOME/bin/dagger ARGS
            in the current directory, stop both; exits with dagger's code
 `
@@ -69,6 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	fs.SetOutput(stderr)
 	home := fs.String("home", defaultHome(), "where the build, the images and the engine's state live (DATALAB_REALENGINE_HOME)")
 	force := fs.Bool("force", false, "build: rebuild even when the binaries exist; images: reassemble")
+	module := fs.String("module", "dagger", "images: the Dagger module's Go source, whose dependencies the Go SDK image carries")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	// The command comes first or after the flags; flags may follow it.
 	var cmdName string
@@ -96,7 +100,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	case "build":
 		return 0, build(ctx, l, *force, log, stderr)
 	case "images":
-		return 0, images(ctx, l, *force, log, stderr)
+		return 0, images(ctx, l, *module, *force, log, stderr)
+	case "checkrun":
+		if len(rest) != 1 {
+			return 2, errors.New("usage: realengine checkrun DIR (the directory `dagger call run` exported)")
+		}
+		rc, err := realengine.CheckRun(rest[0], "datalab.lock")
+		for _, m := range rc.Matched {
+			fmt.Fprintln(stdout, "same as datalab.lock:", m)
+		}
+		if err != nil {
+			return 1, err
+		}
+		log.Info("checkrun: the engine's outputs are the lock's", "matched", len(rc.Matched), "run_records", rc.RunRecords)
+		return 0, nil
+	case "up":
+		return 0, up(ctx, l, log)
 	case "dagger":
 		return daggerCmd(ctx, l, rest, log, stdout, stderr)
 	default:
@@ -134,7 +153,7 @@ func goVersion(ctx context.Context) (root, version string, err error) {
 	return f[0], f[1], nil
 }
 
-func images(ctx context.Context, l realengine.Layout, force bool, log *slog.Logger, w io.Writer) error {
+func images(ctx context.Context, l realengine.Layout, module string, force bool, log *slog.Logger, w io.Writer) error {
 	if !l.Built() {
 		return errors.New("build first: realengine build")
 	}
@@ -149,8 +168,12 @@ func images(ctx context.Context, l realengine.Layout, force bool, log *slog.Logg
 	defer os.RemoveAll(tmp)
 	if _, err := os.Stat(l.SDKDigestFile()); err != nil || force {
 		start := time.Now()
+		seed, err := realengine.ModuleSeed(ctx, module, tmp)
+		if err != nil {
+			return err
+		}
 		img, err := realengine.GoSDKImage(ctx, tmp, realengine.SDKInputs{GoRoot: goroot, GoVersion: gover,
-			Codegen: filepath.Join(l.Bin(), "codegen"), Busybox: "/bin/busybox", CACerts: "/etc/ssl/certs/ca-certificates.crt"})
+			Codegen: filepath.Join(l.Bin(), "codegen"), Busybox: "/bin/busybox", CACerts: "/etc/ssl/certs/ca-certificates.crt", Seed: seed})
 		if err != nil {
 			return fmt.Errorf("go SDK image: %w", err)
 		}
@@ -162,7 +185,7 @@ func images(ctx context.Context, l realengine.Layout, force bool, log *slog.Logg
 		if err := os.WriteFile(l.SDKDigestFile(), []byte(d.String()+"\n"), 0o644); err != nil {
 			return err
 		}
-		log.Info("go SDK image", "digest", d, "took", time.Since(start).Round(time.Millisecond))
+		log.Info("go SDK image", "digest", d, "seeded_files", len(seed), "took", time.Since(start).Round(time.Millisecond))
 	}
 	golang := l.GolangLayout()
 	if _, err := os.Stat(filepath.Join(golang, "index.json")); err != nil || force {
@@ -192,54 +215,85 @@ func images(ctx context.Context, l realengine.Layout, force bool, log *slog.Logg
 	return nil
 }
 
-func daggerCmd(ctx context.Context, l realengine.Layout, args []string, log *slog.Logger, stdout, stderr io.Writer) (int, error) {
+// stack is the registry and the engine of one run.
+type stack struct {
+	reg  *realengine.Registry
+	eng  *realengine.Engine
+	logf *os.File
+	// env is what a dagger command needs to use the engine.
+	env []string
+	log *slog.Logger
+}
+
+func startStack(ctx context.Context, l realengine.Layout, log *slog.Logger) (*stack, error) {
 	if !l.Built() {
-		return 1, errors.New("build first: realengine build && realengine images")
+		return nil, errors.New("build first: realengine build && realengine images")
 	}
 	sdk, err := os.ReadFile(l.SDKDigestFile())
 	if err != nil {
-		return 1, fmt.Errorf("no Go SDK image (realengine images): %w", err)
+		return nil, fmt.Errorf("no Go SDK image (realengine images): %w", err)
 	}
 	_, gover, err := goVersion(ctx)
 	if err != nil {
-		return 1, err
+		return nil, err
 	}
 	if err := os.MkdirAll(l.Run(), 0o755); err != nil {
-		return 1, err
+		return nil, err
 	}
 	logf, err := os.OpenFile(filepath.Join(l.Run(), "engine.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return 1, err
+		return nil, err
 	}
-	defer logf.Close()
-	reg, err := realengine.StartRegistry("", filepath.Join(l.Home, "registry"), logf)
+	s := &stack{logf: logf, log: log}
+	if s.reg, err = realengine.StartRegistry("", filepath.Join(l.Home, "registry"), logf); err != nil {
+		s.stop()
+		return nil, err
+	}
+	d, err := s.reg.Push(ctx, l.GolangLayout(), realengine.GolangRepoTag(gover))
 	if err != nil {
-		return 1, err
+		s.stop()
+		return nil, err
 	}
-	defer reg.Close()
-	d, err := reg.Push(ctx, l.GolangLayout(), realengine.GolangRepoTag(gover))
-	if err != nil {
-		return 1, err
-	}
-	log.Info("registry", "addr", reg.Addr, "golang", realengine.GolangRepoTag(gover)+"@"+d.String())
+	goImage := s.reg.Addr + "/" + realengine.GolangRepoTag(gover) + "@" + d.String()
+	log.Info("registry", "addr", s.reg.Addr, "golang", goImage)
 	start := time.Now()
-	eng, err := l.StartEngine(ctx, realengine.EngineConfig{Registry: reg.Addr, GoSDKDigest: strings.TrimSpace(string(sdk)), Log: logf})
+	s.eng, err = l.StartEngine(ctx, realengine.EngineConfig{Registry: s.reg.Addr, GoSDKDigest: strings.TrimSpace(string(sdk)),
+		GoProxy: realengine.SeedProxy(goProxy(ctx)), CACerts: hostCACerts(), Log: logf})
 	if err != nil {
-		return 1, fmt.Errorf("%w (log: %s)", err, logf.Name())
+		s.stop()
+		return nil, fmt.Errorf("%w (log: %s)", err, logf.Name())
 	}
-	log.Info("engine up", "pid", eng.PID, "runner", eng.RunnerHost, "took", time.Since(start).Round(time.Millisecond), "log", logf.Name())
-	defer func() {
-		if err := eng.Stop(); err != nil {
-			log.Warn("engine stop", "err", err)
+	log.Info("engine up", "pid", s.eng.PID, "runner", s.eng.RunnerHost, "took", time.Since(start).Round(time.Millisecond), "log", logf.Name())
+	s.env = []string{"_EXPERIMENTAL_DAGGER_RUNNER_HOST=" + s.eng.RunnerHost, "DAGGER_NO_NAG=1", "DO_NOT_TRACK=1",
+		"DATALAB_GO_IMAGE=" + goImage}
+	return s, nil
+}
+
+func (s *stack) stop() {
+	if s.eng != nil {
+		start := time.Now()
+		if err := s.eng.Stop(); err != nil {
+			s.log.Warn("engine stop", "err", err)
 		} else {
-			log.Info("engine stopped", "pid", eng.PID)
+			s.log.Info("engine stopped", "pid", s.eng.PID, "took", time.Since(start).Round(time.Millisecond))
 		}
-	}()
+	}
+	if s.reg != nil {
+		_ = s.reg.Close()
+	}
+	_ = s.logf.Close()
+}
+
+func daggerCmd(ctx context.Context, l realengine.Layout, args []string, log *slog.Logger, stdout, stderr io.Writer) (int, error) {
+	s, err := startStack(ctx, l, log)
+	if err != nil {
+		return 1, err
+	}
+	defer s.stop()
 	cmd := exec.CommandContext(ctx, filepath.Join(l.Bin(), "dagger"), args...)
-	cmd.Env = append(os.Environ(), "_EXPERIMENTAL_DAGGER_RUNNER_HOST="+eng.RunnerHost, "DAGGER_NO_NAG=1", "DO_NOT_TRACK=1",
-		"DATALAB_GO_IMAGE="+reg.Addr+"/"+realengine.GolangRepoTag(gover)+"@"+d.String())
+	cmd.Env = append(os.Environ(), s.env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
-	start = time.Now()
+	start := time.Now()
 	err = cmd.Run()
 	log.Info("dagger", "args", args, "took", time.Since(start).Round(time.Millisecond), "err", err)
 	var exit *exec.ExitError
@@ -247,4 +301,43 @@ func daggerCmd(ctx context.Context, l realengine.Layout, args []string, log *slo
 		return exit.ExitCode(), nil
 	}
 	return 0, err
+}
+
+// up keeps the registry and the engine running until interrupted, with the
+// environment a dagger command needs written to HOME/run/env.
+func up(ctx context.Context, l realengine.Layout, log *slog.Logger) error {
+	s, err := startStack(ctx, l, log)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	envFile := filepath.Join(l.Run(), "env")
+	var b strings.Builder
+	for _, e := range s.env {
+		fmt.Fprintf(&b, "export %s\n", e)
+	}
+	fmt.Fprintf(&b, "export PATH=%s:$PATH\n", l.Bin())
+	if err := os.WriteFile(envFile, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(envFile)
+	log.Info("up: source the environment, then run dagger; Ctrl-C stops", "env", envFile)
+	<-ctx.Done()
+	return nil
+}
+func goProxy(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOPROXY").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// hostCACerts are the certificate authorities this machine adds to
+// Debian's (update-ca-certificates reads them from here): on a machine
+// behind a TLS-inspecting egress proxy, its CA, without which no container
+// reaches the Go module proxy.
+func hostCACerts() []string {
+	files, _ := filepath.Glob("/usr/local/share/ca-certificates/*.crt")
+	return files
 }

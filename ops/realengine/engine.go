@@ -53,6 +53,14 @@ type EngineConfig struct {
 	// GoSDKDigest is the manifest digest of the Go SDK image in
 	// l.Content() (DAGGER_GO_SDK_MANIFEST_DIGEST).
 	GoSDKDigest string
+	// GoProxy is the GOPROXY the engine passes to the Go SDK container
+	// (SeedProxy).
+	GoProxy string
+	// CACerts are PEM files of extra certificate authorities (this
+	// machine's /usr/local/share/ca-certificates: its egress proxy's). The
+	// engine installs them into every container it runs, as a stock engine
+	// does with the certificates in its custom CA directory.
+	CACerts []string
 	// Log receives the engine's output.
 	Log io.Writer
 }
@@ -85,6 +93,9 @@ func (l Layout) StartEngine(ctx context.Context, cfg EngineConfig) (*Engine, err
 	if err := l.linkCNIPlugins(); err != nil {
 		return nil, err
 	}
+	if err := l.installCACerts(cfg.CACerts); err != nil {
+		return nil, err
+	}
 	conf := filepath.Join(l.Run(), "buildkitd.toml")
 	if err := os.WriteFile(conf, BuildkitConfig(cfg.Registry), 0o644); err != nil {
 		return nil, err
@@ -103,6 +114,11 @@ func (l Layout) StartEngine(ctx context.Context, cfg EngineConfig) (*Engine, err
 		"--oci-worker-snapshotter", "overlayfs",
 	)
 	cmd.Env = append(os.Environ(), "DAGGER_GO_SDK_MANIFEST_DIGEST="+cfg.GoSDKDigest)
+	if cfg.GoProxy != "" {
+		// How an engine hands a system variable to the containers that ask
+		// for it (__withSystemEnvVariable; engineutil's executor_spec.go).
+		cmd.Env = append(cmd.Env, "_DAGGER_ENGINE_SYSTEMENV_GOPROXY="+cfg.GoProxy)
+	}
 	cmd.Stdout, cmd.Stderr = cfg.Log, cfg.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -134,6 +150,28 @@ func (l Layout) StartEngine(ctx context.Context, cfg EngineConfig) (*Engine, err
 			return nil, fmt.Errorf("the engine did not listen on %s within 2 minutes", l.Socket())
 		}
 	}
+}
+
+// installCACerts puts the certificates in the engine's custom CA
+// directory (distconsts.EngineCustomCACertsDir is Home/ca-certificates).
+func (l Layout) installCACerts(files []string) error {
+	dir := filepath.Join(l.Home, "ca-certificates")
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // linkCNIPlugins fills l.CNIBin() with the plugins the engine's network

@@ -3,8 +3,10 @@ package realengine
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -151,6 +153,9 @@ func addTree(tw *tar.Writer, t Tree, seen map[string]bool) error {
 
 func addEntry(tw *tar.Writer, e Entry, seen map[string]bool) error {
 	name := strings.TrimPrefix(e.Path, "/")
+	if e.Dir && seen[name] {
+		return nil
+	}
 	if err := addParents(tw, name, seen); err != nil {
 		return err
 	}
@@ -234,6 +239,94 @@ func GoEnv(goVersion string) []string {
 // SDKInputs are the host files the Go SDK image is made of.
 type SDKInputs struct {
 	GoRoot, GoVersion, Codegen, Busybox, CACerts string
+	// Seed is the module download cache the image carries (ModuleSeed).
+	Seed []Tree
+}
+
+// SeedProxy is the GOPROXY the engine hands to the Go SDK container: the
+// download cache seeded in the image first, then the machine's proxy.
+// `dagger develop` and the module's build run `go get
+// github.com/dagger/querybuilder` with no version, which asks the proxy for
+// the module's version list; the proxy here refuses that list (403) while
+// serving the pinned version, and a file:// proxy answers it from the
+// seed. The stock Go SDK image carries a seeded /go/pkg/mod.
+func SeedProxy(hostProxy string) string {
+	if hostProxy == "" {
+		hostProxy = "https://proxy.golang.org,direct"
+	}
+	return "file://" + SeedDir + "," + hostProxy
+}
+
+// SeedDir is the module download cache inside the Go SDK image: a
+// file:// proxy. Not under /go/pkg/mod, where the engine mounts a cache
+// volume that the image's content initialises only once.
+const SeedDir = "/usr/local/share/datalab/goproxy"
+
+// ModuleSeed lists the download-cache files (info, mod, zip, ziphash) of
+// every module in the build list of the Go module at dir, downloading
+// them through the machine's proxy first, and a version list per module.
+func ModuleSeed(ctx context.Context, dir, tmp string) ([]Tree, error) {
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod")
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go mod download in %s: %w", dir, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	versions := map[string][]string{} // cache dir of a module -> versions
+	var trees []Tree
+	for dec.More() {
+		var m struct{ Path, Version, Info, GoMod, Zip, Error string }
+		if err := dec.Decode(&m); err != nil {
+			return nil, err
+		}
+		if m.Error != "" {
+			return nil, fmt.Errorf("go mod download %s@%s: %s", m.Path, m.Version, m.Error)
+		}
+		for _, f := range []string{m.Info, m.GoMod, m.Zip, strings.TrimSuffix(m.Zip, ".zip") + ".ziphash"} {
+			if f == "" {
+				continue
+			}
+			if _, err := os.Stat(f); err != nil {
+				continue
+			}
+			rel, err := filepath.Rel(downloadRoot(f), f)
+			if err != nil {
+				return nil, err
+			}
+			trees = append(trees, Tree{From: f, To: path.Join(SeedDir, filepath.ToSlash(rel))})
+			if strings.HasSuffix(f, ".mod") {
+				d := path.Join(SeedDir, filepath.ToSlash(filepath.Dir(rel)))
+				versions[d] = append(versions[d], m.Version)
+			}
+		}
+	}
+	for d, vs := range versions {
+		slices.Sort(vs)
+		f, err := os.CreateTemp(tmp, "list-*")
+		if err != nil {
+			return nil, err
+		}
+		_, err = f.WriteString(strings.Join(slices.Compact(vs), "\n") + "\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		trees = append(trees, Tree{From: f.Name(), To: path.Join(d, "list")})
+	}
+	slices.SortFunc(trees, func(a, b Tree) int { return strings.Compare(a.To, b.To) })
+	return trees, nil
+}
+
+// downloadRoot is the cache/download directory a file of it lies in.
+func downloadRoot(f string) string {
+	i := strings.Index(f, string(filepath.Separator)+"cache"+string(filepath.Separator)+"download"+string(filepath.Separator))
+	if i < 0 {
+		return filepath.Dir(f)
+	}
+	return f[:i] + string(filepath.Separator) + filepath.Join("cache", "download")
 }
 
 // GoSDKImage is the engine's builtin Go SDK container: what `dagger
@@ -262,7 +355,7 @@ func GoSDKImage(ctx context.Context, tmp string, in SDKInputs) (v1.Image, error)
 	if err != nil {
 		return nil, err
 	}
-	top, err := LayerFrom(tmp, nil, []Entry{
+	top, err := LayerFrom(tmp, in.Seed, []Entry{
 		{Path: "usr/local/bin/codegen", Mode: 0o755, Body: codegen},
 		{Path: "go/pkg/mod", Mode: 0o755, Dir: true},
 		{Path: "go/bin", Mode: 0o755, Dir: true},

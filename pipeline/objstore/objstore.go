@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -106,7 +107,10 @@ type Object struct {
 // BucketURL turns a location into a gocloud.dev bucket URL:
 //
 //   - a plain path is a local directory (created if missing):
-//     "out/bucket" → "file:///abs/out/bucket";
+//     "out/bucket" → "file:///abs/out/bucket?no_tmp_dir=1";
+//   - file:// URLs get no_tmp_dir=1: fileblob then writes its temporary
+//     files beside the objects, so the rename that publishes one never
+//     crosses a mount;
 //   - s3:// and gs:// URLs may name a prefix in their path, which gocloud
 //     would otherwise ignore: "s3://lab/runs/a?region=x" →
 //     "s3://lab?prefix=runs%2Fa%2F&region=x";
@@ -128,11 +132,22 @@ func BucketURL(location string) (string, error) {
 		if err := os.MkdirAll(abs, 0o755); err != nil {
 			return "", fmt.Errorf("create storage directory: %w", err)
 		}
-		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), nil
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: "no_tmp_dir=1"}).String(), nil
 	}
 	u, err := url.Parse(location)
 	if err != nil {
 		return "", fmt.Errorf("storage URL %q: %w", location, err)
+	}
+	if u.Scheme == "file" {
+		// fileblob writes a temporary file and renames it into place; from
+		// TMPDIR, that rename fails across mounts (EXDEV), e.g. into a
+		// directory mounted into a container. Next to the object it cannot.
+		q := u.Query()
+		if q.Get("no_tmp_dir") == "" {
+			q.Set("no_tmp_dir", "1")
+			u.RawQuery = q.Encode()
+		}
+		return u.String(), nil
 	}
 	if (u.Scheme == "s3" || u.Scheme == "gs") && strings.Trim(u.Path, "/") != "" {
 		q := u.Query()
@@ -201,11 +216,16 @@ func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
 		if err != nil {
 			return nil, s.wrap("list", prefix, err)
 		}
-		if !o.IsDir {
+		if !o.IsDir && !(s.localDir != "" && fileblobTemp.MatchString(o.Key)) {
 			objs = append(objs, Object{Key: o.Key, Size: o.Size, ModTime: o.ModTime})
 		}
 	}
 }
+
+// fileblobTemp is the name of a write in progress (or one a crash cut
+// short) in a directory store: fileblob writes "<key>.<nanoseconds in
+// hex>.tmp" beside the object (no_tmp_dir, BucketURL) and renames it.
+var fileblobTemp = regexp.MustCompile(`\.[0-9a-f]+\.tmp$`)
 
 // Delete removes key; a missing key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -384,8 +385,9 @@ func TestBucketURL(t *testing.T) {
 	abs, _ := filepath.Abs("rel/bucket")
 	t.Cleanup(func() { os.RemoveAll("rel") })
 	for _, c := range []struct{ in, want, err string }{
-		{in: "rel/bucket", want: "file://" + filepath.ToSlash(abs)},
-		{in: "file:///srv/lab", want: "file:///srv/lab"},
+		{in: "rel/bucket", want: "file://" + filepath.ToSlash(abs) + "?no_tmp_dir=1"},
+		{in: "file:///srv/lab", want: "file:///srv/lab?no_tmp_dir=1"},
+		{in: "file:///srv/lab?no_tmp_dir=1", want: "file:///srv/lab?no_tmp_dir=1"},
 		{in: "s3://lab?region=eu-west-1", want: "s3://lab?region=eu-west-1"},
 		{in: "s3://lab/team/a?region=eu-west-1", want: "s3://lab?prefix=team%2Fa%2F&region=eu-west-1"},
 		{in: "gs://lab/x/", want: "gs://lab?prefix=x%2F"},
@@ -439,4 +441,62 @@ func FuzzManifestCheck(f *testing.F) {
 			t.Fatalf("accepted %q, which resolves to %s", p, full)
 		}
 	})
+}
+
+// TestDirOnAnotherMount: a directory store on a different mount than
+// TMPDIR takes writes. fileblob writes a temporary file and renames it into
+// place; a rename across mounts fails (EXDEV), which is what `datalab
+// report sync --remote /history` hit in a Dagger container, where /history
+// is a mount of its own (found on the real engine, docs/dagger.md).
+func TestDirOnAnotherMount(t *testing.T) {
+	shm, err := os.Stat("/dev/shm")
+	if err != nil {
+		t.Skip("no /dev/shm (a tmpfs) to put the store on another mount than TMPDIR")
+	}
+	tmp, err := os.Stat(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shm.Sys().(*syscall.Stat_t).Dev == tmp.Sys().(*syscall.Stat_t).Dev {
+		t.Skip("/dev/shm is on the same device as TMPDIR here")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "objstore-mount-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Setenv("TMPDIR", t.TempDir())
+	for _, loc := range []string{dir, "file://" + dir} {
+		st, err := Open(context.Background(), loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Put(context.Background(), "site/runs/a/report.json", []byte(`{"ok":true}`)); err != nil {
+			t.Errorf("%s: put: %v", loc, err)
+		} else if b, err := st.Get(context.Background(), "site/runs/a/report.json", ""); err != nil || string(b) != `{"ok":true}` {
+			t.Errorf("%s: get %q, %v", loc, b, err)
+		}
+		st.Close()
+	}
+}
+
+// TestListSkipsWritesInProgress: a directory store's listing leaves out
+// fileblob's temporary files, which sit beside the objects (no_tmp_dir).
+func TestListSkipsWritesInProgress(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Put(context.Background(), "a/x.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "y.json.18ef21aeeda85c2d.tmp"), []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := st.List(context.Background(), "a/")
+	if err != nil || len(objs) != 1 || objs[0].Key != "a/x.json" {
+		t.Errorf("List = %+v, %v; want only a/x.json", objs, err)
+	}
 }

@@ -228,3 +228,12 @@ func hashFile(p string) (Digest, error) {
 	}
 	return Digest{SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}, nil
 }
+
+// HashPath is the digest datalab.lock records for the file or directory
+// rel under root (a directory: its sorted "path sha256" listing), so that
+// outputs made elsewhere — in a Dagger engine, on another machine — can be
+// checked against the lock.
+func HashPath(root, rel string) (Digest, error) {
+	h := &hasher{root: root, cache: map[string]Digest{}, state: &hashState{entries: map[string]stateEntry{}}}
+	return h.hash(rel)
+}

@@ -578,3 +578,32 @@ stages:
 		t.Error("pkg:../x accepted")
 	}
 }
+
+// TestHashPathMatchesTheLock: HashPath of a stage's output directory, copied
+// anywhere, is the digest the lock records for it; a changed byte is not.
+func TestHashPathMatchesTheLock(t *testing.T) {
+	p := writePipeline(t, `
+stages:
+  make:
+    cmd: mkdir -p out/sub && echo a > out/a.txt && echo b > out/sub/b.txt
+    outs: [out]
+`)
+	wantRan(t, mustRun(t, p, nil, testOptions()), "make")
+	lock, err := ReadLock(filepath.Join(p.Root, "datalab.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lock.Stages["make"].Outs[0]
+	elsewhere := t.TempDir()
+	os.MkdirAll(filepath.Join(elsewhere, "copy", "sub"), 0o755)
+	os.WriteFile(filepath.Join(elsewhere, "copy", "a.txt"), []byte("a\n"), 0o644)
+	os.WriteFile(filepath.Join(elsewhere, "copy", "sub", "b.txt"), []byte("b\n"), 0o644)
+	d, err := HashPath(elsewhere, "copy")
+	if err != nil || d.SHA256 != want.SHA256 || d.Size != want.Size {
+		t.Fatalf("HashPath = %+v, %v; the lock has %+v", d, err, want)
+	}
+	os.WriteFile(filepath.Join(elsewhere, "copy", "sub", "b.txt"), []byte("c\n"), 0o644)
+	if d, _ := HashPath(elsewhere, "copy"); d.SHA256 == want.SHA256 {
+		t.Error("a changed file hashes the same")
+	}
+}
