@@ -21,7 +21,7 @@ BIN := .bin
 export CGO_ENABLED ?= 0
 export GOFLAGS := $(strip $(filter-out -trimpath,$(GOFLAGS)) -trimpath)
 
-.PHONY: build run lab test setup test-short bench clean fuzz
+.PHONY: build run lab test test-dagger setup test-short bench clean fuzz
 
 build:
 	$(GO) build -o $(BIN)/datalab ./cmd/datalab
@@ -60,6 +60,15 @@ test: setup
 	# Every fuzz target for FUZZTIME (3s) each; crashers become regression
 	# tests under testdata/fuzz (see .ci/fuzz, docs/security.md).
 	bash .ci/fuzz
+
+# The Dagger module on a real Dagger engine built here from its pinned
+# sources (dagger/realengine/run, docs/dagger.md): dagger develop must write
+# the committed generated code, dagger functions must offer every function,
+# flow's containers are checked from inside, and `dagger call run --mirror`
+# must return the lock's models byte for byte. Root only; cached in
+# ~/.cache/datalab/realengine. `.ci/run` runs it after `make test`.
+test-dagger:
+	bash dagger/realengine/run check
 
 # Only the fuzz targets: FUZZTIME=30s make fuzz for a longer look.
 fuzz:

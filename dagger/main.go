@@ -33,7 +33,7 @@ func New(
 	return &Datalab{GoImage: goImage}
 }
 
-// Test runs the repository's whole test suite as CI does (bash .ci/run) and
+// Test runs the repository's whole test suite (make test, the README's test command) and
 // returns its output.
 func (m *Datalab) Test(
 	ctx context.Context,

@@ -296,6 +296,12 @@ func checkExec(root, bin string, args []string) error {
 			return fmt.Errorf("apt-cache show %s: %v: %s", strings.Join(pkgs, " "), err, firstLine(out))
 		}
 		return nil
+	case len(args) == 2 && args[0] == "make":
+		// The target exists: make's dry run names a missing one.
+		if out, err := exec.Command("make", "-C", root, "-n", args[1]).CombinedOutput(); err != nil {
+			return fmt.Errorf("make -n %s: %v: %s", args[1], err, firstLine(out))
+		}
+		return nil
 	case len(args) > 2 && args[0] == "go" && args[1] == "build":
 		_, err := os.Stat(filepath.Join(root, args[len(args)-1]))
 		return err
@@ -319,6 +325,8 @@ func TestScriptModeCheck(t *testing.T) {
 		{[]string{"bash", ".ci/setup", "notebooks", "extra"}, false},
 		{[]string{"bash", ".ci/run", "notebooks"}, false},
 		{[]string{"bash", ".ci/nosuch"}, false},
+		{[]string{"make", "test"}, true},
+		{[]string{"make", "nosuch"}, false},
 	} {
 		if err := checkExec(root, "", tc.args); (err == nil) != tc.ok {
 			t.Errorf("%q: error %v, want ok=%v", tc.args, err, tc.ok)

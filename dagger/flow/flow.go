@@ -2,7 +2,7 @@
 // (dagger/main.go). Every function is the same shape: the Go image pinned in
 // images.go, module and build cache volumes, the repository mounted at /src,
 // the datalab CLI built from that source, and the commands a local run uses —
-// `datalab run <stage…>`, `datalab notebooks run`, `bash .ci/run`; SparkTrain
+// `datalab run <stage…>`, `datalab notebooks run`, `make test`; SparkTrain
 // then runs its one command in the Spark image (spark.go). What a stage
 // does and what it depends on is datalab.yaml's and the CLI's business; nothing
 // here knows more than stage names.
@@ -118,16 +118,20 @@ func (l *Lab) NotebookCLI() *dagger.Container {
 	return l.Go().WithExec([]string{"bash", ".ci/setup", "notebooks"}).WithExec(buildCLI)
 }
 
-// Test runs the repository's whole test suite as CI does (`bash .ci/run`:
-// .ci/setup, go vet, go test, the race runs) and returns its output.
+// Test runs the repository's whole test suite (`make test`, the README's
+// test command: .ci/setup, go vet, go test, the race runs, the fuzz
+// targets) and returns its output. Not `bash .ci/run`, which adds `make
+// test-dagger`: that starts a Dagger engine of its own, and this already
+// runs in one.
 //
 // The command runs with all root capabilities (like `docker run
 // --privileged`): ops/image's tests unpack the built images with umoci
 // and run them with runc, which creates namespaces and mounts — what a
-// container's default capabilities do not allow. Only this command gets
-// them, and it runs the repository's own tests.
+// container's default capabilities do not allow (TestRealEngineRootCapabilities
+// shows both on the real engine). Only this command gets them, and it runs
+// the repository's own tests.
 func (l *Lab) Test(ctx context.Context) (string, error) {
-	out, err := l.Go().WithExec([]string{"bash", ".ci/run"},
+	out, err := l.Go().WithExec([]string{"make", "test"},
 		dagger.ContainerWithExecOpts{InsecureRootCapabilities: true}).Stdout(ctx)
 	if err != nil {
 		return "", failed("test", err)

@@ -78,7 +78,7 @@ var functions = []function{
 	{
 		name:  "test",
 		call:  func(ctx context.Context, l *flow.Lab) (any, error) { return l.Test(ctx) },
-		execs: [][]string{{"bash", ".ci/run"}},
+		execs: [][]string{{"make", "test"}},
 		opts:  map[int]map[string]any{0: {"insecureRootCapabilities": true}}, // runc in ops/image's tests
 	},
 	{

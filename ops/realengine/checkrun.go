@@ -16,18 +16,17 @@ type RunCheck struct {
 	// Matched are the lock's outputs found in the directory with the
 	// digest the lock records; Differ those with another one.
 	Matched, Differ []string
-	// RunRecords is the number of run records (runs/*.json).
+	// RunRecords is the number of run records (runs/<id>/run.json).
 	RunRecords int
 }
 
 // siteOut maps a lock output path to where `dagger call run` puts it:
-// build/models/… under models/, reports/… under reports/.
+// build/models/… under models/. The run's other outputs the lock records
+// (metrics, reports under build/) are not in the result; the site under
+// reports/ names this run's id, which differs from every other run's.
 func siteOut(lockPath string) (string, bool) {
 	if rest, ok := strings.CutPrefix(lockPath, "build/models/"); ok {
 		return "models/" + rest, true
-	}
-	if strings.HasPrefix(lockPath, "reports/") {
-		return lockPath, true
 	}
 	return "", false
 }
@@ -35,13 +34,13 @@ func siteOut(lockPath string) (string, bool) {
 // CheckRun checks the result of `dagger call run` against datalab.lock:
 // the site's index and a run record are there, and every model the lock
 // records is there with the lock's digest, byte for byte what a local
-// `datalab run` made. Report pages the lock records are compared too.
+// `datalab run` made.
 func CheckRun(site, lockPath string) (RunCheck, error) {
 	var rc RunCheck
 	if info, err := os.Stat(filepath.Join(site, "reports", "index.html")); err != nil || info.Size() == 0 {
 		return rc, fmt.Errorf("%s: no report site index (reports/index.html): %v", site, err)
 	}
-	recs, _ := filepath.Glob(filepath.Join(site, "runs", "*.json"))
+	recs, _ := filepath.Glob(filepath.Join(site, "runs", "*", "run.json"))
 	if rc.RunRecords = len(recs); rc.RunRecords == 0 {
 		return rc, fmt.Errorf("%s: no run record under runs/", site)
 	}
@@ -64,14 +63,9 @@ func CheckRun(site, lockPath string) (RunCheck, error) {
 			}
 			d, err := stagerun.HashPath(site, rel)
 			if err != nil {
-				if strings.HasPrefix(rel, "models/") {
-					return rc, fmt.Errorf("stage %s: model %s missing from the result: %w", name, rel, err)
-				}
-				continue
+				return rc, fmt.Errorf("stage %s: model %s missing from the result: %w", name, rel, err)
 			}
-			if strings.HasPrefix(rel, "models/") {
-				models++
-			}
+			models++
 			what := fmt.Sprintf("%s (%s)", rel, name)
 			if d.SHA256 == out.SHA256 && d.Size == out.Size {
 				rc.Matched = append(rc.Matched, what)

@@ -93,6 +93,9 @@ func (l Layout) StartEngine(ctx context.Context, cfg EngineConfig) (*Engine, err
 	if err := l.linkCNIPlugins(); err != nil {
 		return nil, err
 	}
+	if pid, alive := l.runningEngine(); alive {
+		return nil, fmt.Errorf("an engine of %s is already running (pid %d): stop it (kill %d) or give another home (DATALAB_REALENGINE_HOME)", l.Home, pid, pid)
+	}
 	if err := l.installCACerts(cfg.CACerts); err != nil {
 		return nil, err
 	}
@@ -150,6 +153,20 @@ func (l Layout) StartEngine(ctx context.Context, cfg EngineConfig) (*Engine, err
 			return nil, fmt.Errorf("the engine did not listen on %s within 2 minutes", l.Socket())
 		}
 	}
+}
+
+// runningEngine reads the pid file a started engine leaves and reports
+// whether that process still runs.
+func (l Layout) runningEngine() (int, bool) {
+	b, err := os.ReadFile(filepath.Join(l.Run(), "engine.pid"))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, syscall.Kill(pid, 0) == nil
 }
 
 // installCACerts puts the certificates in the engine's custom CA

@@ -3,6 +3,7 @@ package realengine
 import (
 	"archive/tar"
 	"context"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -17,6 +18,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/mod/modfile"
+
+	"github.com/datalabhq/datalab/pipeline/stagerun"
 )
 
 // daggerGoMod is the part of dagger v0.21.8's go.mod that PatchGoMod
@@ -319,5 +322,46 @@ func TestModuleSeed(t *testing.T) {
 	}
 	if !strings.HasPrefix(SeedProxy("https://proxy.golang.org,direct"), "file://"+SeedDir+",https://proxy.golang.org") {
 		t.Errorf("SeedProxy = %s", SeedProxy("https://proxy.golang.org,direct"))
+	}
+}
+
+// TestCheckRun: a result whose models are the lock's passes; a changed
+// byte, a missing model or a missing site index fails, naming it.
+func TestCheckRun(t *testing.T) {
+	site := writeTree(t, map[string]string{
+		"reports/index.html":        "<html>",
+		"runs/r1/run.json":          "{}",
+		"models/matches/model.json": "forest",
+	})
+	d, err := stagerun.HashPath(site, "models/matches")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(t.TempDir(), "datalab.lock")
+	write := func(sha string) {
+		t.Helper()
+		body := "schema: 1\nstages:\n  train-matches:\n    key: k\n    cmd: datalab train matches\n    outs:\n      - path: build/models/matches\n        sha256: " +
+			sha + "\n        size: " + fmt.Sprint(d.Size) + "\n  ingest:\n    key: k\n    cmd: x\n    outs:\n      - path: build/parquet/m.parquet\n        sha256: aa\n        size: 1\n"
+		if err := os.WriteFile(lock, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(d.SHA256)
+	rc, err := CheckRun(site, lock)
+	if err != nil || len(rc.Matched) != 1 || rc.RunRecords != 1 {
+		t.Fatalf("CheckRun = %+v, %v", rc, err)
+	}
+	write(strings.Repeat("0", 64))
+	if _, err := CheckRun(site, lock); err == nil || !strings.Contains(err.Error(), "models/matches (train-matches)") {
+		t.Errorf("a model unlike the lock's: %v", err)
+	}
+	write(d.SHA256)
+	os.RemoveAll(filepath.Join(site, "models"))
+	if _, err := CheckRun(site, lock); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("no model: %v", err)
+	}
+	os.Remove(filepath.Join(site, "reports", "index.html"))
+	if _, err := CheckRun(site, lock); err == nil || !strings.Contains(err.Error(), "index") {
+		t.Errorf("no index: %v", err)
 	}
 }

@@ -335,6 +335,8 @@ func GolangRepoTag(goVersion string) string {
 // DebianMirror is Debian's archive, which this machine reaches.
 const DebianMirror = "http://deb.debian.org/debian"
 
-// DebianPackages are added to debootstrap's minimal base, as the golang
-// image (buildpack-deps:bookworm-scm) has them: TLS roots, git and make.
-var DebianPackages = []string{"ca-certificates", "git", "make"}
+// DebianPackages are added to debootstrap's minimal base: what the golang
+// image has on top of Debian (buildpack-deps:bookworm-scm's TLS roots,
+// curl, git, procps, netbase; the golang Dockerfile's gcc, g++, libc6-dev,
+// make, pkg-config: cgo and the race detector need a C compiler).
+var DebianPackages = []string{"ca-certificates", "curl", "git", "procps", "netbase", "gcc", "g++", "libc6-dev", "make", "pkg-config"}
