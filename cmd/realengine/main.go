@@ -166,7 +166,9 @@ func images(ctx context.Context, l realengine.Layout, module string, force bool,
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if _, err := os.Stat(l.SDKDigestFile()); err != nil || force {
+	// The Go SDK image is assembled every time (seconds; the same inputs
+	// give the same digest): its seed follows the module's go.mod.
+	{
 		start := time.Now()
 		seed, err := realengine.ModuleSeed(ctx, module, tmp)
 		if err != nil {
@@ -187,20 +189,28 @@ func images(ctx context.Context, l realengine.Layout, module string, force bool,
 		}
 		log.Info("go SDK image", "digest", d, "seeded_files", len(seed), "took", time.Since(start).Round(time.Millisecond))
 	}
+	// The golang stand-in is rebuilt when its root file system's recipe or
+	// the Go toolchain changed (stamps beside them).
 	golang := l.GolangLayout()
-	if _, err := os.Stat(filepath.Join(golang, "index.json")); err != nil || force {
+	rootfs := filepath.Join(l.Images(), "bookworm-rootfs")
+	rootfsStamp := realengine.RootfsStamp()
+	golangStamp := rootfsStamp + " " + gover
+	if force || readStamp(rootfs+".stamp") != rootfsStamp {
 		start := time.Now()
-		rootfs := filepath.Join(l.Images(), "bookworm-rootfs")
-		if _, err := os.Stat(filepath.Join(rootfs, "etc", "debian_version")); err != nil || force {
-			_ = os.RemoveAll(rootfs)
-			cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "--include="+strings.Join(realengine.DebianPackages, ","),
-				"bookworm", rootfs, realengine.DebianMirror)
-			cmd.Stdout, cmd.Stderr = w, w
-			if err := cmd.Run(); err != nil {
-				return fmt.Errorf("debootstrap bookworm: %w", err)
-			}
-			log.Info("debootstrap", "rootfs", rootfs, "took", time.Since(start).Round(time.Second))
+		_ = os.RemoveAll(rootfs)
+		cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "--include="+strings.Join(realengine.DebianPackages, ","),
+			"bookworm", rootfs, realengine.DebianMirror)
+		cmd.Stdout, cmd.Stderr = w, w
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("debootstrap bookworm: %w", err)
 		}
+		if err := os.WriteFile(rootfs+".stamp", []byte(rootfsStamp+"\n"), 0o644); err != nil {
+			return err
+		}
+		log.Info("debootstrap", "rootfs", rootfs, "took", time.Since(start).Round(time.Second))
+	}
+	if force || readStamp(golang+".stamp") != golangStamp {
+		start := time.Now()
 		img, err := realengine.GoDebianImage(tmp, rootfs, goroot, gover)
 		if err != nil {
 			return fmt.Errorf("golang image: %w", err)
@@ -210,9 +220,17 @@ func images(ctx context.Context, l realengine.Layout, module string, force bool,
 		if err != nil {
 			return err
 		}
+		if err := os.WriteFile(golang+".stamp", []byte(golangStamp+"\n"), 0o644); err != nil {
+			return err
+		}
 		log.Info("golang image", "ref", realengine.GolangRepoTag(gover), "digest", d, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+func readStamp(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
 }
 
 // stack is the registry and the engine of one run.

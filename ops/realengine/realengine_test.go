@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -363,5 +364,39 @@ func TestCheckRun(t *testing.T) {
 	os.Remove(filepath.Join(site, "reports", "index.html"))
 	if _, err := CheckRun(site, lock); err == nil || !strings.Contains(err.Error(), "index") {
 		t.Errorf("no index: %v", err)
+	}
+}
+
+// TestBuilt: a build counts only with every binary and the stamp of what
+// it was built from; another home (other compiled-in paths) or a changed
+// patch list needs a rebuild.
+func TestBuilt(t *testing.T) {
+	l := Layout{Home: t.TempDir()}
+	if err := os.MkdirAll(l.Bin(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range Binaries {
+		os.WriteFile(filepath.Join(l.Bin(), b.Name), []byte("bin"), 0o755)
+	}
+	if l.Built() {
+		t.Error("built without a stamp")
+	}
+	os.WriteFile(l.stampFile(), []byte(l.BuildStamp()+"\n"), 0o644)
+	if !l.Built() {
+		t.Error("not built with every binary and the stamp")
+	}
+	if other := (Layout{Home: t.TempDir()}); other.BuildStamp() == l.BuildStamp() {
+		t.Error("two homes share a stamp, but their binaries hold different paths")
+	}
+	saved := Patches
+	Patches = append(slices.Clone(Patches), Patch{File: "x.go", Old: "a", New: "b"})
+	changed := !l.Built()
+	Patches = saved
+	if !changed {
+		t.Error("a new patch does not call for a rebuild")
+	}
+	os.Remove(filepath.Join(l.Bin(), "dagger-engine"))
+	if l.Built() {
+		t.Error("built without the engine")
 	}
 }

@@ -13,6 +13,8 @@ package realengine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"text/template"
 
@@ -265,17 +268,40 @@ func (l Layout) Build(ctx context.Context, log io.Writer) error {
 			return fmt.Errorf("go build %s (in %s): %w", b.Pkg, l.Src(), err)
 		}
 	}
-	return nil
+	return os.WriteFile(l.stampFile(), []byte(l.BuildStamp()+"\n"), 0o644)
 }
 
-// Built reports whether every binary is in place.
+// BuildStamp identifies what a build is made of: the pinned versions, the
+// substitutes, the patches, the distconsts source (which holds the home's
+// paths) and the Go toolchain. A build whose stamp differs is rebuilt.
+func (l Layout) BuildStamp() string {
+	h := sha256.New()
+	fmt.Fprintln(h, DaggerVersion, SDKVersion, runtime.Version())
+	for _, s := range Substitutes {
+		fmt.Fprintln(h, s.Path, s.Pinned, s.Served)
+	}
+	for _, p := range Patches {
+		fmt.Fprintln(h, p.File, p.Old, p.New)
+	}
+	for _, b := range Binaries {
+		fmt.Fprintln(h, b.Pkg, b.Name)
+	}
+	h.Write(l.Distconsts())
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (l Layout) stampFile() string { return filepath.Join(l.Bin(), ".stamp") }
+
+// Built reports whether every binary is in place and was built from what
+// BuildStamp describes now.
 func (l Layout) Built() bool {
 	for _, b := range Binaries {
 		if _, err := os.Stat(filepath.Join(l.Bin(), b.Name)); err != nil {
 			return false
 		}
 	}
-	return true
+	stamp, err := os.ReadFile(l.stampFile())
+	return err == nil && strings.TrimSpace(string(stamp)) == l.BuildStamp()
 }
 
 func applyPatch(dir string, p Patch) error {
@@ -330,6 +356,12 @@ func (l Layout) GolangLayout() string { return filepath.Join(l.Images(), "golang
 // mirror finds it by tag.
 func GolangRepoTag(goVersion string) string {
 	return "library/golang:" + strings.TrimPrefix(goVersion, "go") + "-bookworm"
+}
+
+// RootfsStamp identifies a debootstrap root file system: suite, packages,
+// archive.
+func RootfsStamp() string {
+	return "bookworm " + strings.Join(DebianPackages, ",") + " " + DebianMirror
 }
 
 // DebianMirror is Debian's archive, which this machine reaches.
