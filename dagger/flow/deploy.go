@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"dagger.io/dagger"
 )
@@ -59,6 +60,14 @@ func (c CloudCredentials) empty() bool {
 	return c.GCPKey == nil && c.AWSAccessKeyID == nil && c.AWSSecretAccessKey == nil && c.AWSSessionToken == nil
 }
 
+// DeployEnv is set to the time of the call in the deploy container. The
+// engine answers a command it has run with the same inputs from its cache,
+// and a secret's value is not an input (only its name is), so without a
+// changing input a second deploy from the same source and flags would not
+// run — nor would one with new credentials. Seen on the real engine:
+// TestRealEngineCachesAcrossSecretValues.
+const DeployEnv = "DATALAB_DEPLOY_AT"
+
 // Deploy runs `datalab deploy <target> <flags…>` with the credentials and
 // returns its output: the plan, then what it changed. With --plan
 // --exit-code, a plan with changes exits 2, which comes back as an error
@@ -67,7 +76,7 @@ func (l *Lab) Deploy(ctx context.Context, target string, flags []string, creds C
 	if !slices.Contains(DeployTargets, target) {
 		return "", fmt.Errorf("deploy: target %q: want one of %s", target, strings.Join(DeployTargets, ", "))
 	}
-	ctr := creds.apply(l.CLI())
+	ctr := creds.apply(l.CLI()).WithEnvVariable(DeployEnv, time.Now().UTC().Format(time.RFC3339Nano))
 	out, err := ctr.WithExec(append([]string{"datalab", "deploy", target}, flags...)).Stdout(ctx)
 	if err != nil {
 		return "", failed("deploy "+target, err)

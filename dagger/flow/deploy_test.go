@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"dagger.io/dagger"
 
@@ -29,10 +30,19 @@ var deployFlags = map[string][]string{
 func TestDeploy(t *testing.T) {
 	e, c, lab := session(t, false)
 	creds, plain := callerCredentials(e, c, true)
+	before := time.Now()
 	if _, err := lab.Deploy(context.Background(), "gce", deployFlags["gce"], creds); err != nil {
 		t.Fatal(err)
 	}
 	got := e.Describe(ranContainer(t, e))
+	// The engine caches a command whose inputs it has seen, and a secret's
+	// value is not one of them (TestRealEngineCachesAcrossSecretValues): a
+	// second deploy with the same source and flags would be answered from
+	// the cache, without deploying. The time of the call is an input.
+	if at, err := time.Parse(time.RFC3339Nano, got.Env[flow.DeployEnv]); err != nil ||
+		at.Before(before.Add(-time.Second)) || at.After(time.Now().Add(time.Second)) {
+		t.Errorf("%s = %q (%v), want the time of the call", flow.DeployEnv, got.Env[flow.DeployEnv], err)
+	}
 	want := [][]string{buildCLI, append([]string{"datalab", "deploy", "gce"}, deployFlags["gce"]...)}
 	if !reflect.DeepEqual(got.Execs, want) {
 		t.Errorf("execs %q, want %q", got.Execs, want)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"dagger.io/dagger"
 
@@ -81,9 +83,12 @@ func TestRealEngineSecrets(t *testing.T) {
 	c, goImage := realEngine(t)
 	lab := flow.New(c, c.Directory(), flow.WithGoImage(goImage))
 	// Not shaped like real credentials (repocheck's scan would rightly
-	// flag those): only their delivery is tested.
-	const key, gcp = "realengine-test-aws-key-id", `{"realengine-test":"gcp key file"}`
-	creds := flow.CloudCredentials{AWSAccessKeyID: c.SetSecret("aws-id", key), GCPKey: c.SetSecret("gcp", gcp)}
+	// flag those): only their delivery is tested. Names and values are new
+	// on every run: the engine caches by secret name, not value
+	// (TestRealEngineCachesAcrossSecretValues).
+	nonce := fmt.Sprint(time.Now().UnixNano())
+	key, gcp := "realengine-test-aws-key-id-"+nonce, `{"realengine-test":"gcp key file `+nonce+`"}`
+	creds := flow.CloudCredentials{AWSAccessKeyID: c.SetSecret("aws-id-"+nonce, key), GCPKey: c.SetSecret("gcp-"+nonce, gcp)}
 	ctr := flow.ApplyCredentials(creds, lab.Go())
 	sum := func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
 	out := inside(t, ctr, `printf %s "$AWS_ACCESS_KEY_ID" | sha256sum; sha256sum < "$GOOGLE_APPLICATION_CREDENTIALS"; echo "$GOOGLE_APPLICATION_CREDENTIALS"; echo "key=$AWS_ACCESS_KEY_ID"`)
@@ -97,6 +102,39 @@ func TestRealEngineSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, "key=***") {
 		t.Errorf("stdout does not show the scrubbed secret:\n%s", out)
+	}
+}
+
+// TestRealEngineCachesAcrossSecretValues: two sessions run the same
+// command with a secret of the same name but another value, and the second
+// gets the first one's output from the engine's cache — the command does
+// not run again. A changing plain input (what Deploy sets in DeployEnv,
+// and a remote run in SyncEnv) makes it run.
+func TestRealEngineCachesAcrossSecretValues(t *testing.T) {
+	_, goImage := realEngine(t)
+	name := fmt.Sprintf("realengine-cache-%d", time.Now().UnixNano())
+	run := func(value, at string) string {
+		t.Helper()
+		c, err := dagger.Connect(context.Background(), dagger.WithLogOutput(io.Discard))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctr := flow.New(c, c.Directory(), flow.WithGoImage(goImage)).Go().
+			WithSecretVariable("TOKEN", c.SetSecret(name, value))
+		if at != "" {
+			ctr = ctr.WithEnvVariable(flow.DeployEnv, at)
+		}
+		return inside(t, ctr, `printf %s "$TOKEN" | sha256sum; date +%s%N`)
+	}
+	first := run("value-one", "")
+	second := run("value-two", "")
+	if first != second {
+		t.Errorf("the engine ran the command again for a new secret value (no cache by name):\n%s\n%s", first, second)
+	}
+	third := run("value-two", time.Now().UTC().Format(time.RFC3339Nano))
+	if third == first || !strings.Contains(third, fmt.Sprintf("%x", sha256.Sum256([]byte("value-two")))) {
+		t.Errorf("with %s set, the command did not run with the new value:\n%s\n%s", flow.DeployEnv, first, third)
 	}
 }
 
