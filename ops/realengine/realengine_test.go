@@ -261,7 +261,7 @@ func TestRegistryPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := StartRegistry("", filepath.Join(t.TempDir(), "blobs"), io.Discard)
+	reg, err := StartRegistry("127.0.0.1:0", filepath.Join(t.TempDir(), "blobs"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
