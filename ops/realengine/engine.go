@@ -128,11 +128,11 @@ func (l Layout) StartEngine(ctx context.Context, cfg EngineConfig) (*Engine, err
 		return nil, fmt.Errorf("start engine: %w", err)
 	}
 	e := &Engine{l: l, cmd: cmd, done: make(chan error, 1), ipForward: fwd, PID: cmd.Process.Pid, RunnerHost: l.RunnerHost()}
+	go func() { e.done <- cmd.Wait() }()
 	if err := os.WriteFile(filepath.Join(l.Run(), "engine.pid"), []byte(strconv.Itoa(e.PID)+"\n"), 0o644); err != nil {
 		_ = e.Stop()
 		return nil, err
 	}
-	go func() { e.done <- cmd.Wait() }()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if c, err := net.DialTimeout("unix", l.Socket(), time.Second); err == nil {
@@ -217,7 +217,9 @@ func (l Layout) linkCNIPlugins() error {
 // CNI bridge plugin turns on.
 func (e *Engine) Stop() error {
 	var err error
-	if e.cmd.ProcessState == nil {
+	select {
+	case err = <-e.done: // already exited
+	default:
 		_ = syscall.Kill(e.PID, syscall.SIGTERM)
 		select {
 		case err = <-e.done:
