@@ -87,8 +87,8 @@ func New(client *dagger.Client, src *dagger.Directory, opts ...Option) *Lab {
 }
 
 // Go is the base of every function: GoImage (or WithGoImage's) with the
-// module and build caches,
-// the repository at /src as the working directory, and the mirror if any.
+// module and build caches, the repository at /src as the working
+// directory, and the mirror if any.
 func (l *Lab) Go() *dagger.Container {
 	ctr := l.client.Container().From(l.goImage).
 		WithMountedCache(GoModCachePath, l.client.CacheVolume(GoModCache)).
