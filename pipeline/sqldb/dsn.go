@@ -377,6 +377,23 @@ func parseMongoURI(dsn, scheme string) (DSN, error) {
 // DSN must name one, or it is more likely a mistyped file name.
 var pgConnectKeys = []string{"host", "hostaddr", "port", "dbname", "user", "service"}
 
+// pgKeywords are libpq's connection keywords and pgx's own settings, whose
+// values Redact shows (the password ones aside). Any other key's value is
+// redacted.
+var pgKeywords = []string{
+	"host", "hostaddr", "port", "dbname", "user", "passfile", "channel_binding", "connect_timeout",
+	"client_encoding", "options", "application_name", "fallback_application_name", "keepalives",
+	"keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication",
+	"gssencmode", "sslmode", "requiressl", "sslcompression", "sslcert", "sslkey", "sslcertmode",
+	"sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version",
+	"ssl_max_protocol_version", "krbsrvname", "gsslib", "gssdelegation", "service",
+	"target_session_attrs", "load_balance_hosts",
+	"pool_max_conns", "pool_min_conns", "pool_min_idle_conns", "pool_max_conn_lifetime",
+	"pool_max_conn_lifetime_jitter", "pool_max_conn_idle_time", "pool_health_check_period",
+	"statement_cache_capacity", "description_cache_capacity", "default_query_exec_mode",
+	"min_read_buffer_size",
+}
+
 // kvPair is one setting of a libpq key=value DSN.
 type kvPair struct{ key, value string }
 
@@ -398,6 +415,12 @@ func parseKeywordValue(dsn string) (DSN, error) {
 		v := kvQuoted(p.value)
 		if isSecretParam(p.key) {
 			d.secrets = append(d.secrets, p.value, v)
+			v = redactedSecret
+		} else if !slices.Contains(pgKeywords, p.key) {
+			// Not a libpq keyword: pgx sends it to the server as a run-time
+			// parameter, and it may be the rest of an unquoted password
+			// with a space (password=ab cd=ef reads as password=ab and
+			// cd=ef). Its value is not shown.
 			v = redactedSecret
 		} else if secretAssignRE.MatchString(p.value) {
 			// host=' password=x user=' is one quoted host value to libpq,

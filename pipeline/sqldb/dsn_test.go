@@ -78,6 +78,10 @@ func TestRedactNeverReturnsPasswords(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"postgres://postgres:postgres@127.0.0.1:5432/datalab_test?sslmode=disable", "postgres://postgres:xxxxx@127.0.0.1:5432/datalab_test?sslmode=disable"},
 		{"postgresql://u@h/db", "postgresql://u@h/db"},
+		// An unquoted password with a space reads as two settings; the
+		// second is no libpq keyword, and its value is not shown
+		// (testdata/fuzz/FuzzRedact/6d757166582f10fe).
+		{"host=h password=ab cd=ef sslmode=disable", "host=h password=xxxxx cd=xxxxx sslmode=disable"},
 		{"postgres://h/db?user=u&password=p%40ss", "postgres://h/db?password=xxxxx&user=u"},
 		{"datalab:datalab@tcp(127.0.0.1:3306)/datalab_test?parseTime=true", "datalab:xxxxx@tcp(127.0.0.1:3306)/datalab_test?parseTime=true"},
 		{"mysql://u:p@ss@tcp(h:3306)/db", "mysql://u:xxxxx@tcp(h:3306)/db"},
