@@ -29,7 +29,7 @@ const servingOwner = "pipeline/serve"
 // An exception no file needs any more fails the test.
 var servingExceptions = map[string]string{
 	"bench/matchapp/noop/main.go: calls http.ListenAndServe": "the match-app benchmark's floor: a bare net/http server, nothing in front, is what it measures",
-	"ops/realengine/registry.go: constructs an http.Server": "the real Dagger engine's image source on loopback (go-containerregistry's registry handler, dagger/realengine): a build tool's fixture, not a datalab server; it has timeouts",
+	"ops/realengine/registry.go: constructs an http.Server":  "the real Dagger engine's image source on loopback (go-containerregistry's registry handler, dagger/realengine): a build tool's fixture, not a datalab server; it has timeouts",
 }
 
 // TestServingGoesThroughServe parses every non-test Go file of the module's
